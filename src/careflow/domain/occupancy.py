@@ -1,0 +1,118 @@
+"""A resource's capacity and allocations over a window: what checks and find read.
+
+``Occupancy`` is a snapshot assembled by the service layer from the store (existing
+allocations) and the resource's availability (its capacity over time at one site). It
+answers the questions every check asks: is the resource on duty throughout a span, is it
+free, which lanes of a pool are free, which allocations conflict.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from careflow.domain.calendars import CapacityPiece, ExceptionKind
+from careflow.domain.resources import Resource
+from careflow.domain.timespans import Span, normalize, overlaps, subtract
+
+__all__ = ["Busy", "Occupancy"]
+
+
+@dataclass(frozen=True, slots=True)
+class Busy:
+    """An existing allocation on the resource."""
+
+    start: int
+    end: int
+    lane: int
+    booking_id: str
+    role: str = ""
+
+
+@dataclass(slots=True)
+class Occupancy:
+    """Capacity pieces (at one site) and busy allocations of one resource over a window."""
+
+    resource: Resource
+    window: Span
+    pieces: list[CapacityPiece]
+    busy: list[Busy] = field(default_factory=list)
+    _starts: list[int] = field(default_factory=list, repr=False)
+    _max_len: int = 0
+
+    def __post_init__(self) -> None:
+        self.busy.sort(key=lambda b: (b.start, b.end))
+        self._starts = [b.start for b in self.busy]
+        self._max_len = max((b.end - b.start for b in self.busy), default=0)
+
+    def without(self, booking_ids: Iterable[str]) -> Occupancy:
+        """The same occupancy ignoring some bookings (the one being moved or confirmed)."""
+        skip = set(booking_ids)
+        return Occupancy(self.resource, self.window, self.pieces,
+                         [b for b in self.busy if b.booking_id not in skip])
+
+    def conflicts(self, span: Span) -> list[Busy]:
+        """Allocations overlapping ``span``."""
+        hi = bisect_left(self._starts, span[1])
+        lo = bisect_left(self._starts, span[0] - self._max_len)
+        return [b for b in self.busy[lo:hi] if b.end > span[0]]
+
+    def on_duty(self, span: Span, units: int = 1) -> bool:
+        """True when at least ``units`` are scheduled throughout ``span``."""
+        cursor = span[0]
+        for piece in self.pieces:
+            if piece.end <= cursor:
+                continue
+            if piece.start > cursor or piece.count < units:
+                return False
+            cursor = piece.end
+            if cursor >= span[1]:
+                return True
+        return False
+
+    def min_capacity(self, span: Span) -> int:
+        """The fewest units scheduled at any instant of ``span`` (0 if any gap)."""
+        cursor, low = span[0], None
+        for piece in self.pieces:
+            if piece.end <= cursor:
+                continue
+            if piece.start > cursor:
+                return 0
+            low = piece.count if low is None else min(low, piece.count)
+            cursor = piece.end
+            if cursor >= span[1]:
+                return low
+        return 0
+
+    def peak_use(self, span: Span) -> int:
+        """Most allocations in use at one instant inside ``span``."""
+        points: list[tuple[int, int]] = []
+        for b in self.conflicts(span):
+            points.append((max(b.start, span[0]), 1))
+            points.append((min(b.end, span[1]), -1))
+        level = peak = 0
+        for _, delta in sorted(points, key=lambda p: (p[0], p[1])):
+            level += delta
+            peak = max(peak, level)
+        return peak
+
+    def lanes_free(self, span: Span) -> list[int]:
+        """Lanes free throughout ``span``: lane i is on duty while headcount exceeds i.
+
+        A pool of capacity N is N single lanes; the store guards each lane against
+        overlaps, so the headcount is never exceeded even under concurrency.
+        """
+        used = {b.lane for b in self.conflicts(span)}
+        return [lane for lane in range(self.resource.capacity)
+                if lane not in used and self.on_duty(span, lane + 1)]
+
+    def maintenance_overlapping(self, span: Span) -> bool:
+        return any(e.kind is ExceptionKind.MAINTENANCE and overlaps(e.span, span)
+                   for e in self.resource.availability.exceptions)
+
+    def lane_free_spans(self, lane: int = 0) -> list[Span]:
+        """Spans in which ``lane`` is on duty (headcount above it) and unallocated."""
+        on_duty = normalize((p.start, p.end) for p in self.pieces if p.count > lane)
+        taken = normalize((b.start, b.end) for b in self.busy if b.lane == lane)
+        return subtract(on_duty, taken)

@@ -1,0 +1,34 @@
+"""Keeps the current master-data ``Catalog`` and swaps it when the version moves."""
+
+from __future__ import annotations
+
+import threading
+
+from careflow.domain.catalog import Catalog
+from careflow.services.ports import UnitOfWork
+
+__all__ = ["CatalogCache"]
+
+
+class CatalogCache:
+    """One catalog per master-data version, shared by all requests of a process."""
+
+    def __init__(self) -> None:
+        self._catalog: Catalog | None = None
+        self._lock = threading.Lock()
+
+    def get(self, uow: UnitOfWork) -> Catalog:
+        """The catalog as of the transaction's master-data version (reloaded when stale)."""
+        version = uow.master.version()
+        current = self._catalog
+        if current is not None and current.version == version:
+            return current
+        with self._lock:
+            current = self._catalog
+            if current is None or current.version != version:
+                current = uow.master.load_catalog()
+                self._catalog = current
+        return current
+
+    def invalidate(self) -> None:
+        self._catalog = None

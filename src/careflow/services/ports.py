@@ -1,0 +1,145 @@
+"""Ports: the small interfaces that adapters implement and use cases depend on.
+
+The unit of work is one transaction. Opened for writing it serializes writers on SQLite
+(``BEGIN IMMEDIATE``); on PostgreSQL the exclusion constraints are the last guard and a
+lost race surfaces as ``RaceLost``, which the use cases retry after re-reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from careflow.domain.bookings import Booking, BookingStatus
+from careflow.domain.catalog import Catalog
+from careflow.domain.errors import Conflict
+from careflow.domain.events import Event
+from careflow.domain.ids import PatientId, ResourceId, SiteId
+from careflow.domain.occupancy import Busy
+from careflow.domain.patients import Authorization, Patient
+from careflow.domain.stock import StockLevel
+from careflow.domain.timespans import Span
+
+__all__ = [
+    "AuditEntry",
+    "BookingFilter",
+    "BookingStore",
+    "Clock",
+    "MasterStore",
+    "RaceLost",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+]
+
+Clock = Callable[[], datetime]
+
+
+class RaceLost(Conflict):
+    """A concurrent writer committed first (an exclusion or stock guard fired)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """Who did what to which entity, with what outcome, why and under which rules."""
+
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: str
+    outcome: str
+    reason: str = ""
+    rule_version: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class BookingFilter:
+    patient_id: PatientId | None = None
+    site_id: SiteId | None = None
+    resource_id: ResourceId | None = None
+    status: BookingStatus | None = None
+    start_from: datetime | None = None
+    start_to: datetime | None = None
+
+
+class MasterStore(Protocol):
+    """Master data: the catalog and the per-patient facts a check reads."""
+
+    def version(self) -> int: ...
+
+    def load_catalog(self) -> Catalog: ...
+
+    def patient(self, patient_id: str) -> Patient | None: ...
+
+    def patients(self, offset: int, limit: int, search: str | None = None) -> tuple[list[Patient], int]: ...
+
+    def authorizations(self, patient_id: PatientId) -> list[Authorization]: ...
+
+    def stock(self, site_id: SiteId, skus: Collection[str]) -> dict[str, StockLevel]: ...
+
+
+class BookingStore(Protocol):
+    """Bookings with their allocations and stock reservations."""
+
+    def get(self, booking_id: str, *, lock: bool = False) -> Booking | None: ...
+
+    def find(self, flt: BookingFilter, offset: int, limit: int) -> tuple[list[Booking], int]: ...
+
+    def busy(self, resource_ids: Collection[ResourceId], window: Span) -> dict[ResourceId, list[Busy]]:
+        """Active allocations overlapping ``window`` per resource."""
+        ...
+
+    def patient_busy(self, patient_id: PatientId, window: Span, exclude: str | None) -> list[Span]:
+        """Spans of the patient's other active bookings overlapping ``window``."""
+        ...
+
+    def add(self, booking: Booking) -> None:
+        """Insert the booking, its allocations and reservations; reserve stock (or ``RaceLost``)."""
+        ...
+
+    def save(self, booking: Booking, expected_version: int) -> None:
+        """Write status, version, hold expiry, reason and overrides (optimistic on version)."""
+        ...
+
+    def release(self, booking: Booking) -> None:
+        """Free the allocations and release the stock reservations."""
+        ...
+
+    def consume(self, booking: Booking) -> None:
+        """Turn the stock reservations into consumption (on hand goes down)."""
+        ...
+
+    def replace(self, booking: Booking, previous: Booking) -> None:
+        """Swap ``previous``'s allocations and reservations for ``booking``'s (reschedule)."""
+        ...
+
+    def expired_holds(self, now: datetime, limit: int = 100) -> list[Booking]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over the stores, the outbox and the audit trail."""
+
+    master: MasterStore
+    bookings: BookingStore
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+    def publish(self, events: Sequence[Event]) -> None:
+        """Write events to the outbox, in this transaction."""
+        ...
+
+    def audit(self, entry: AuditEntry) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool = False) -> UnitOfWork: ...
