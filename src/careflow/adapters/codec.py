@@ -295,7 +295,8 @@ def resource_from_dict(data: Any, where: str = "resource") -> Resource:
     kind = r.enum("kind", ResourceKind)
     try:
         return Resource(ResourceId(r.get("id", str)), SiteId(r.get("site_id", str)), kind,
-                        r.get("name", str), profile_from_dict(kind, r.data.get("profile"), f"{where}.profile"),
+                        r.get("name", str),
+                        profile_from_dict(kind, r.data.get("profile"), f"{where}.profile"),
                         availability_from_dict(r.data.get("availability"), f"{where}.availability"),
                         r.get("capacity", int, 1), r.get("active", bool, True))
     except InvalidRequest as exc:
@@ -359,7 +360,8 @@ def service_from_dict(data: Any, where: str = "service") -> Service:
             items=tuple(ItemRequirement(x.get("sku", str), x.get("quantity", int)) for x in r.items("items")),
             prerequisites=Prerequisites(
                 pre.get("authorization", bool, False),
-                tuple(PrepItem(p.get("code", str), p.get("due_days_before", int, 0)) for p in pre.items("prep")),
+                tuple(PrepItem(p.get("code", str), p.get("due_days_before", int, 0))
+                      for p in pre.items("prep")),
                 pre.get("interpreter", bool, True)),
             bed=None if bed is None else BedRequirement(bed.get("bed_type", str), bed.get("los_hours", int)),
             window=BookingWindow(win.get("min_lead_minutes", int, 0), win.get("max_days_ahead", int, 365)),

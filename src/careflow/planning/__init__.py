@@ -1,0 +1,1 @@
+"""Planning: slot finding and ranking (and, later, the CP-SAT models)."""

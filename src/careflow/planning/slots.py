@@ -1,0 +1,414 @@
+"""``find``: ranked options across the network where every needed resource is free at once.
+
+The search runs on a snapshot (``SearchInputs``) that the service layer loads in one
+read transaction. Per site it screens resources with the same ``suitability`` check the
+booking path uses, intersects feasible start sets (``feasibility``), takes the first and
+last start of every feasible gap on the slot grid (first fills from the front of a gap,
+last packs against the next case), ranks them (``ranking``), assigns concrete resources
+to the best ones and runs the full dependency check on each before proposing it.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from careflow.domain.bookings import Allocation, ItemReservation
+from careflow.domain.catalog import Catalog
+from careflow.domain.checks import (
+    CheckContext,
+    check_case,
+    check_service_offered,
+    check_stock,
+    suitability,
+)
+from careflow.domain.ids import ResourceId
+from careflow.domain.occupancy import Occupancy
+from careflow.domain.options import Assignment, FindRequest, Option, RankReason, build_allocations
+from careflow.domain.patients import Authorization, Patient
+from careflow.domain.preference_cards import Need, Service
+from careflow.domain.sites import Site, distance_km
+from careflow.domain.stock import StockLevel
+from careflow.domain.timespans import Span, from_ts, intersect, to_ts
+from careflow.domain.violations import Violation, ViolationCode, hard
+from careflow.planning.feasibility import (
+    Candidate,
+    at_least,
+    need_offsets,
+    patient_free,
+    unit_starts,
+)
+from careflow.planning.ranking import DEFAULT_WEIGHTS, RankingWeights, time_of_day
+
+__all__ = ["FindResult", "SearchInputs", "SiteInputs", "find_options"]
+
+
+@dataclass
+class SiteInputs:
+    """One site's slice of the snapshot: occupancies of candidate resources, and stock."""
+
+    site: Site
+    occupancy: dict[ResourceId, Occupancy]
+    stock: dict[str, StockLevel]
+
+
+@dataclass
+class SearchInputs:
+    request: FindRequest
+    catalog: Catalog
+    service: Service
+    patient: Patient
+    now: datetime
+    sites: list[SiteInputs]
+    authorizations: list[Authorization]
+    patient_busy: list[Span]
+    weights: RankingWeights = DEFAULT_WEIGHTS
+
+
+@dataclass
+class FindResult:
+    """The ranked options, and why the search found no more (per site and role)."""
+
+    options: list[Option]
+    blockers: list[Violation] = field(default_factory=list)
+    considered: int = 0
+
+
+@dataclass
+class _Slot:
+    site: SiteInputs
+    room: Candidate | None
+    start: int
+    score: float
+    reasons: list[RankReason]
+
+
+@dataclass
+class _SitePlan:
+    inputs: SiteInputs
+    needs: list[Need]
+    units: dict[str, list[Candidate]]  # role -> candidate units (rooms under "room")
+    feasible: dict[str, list[Span]]  # role -> start set, for non-room roles
+
+
+def find_options(inp: SearchInputs) -> FindResult:
+    """Ranked, fully checked options for the request, best first."""
+    service = inp.service
+    blockers: list[Violation] = []
+    window = _bookable_window(inp)
+    if window is None:
+        blockers.append(hard(ViolationCode.OUTSIDE_BOOKING_WINDOW, service.id,
+                             "no part of the requested window is inside the booking window"))
+        return FindResult([], blockers)
+    free_for_patient = patient_free(window, inp.patient_busy, service.duration)
+    slots: list[_Slot] = []
+    plans: list[_SitePlan] = []
+    for site_inputs in inp.sites:
+        plan = _plan_site(inp, site_inputs, blockers)
+        if plan is None:
+            continue
+        plans.append(plan)
+        slots.extend(_slots_at(inp, plan, free_for_patient, window[0]))
+    slots.sort(key=lambda s: (s.score, s.start, s.site.site.id))
+    options = _materialize(inp, plans, slots, blockers)
+    if not options and not blockers:
+        blockers.append(hard(ViolationCode.RESOURCE_BOOKED, service.id,
+                             "every required resource is never free at once in the window"))
+    return FindResult(options, _dedupe(blockers), len(slots))
+
+
+def _dedupe(violations: list[Violation]) -> list[Violation]:
+    return list(dict.fromkeys(violations))
+
+
+def _bookable_window(inp: SearchInputs) -> Span | None:
+    req, win = inp.request, inp.service.window
+    now = to_ts(inp.now)
+    lo = max(to_ts(req.earliest), now + win.min_lead_minutes * 60)
+    hi = min(to_ts(req.latest), now + win.max_days_ahead * 86400 + 1)
+    return (lo, hi) if lo < hi else None
+
+
+def _plan_site(inp: SearchInputs, si: SiteInputs, blockers: list[Violation]) -> _SitePlan | None:
+    """Screen the site's resources per need and compute each need's feasible starts."""
+    service, patient, site = inp.service, inp.patient, si.site
+    offered = check_service_offered(service, site)
+    if offered:
+        blockers.extend(offered)
+        return None
+    stock = [v for v in check_stock(service.items, si.stock, site) if v.is_hard]
+    if stock:
+        blockers.extend(stock)
+        return None
+    day = inp.request.earliest.astimezone(site.zone).date()
+    needs = service.needs(patient.interpreter_language)
+    units: dict[str, list[Candidate]] = {}
+    feasible: dict[str, list[Span]] = {}
+    for need in needs:
+        eligible = [occ for occ in si.occupancy.values()
+                    if occ.resource.kind is need.kind
+                    and not suitability(need, occ.resource, site, patient, day)]
+        if not eligible:
+            code = _missing_code(need)
+            blockers.append(hard(code, f"{site.id}:{need.role}",
+                                 f"{site.id} has no resource that can fill role {need.role}", need.role))
+            return None
+        cands = [c for occ in eligible for c in unit_starts(need, occ, service.duration)]
+        units[need.role] = cands
+        if need.role != "room":
+            feasible[need.role] = _need_starts(need, cands)
+    return _SitePlan(si, needs, units, feasible)
+
+
+def _missing_code(need: Need) -> ViolationCode:
+    if need.role == "interpreter":
+        return ViolationCode.INTERPRETER_UNAVAILABLE
+    if need.role == "bed":
+        return ViolationCode.BED_UNAVAILABLE
+    if need.pool_role is not None:
+        return ViolationCode.STAFF_COVERAGE_SHORT
+    if need.clinician is not None:
+        return ViolationCode.CLINICIAN_NOT_PRIVILEGED
+    if need.room is not None:
+        return ViolationCode.ROOM_UNSUITABLE
+    return ViolationCode.REQUIREMENT_UNFILLED
+
+
+def _need_starts(need: Need, cands: Sequence[Candidate]) -> list[Span]:
+    """Starts at which ``need.count`` distinct people/units (or pool lanes) are free."""
+    if need.pool_role is not None:
+        return at_least(need.count, [c.starts for c in cands])
+    by_resource: dict[str, list[Span]] = {}
+    for c in cands:
+        by_resource.setdefault(c.resource_id, []).extend(c.starts)
+    return at_least(need.count, list(by_resource.values()))
+
+
+def _fixed_sensitive(plan: _SitePlan, catalog: Catalog) -> set[str]:
+    """Equipment roles with some units fixed in particular rooms (checked per room)."""
+    return {n.role for n in plan.needs if n.equipment_type is not None and any(
+        not catalog.resources[ResourceId(c.resource_id)].equipment.mobile for c in plan.units[n.role])}
+
+
+def _room_equipment_starts(plan: _SitePlan, room: Candidate, roles: set[str],
+                           catalog: Catalog) -> list[Span] | None:
+    """Starts allowed by the fixed-sensitive equipment roles for this room."""
+    allowed: list[Span] | None = None
+    for need in plan.needs:
+        if need.role not in roles:
+            continue
+        cands = []
+        for c in plan.units[need.role]:
+            eq = catalog.resources[ResourceId(c.resource_id)].equipment
+            if eq.mobile or eq.room_id == room.resource_id:
+                cands.append(c)
+        starts = _need_starts(need, cands)
+        allowed = starts if allowed is None else intersect(allowed, starts)
+    return allowed
+
+
+def _slots_at(inp: SearchInputs, plan: _SitePlan, base: list[Span], window_lo: int) -> list[_Slot]:
+    """First and last grid start of every feasible gap, per room, scored."""
+    sensitive = _fixed_sensitive(plan, inp.catalog)
+    common = base
+    for role, starts in plan.feasible.items():
+        if role in sensitive:
+            continue
+        common = intersect(common, starts)
+        if not common:
+            return []
+    rooms: list[Candidate | None] = [*plan.units["room"]] if "room" in plan.units else [None]
+    slots: list[_Slot] = []
+    for room in rooms:
+        starts = common if room is None else intersect(common, room.starts)
+        if room is not None and sensitive:
+            fixed = _room_equipment_starts(plan, room, sensitive, inp.catalog)
+            starts = intersect(starts, fixed or [])
+        for t in _grid_starts(starts, plan.inputs.site, inp.service.slot_minutes):
+            score, reasons = _score(inp, plan, room, t, window_lo)
+            slots.append(_Slot(plan.inputs, room, t, score, reasons))
+    return slots
+
+
+def _offset(ts: int, site: Site) -> int:
+    delta = datetime.fromtimestamp(ts, site.zone).utcoffset()
+    return int(delta.total_seconds()) if delta is not None else 0
+
+
+def _grid_starts(spans: Sequence[Span], site: Site, slot_minutes: int) -> list[int]:
+    """The first and the last start on the site-local slot grid inside each span."""
+    grid = slot_minutes * 60
+    out: list[int] = []
+    for lo, hi in spans:
+        off = _offset(lo, site)
+        first = -(-(lo + off) // grid) * grid - off
+        off_hi = _offset(hi - 1, site)
+        last = ((hi - 1 + off_hi) // grid) * grid - off_hi
+        if first < hi:
+            out.append(first)
+        if first < last < hi:
+            out.append(last)
+    return out
+
+
+def _containing(spans: Sequence[Span], t: int) -> Span | None:
+    i = bisect_right(spans, (t, 2**62)) - 1
+    if i >= 0 and spans[i][0] <= t < spans[i][1]:
+        return spans[i]
+    return None
+
+
+def _score(inp: SearchInputs, plan: _SitePlan, room: Candidate | None, t: int,
+           window_lo: int) -> tuple[float, list[RankReason]]:
+    """The option's penalty and its terms (see ``ranking``)."""
+    w, req, patient, site = inp.weights, inp.request, inp.patient, plan.inputs.site
+    reasons: list[RankReason] = []
+    days = (t - window_lo) / 86400
+    reasons.append(RankReason("wait", round(days, 2), round(days * w.wait_per_day[req.urgency], 2),
+                              f"{days:.1f} days after the earliest possible start"))
+    if patient.home is not None:
+        km = distance_km(patient.home, site.position)
+        pts = km * w.travel_per_km[req.urgency]
+        reasons.append(RankReason("travel", round(km, 1), round(pts, 2), f"{km:.0f} km from home"))
+    local = datetime.fromtimestamp(t, site.zone)
+    prefs = patient.preferences
+    if prefs.weekdays and local.weekday() not in prefs.weekdays:
+        reasons.append(RankReason("preference", 1, w.weekday_mismatch, "not a preferred weekday"))
+    if prefs.time_of_day and time_of_day(local.hour) != prefs.time_of_day:
+        reasons.append(RankReason("preference", 1, w.time_of_day_mismatch,
+                                  f"{time_of_day(local.hour)}, prefers {prefs.time_of_day}"))
+    if prefs.sites and site.id not in prefs.sites:
+        reasons.append(RankReason("preference", 1, w.site_mismatch, "not a preferred site"))
+    if room is not None:
+        reasons.extend(_utilization(inp, plan, room, t))
+    wanted = _wanted_clinicians(inp)
+    clinician_roles = [n.role for n in plan.needs if n.clinician is not None]
+    if wanted and clinician_roles:
+        hit = any(c.resource_id in wanted and _containing(c.starts, t) is not None
+                  for role in clinician_roles for c in plan.units[role])
+        if hit:
+            reasons.append(RankReason("continuity", 1, 0.0, "with a usual or preferred clinician"))
+        else:
+            reasons.append(RankReason("continuity", 0, w.continuity_miss,
+                                      "usual or preferred clinicians are not free then"))
+    return round(sum(r.points for r in reasons), 2), reasons
+
+
+def _utilization(inp: SearchInputs, plan: _SitePlan, room: Candidate, t: int) -> list[RankReason]:
+    """Penalize leaving unbookable fragments in the room's day; reward packing flush."""
+    w, service = inp.weights, inp.service
+    occ = plan.inputs.occupancy[ResourceId(room.resource_id)]
+    need = next(n for n in plan.needs if n.role == "room")
+    a, b = need_offsets(need, service.duration, 0)
+    gap = _containing(occ.lane_free_spans(0), t + a)
+    if gap is None:
+        return []
+    out: list[RankReason] = []
+    fragment = min(w.fragment_minutes * 60, service.duration)
+    for side, left in (("before", t + a - gap[0]), ("after", gap[1] - (t + b))):
+        if left <= 0:
+            out.append(RankReason("utilization", 0, 0.0, f"flush {side}"))
+        elif left < fragment:
+            out.append(RankReason("utilization", left // 60, w.gap_fragment,
+                                  f"leaves a {left // 60}-minute fragment {side}"))
+        else:
+            out.append(RankReason("utilization", left // 60, w.gap_opened, f"opens a gap {side}"))
+    return out
+
+
+def _wanted_clinicians(inp: SearchInputs) -> frozenset[ResourceId]:
+    """The patient's usual and preferred clinicians and those the request names."""
+    patient = inp.patient
+    return patient.usual_clinicians | patient.preferences.clinicians | inp.request.preferred_clinicians
+
+
+def _assign(inp: SearchInputs, plan: _SitePlan, slot: _Slot) -> list[tuple[Assignment, int]] | None:
+    """Concrete units for every need at the slot's start: preferred people, then tightest fit."""
+    t = slot.start
+    wanted = _wanted_clinicians(inp)
+    chosen: list[tuple[Assignment, int]] = []
+    for need in plan.needs:
+        if need.role == "room":
+            assert slot.room is not None
+            chosen.append((Assignment("room", ResourceId(slot.room.resource_id)), slot.room.lane))
+            continue
+        fits: list[tuple[int, int, Candidate]] = []
+        for c in plan.units[need.role]:
+            if need.equipment_type is not None and slot.room is not None:
+                eq = inp.catalog.resources[ResourceId(c.resource_id)].equipment
+                if not eq.mobile and eq.room_id != slot.room.resource_id:
+                    continue
+            span = _containing(c.starts, t)
+            if span is not None:
+                fits.append((0 if c.resource_id in wanted else 1, t - span[0], c))
+        fits.sort(key=lambda f: (f[0], f[1], f[2].resource_id, f[2].lane))
+        used: set[str] = set()
+        taken = 0
+        for _, _, c in fits:
+            if need.pool_role is None and c.resource_id in used:
+                continue
+            used.add(c.resource_id)
+            chosen.append((Assignment(need.role, ResourceId(c.resource_id)), c.lane))
+            taken += 1
+            if taken == need.count:
+                break
+        if taken < need.count:
+            return None
+    return chosen
+
+
+def _materialize(inp: SearchInputs, plans: list[_SitePlan], slots: list[_Slot],
+                 blockers: list[Violation]) -> list[Option]:
+    """Turn the best slots into checked options until the limit is reached."""
+    by_site = {id(p.inputs): p for p in plans}
+    seen: set[tuple[str, int]] = set()
+    options: list[Option] = []
+    refused: list[Violation] = []
+    budget = inp.request.limit * 6
+    for slot in slots:
+        if len(options) >= inp.request.limit or budget <= 0:
+            break
+        key = (slot.site.site.id, slot.start)
+        if key in seen:
+            continue
+        plan = by_site[id(slot.site)]
+        chosen = _assign(inp, plan, slot)
+        if chosen is None:
+            continue
+        budget -= 1
+        option = _checked_option(inp, plan, slot, chosen, refused)
+        if option is not None:
+            seen.add(key)
+            options.append(option)
+    if not options:
+        blockers.extend(refused)
+    options.sort(key=lambda o: (o.score, o.start))
+    return options
+
+
+def _checked_option(inp: SearchInputs, plan: _SitePlan, slot: _Slot,
+                    chosen: list[tuple[Assignment, int]], refused: list[Violation]) -> Option | None:
+    service, si = inp.service, plan.inputs
+    start = from_ts(slot.start)
+    end, allocs = build_allocations(service, plan.needs, start, [a for a, _ in chosen],
+                                    inp.catalog.resources)
+    allocations = tuple(Allocation(a.resource_id, a.role, a.start, a.end, lane)
+                        for a, (_, lane) in zip(allocs, chosen, strict=True))
+    ctx = CheckContext(now=inp.now, service=service, patient=inp.patient, site=si.site,
+                       resources=inp.catalog.resources, occupancy=si.occupancy, stock=si.stock,
+                       authorizations=inp.authorizations, patient_busy=inp.patient_busy)
+    violations = check_case(ctx, start, end, allocations)
+    if any(v.is_hard for v in violations):
+        refused.extend(v for v in violations if v.is_hard)
+        return None
+    reasons = list(slot.reasons)
+    if violations:
+        codes = ", ".join(v.code.value for v in violations)
+        points = len(violations) * inp.weights.soft_violation
+        reasons.append(RankReason("soft", len(violations), points, f"needs an override: {codes}"))
+    score = round(sum(r.points for r in reasons), 2)
+    return Option(service.id, inp.patient.id, si.site.id, start, end, allocations,
+                  tuple(ItemReservation(i.sku, i.quantity) for i in service.items),
+                  inp.request.urgency, score, tuple(reasons), tuple(violations))
