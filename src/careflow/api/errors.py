@@ -1,0 +1,92 @@
+"""Maps errors to RFC 9457 problem+json, once, at the boundary. Never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from careflow.api.schemas import ViolationOut
+from careflow.domain.errors import (
+    CareflowError,
+    Conflict,
+    InvalidRequest,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+)
+
+__all__ = ["install_error_handlers", "problem"]
+
+log = logging.getLogger("careflow.api")
+PROBLEM = "application/problem+json"
+BASE = "https://careflow.dev/problems/"
+
+
+def problem(status: int, title: str, detail: str, kind: str, request: Request | None = None,
+            **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": BASE + kind, "title": title, "status": status, "detail": detail}
+    if request is not None:
+        body["instance"] = request.url.path
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts) or "body"
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
+    if first.get("type") == "json_invalid":
+        return problem(422, "Malformed JSON", f"the body is not valid JSON: {first.get('msg')}",
+                       "malformed-json", request, field="body")
+    field = _field(tuple(first.get("loc", ())))
+    msg = str(first.get("msg", "invalid"))
+    if first.get("type") == "timezone_aware":
+        msg = "must carry a UTC offset or zone (naive datetimes are refused)"
+    details = [{"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg"))} for e in errors[:20]]
+    return problem(422, "Invalid request", f"{field}: {msg}", "invalid-request", request,
+                   field=field, errors=details)
+
+
+async def _careflow(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, NotFound):
+        return problem(404, "Not found", str(exc), "not-found", request)
+    if isinstance(exc, InvalidRequest):
+        return problem(422, "Invalid request", exc.message, "invalid-request", request, field=exc.field)
+    if isinstance(exc, Conflict):
+        violations = [ViolationOut.of(v).model_dump() for v in exc.violations]
+        return problem(409, "Conflict", exc.message, "conflict", request, violations=violations)
+    if isinstance(exc, InvalidTransition):
+        return problem(409, "Invalid transition", str(exc), "invalid-transition", request)
+    if isinstance(exc, PermissionDenied):
+        return problem(403, "Forbidden", str(exc), "forbidden", request, permission=exc.permission)
+    return await _unexpected(request, exc)
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+    return problem(exc.status_code, title, str(exc.detail), title.lower().replace(" ", "-"), request)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s %s: %s", request.method, request.url.path, type(exc).__name__,
+              exc_info=exc)
+    return problem(500, "Internal error", "an unexpected error occurred; it has been logged",
+                   "internal", request)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(CareflowError, _careflow)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

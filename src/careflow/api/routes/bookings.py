@@ -1,0 +1,146 @@
+"""Finding, checking, holding, booking and the booking lifecycle."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, status
+
+from careflow.api.deps import ActorDep, AppDep
+from careflow.api.schemas import (
+    BookBody,
+    BookingOut,
+    CancelBody,
+    CheckBody,
+    CheckOut,
+    FindBody,
+    FindOut,
+    HoldBody,
+    OptionIO,
+    Page,
+    Problem,
+    RescheduleBody,
+    ViolationOut,
+)
+from careflow.domain.bookings import BookingStatus
+from careflow.domain.commands import (
+    BookHold,
+    BookOption,
+    CancelBooking,
+    CheckOption,
+    MarkArrived,
+    MarkFulfilled,
+    MarkNoShow,
+    OverrideRequest,
+    PlaceHold,
+    RescheduleBooking,
+)
+from careflow.domain.errors import NotFound
+from careflow.domain.ids import PatientId, ResourceId, SiteId
+from careflow.services import booking as use
+from careflow.services.finding import find
+from careflow.services.ports import BookingFilter
+
+router = APIRouter(prefix="/api/v1", tags=["booking"])
+
+BookingIdPath = Annotated[str, Path(min_length=1, max_length=200)]
+ERRORS: dict[int | str, dict[str, object]] = {
+    404: {"model": Problem, "description": "unknown id"},
+    409: {"model": Problem, "description": "a dependency fails or a race was lost; see violations"},
+    422: {"model": Problem, "description": "malformed input; `field` names it"},
+}
+
+
+def _override(body_override: object) -> OverrideRequest | None:
+    reason = getattr(body_override, "reason", None)
+    return OverrideRequest(reason) if reason is not None else None
+
+
+@router.post("/availability/find", responses=ERRORS)
+def find_options(body: FindBody, app: AppDep) -> FindOut:
+    """Ranked options where every required person, room, unit, item and bed is free at once."""
+    request = body.to_domain(app.deps.clock())
+    result = find(request, app.deps)
+    return FindOut(options=[OptionIO.of(o, i + 1) for i, o in enumerate(result.options)],
+                   blockers=[ViolationOut.of(v) for v in result.blockers], considered=result.considered,
+                   earliest=request.earliest, latest=request.latest)
+
+
+@router.post("/bookings/check", responses=ERRORS)
+def check_option(body: CheckBody, app: AppDep, actor: ActorDep) -> CheckOut:
+    """Every violation the option would meet if booked now; nothing is written."""
+    violations = use.check(CheckOption(body.option.to_domain(), actor), app.deps)
+    hard = any(v.is_hard for v in violations)
+    return CheckOut(ok=not violations, bookable_with_override=not hard and bool(violations),
+                    violations=[ViolationOut.of(v) for v in violations])
+
+
+@router.post("/holds", status_code=status.HTTP_201_CREATED, responses=ERRORS)
+def place_hold(body: HoldBody, app: AppDep, actor: ActorDep) -> BookingOut:
+    """Hold an option's resources and items until the hold expires (10 minutes by default)."""
+    cmd = PlaceHold(body.option.to_domain(), actor, body.hold_minutes, _override(body.override))
+    return BookingOut.of(use.place_hold(cmd, app.deps))
+
+
+@router.post("/bookings", status_code=status.HTTP_201_CREATED, responses=ERRORS)
+def book(body: BookBody, app: AppDep, actor: ActorDep) -> BookingOut:
+    """Book from a hold or straight from an option: all allocations, items and bed, or nothing."""
+    override = _override(body.override)
+    if body.hold_id is not None:
+        return BookingOut.of(use.book_hold(BookHold(body.hold_id, actor, override), app.deps))
+    assert body.option is not None
+    return BookingOut.of(use.book_option(BookOption(body.option.to_domain(), actor, override), app.deps))
+
+
+@router.get("/bookings", responses=ERRORS)
+def list_bookings(app: AppDep, patient_id: str | None = None, site_id: str | None = None,
+                  resource_id: str | None = None, status: BookingStatus | None = None,
+                  offset: Annotated[int, Query(ge=0)] = 0,
+                  limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Page[BookingOut]:
+    """Bookings filtered by patient, site, resource and status, by start time."""
+    flt = BookingFilter(PatientId(patient_id) if patient_id else None, SiteId(site_id) if site_id else None,
+                        ResourceId(resource_id) if resource_id else None, status)
+    with app.deps.uow() as uow:
+        rows, total = uow.bookings.find(flt, offset, limit)
+    return Page[BookingOut](items=[BookingOut.of(b) for b in rows], total=total, offset=offset, limit=limit)
+
+
+@router.get("/bookings/{booking_id}", responses=ERRORS)
+def get_booking(booking_id: BookingIdPath, app: AppDep) -> BookingOut:
+    """One booking with its allocations, items and overrides."""
+    with app.deps.uow() as uow:
+        found = uow.bookings.get(booking_id)
+    if found is None:
+        raise NotFound("booking", booking_id)
+    return BookingOut.of(found)
+
+
+@router.post("/bookings/{booking_id}/cancel", responses=ERRORS)
+def cancel(booking_id: BookingIdPath, body: CancelBody, app: AppDep, actor: ActorDep) -> BookingOut:
+    """Cancel with a reason; everything the booking held is released."""
+    return BookingOut.of(use.cancel(CancelBooking(booking_id, body.reason, actor), app.deps))
+
+
+@router.post("/bookings/{booking_id}/reschedule", responses=ERRORS)
+def reschedule(booking_id: BookingIdPath, body: RescheduleBody, app: AppDep, actor: ActorDep) -> BookingOut:
+    """Move to another option atomically; on refusal the booking keeps its time."""
+    cmd = RescheduleBooking(booking_id, body.option.to_domain(), body.reason, actor, _override(body.override))
+    return BookingOut.of(use.reschedule(cmd, app.deps))
+
+
+@router.post("/bookings/{booking_id}/arrive", responses=ERRORS)
+def arrive(booking_id: BookingIdPath, app: AppDep, actor: ActorDep) -> BookingOut:
+    """The patient checked in."""
+    return BookingOut.of(use.arrive(MarkArrived(booking_id, actor), app.deps))
+
+
+@router.post("/bookings/{booking_id}/fulfil", responses=ERRORS)
+def fulfil(booking_id: BookingIdPath, app: AppDep, actor: ActorDep) -> BookingOut:
+    """The visit or case took place; reserved items are consumed."""
+    return BookingOut.of(use.fulfil(MarkFulfilled(booking_id, actor), app.deps))
+
+
+@router.post("/bookings/{booking_id}/no-show", responses=ERRORS)
+def no_show(booking_id: BookingIdPath, app: AppDep, actor: ActorDep) -> BookingOut:
+    """The patient did not arrive (only after the start); resources are released."""
+    return BookingOut.of(use.mark_no_show(MarkNoShow(booking_id, actor), app.deps))

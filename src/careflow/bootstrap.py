@@ -1,0 +1,61 @@
+"""The composition root: wires adapters into the use cases, once, for every entry point.
+
+``bootstrap()`` is called by the API, the CLI and the tests alike; nothing is built at
+import time. Tests pass their own unit-of-work factory and clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from careflow.config import Settings, load_settings
+from careflow.services.booking import BookingDeps
+from careflow.services.catalogs import CatalogCache
+from careflow.services.ports import Clock, UnitOfWorkFactory
+
+__all__ = ["App", "bootstrap", "utc_now"]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class App:
+    """What the entry points need: settings, the booking dependencies and the engine."""
+
+    settings: Settings
+    deps: BookingDeps
+    engine: Any = None
+
+    def dispose(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    uow: UnitOfWorkFactory | None = None,
+    clock: Clock | None = None,
+    migrate: bool = True,
+) -> App:
+    """Build the application: SQL adapters from settings unless a factory is given."""
+    settings = settings or load_settings()
+    engine = None
+    if uow is None:
+        from careflow.adapters.db.engine import make_engine
+        from careflow.adapters.db.migrations import migrate as run_migrations
+        from careflow.adapters.db.uow import SqlUnitOfWorkFactory
+
+        path = settings.sqlite_path()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        if migrate:
+            run_migrations(settings.database_url)
+        engine = make_engine(settings.database_url)
+        uow = SqlUnitOfWorkFactory(engine)
+    deps = BookingDeps(uow=uow, catalogs=CatalogCache(), clock=clock or utc_now,
+                       hold_minutes=settings.hold_minutes)
+    return App(settings, deps, engine)

@@ -1,0 +1,88 @@
+"""The Typer application: serve, demo, seed, find, check, hold, book, cancel, show, codes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from careflow.cli import booking, seeding
+from careflow.cli.common import AsJson, Db, console, emit, fail, settings_for
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="careflow: dependency-checked healthcare scheduling.")
+
+app.command()(seeding.seed)
+app.command()(booking.find)
+app.command()(booking.check)
+app.command()(booking.hold)
+app.command()(booking.book)
+app.command()(booking.cancel)
+app.command()(booking.show)
+
+
+@app.command()
+def serve(
+    db: Db = None,
+    host: Annotated[str | None, typer.Option("--host", help="bind address (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option("--port", min=1, max=65535, help="port (default CAREFLOW_PORT or 8000)")] = None,
+) -> None:
+    """Serve the HTTP API."""
+    import uvicorn
+
+    from careflow.api.app import create_app
+    from careflow.bootstrap import bootstrap
+
+    extra = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = settings_for(db, **extra)
+    application = bootstrap(settings)
+    console.print(f"careflow serving on http://{settings.host}:{settings.port}  "
+                  f"(API docs: http://{settings.host}:{settings.port}/docs)")
+    uvicorn.run(create_app(application), host=settings.host, port=settings.port, log_level="warning")
+
+
+@app.command()
+def demo(
+    db: Db = None,
+    port: Annotated[int | None, typer.Option("--port", min=1, max=65535)] = None,
+    scenario: Annotated[str, typer.Option("--scenario")] = "regional",
+) -> None:
+    """Seed the demo health system if the database is empty, then serve it."""
+    from careflow.bootstrap import bootstrap
+
+    settings = settings_for(db, **({"port": port} if port else {}))
+    application = bootstrap(settings)
+    with application.deps.uow() as uow:
+        empty = not application.deps.catalogs.get(uow).sites
+    application.dispose()
+    if empty:
+        console.print(f"seeding the {scenario} demo health system into {settings.database_url} …")
+        seeding.seed(scenario=scenario, from_file=None, db=settings.database_url, seed_value=7,
+                     anchor=None, keep=False, as_json=False)
+    base = f"http://{settings.host}:{settings.port}"
+    console.print(f"\nopen {base}/docs for the API; try:\n"
+                  f"  curl -s {base}/api/v1/sites\n"
+                  f"  curl -s -X POST {base}/api/v1/availability/find -H 'content-type: application/json' "
+                  f"-d @examples/requests/surgery-knee-replacement.json\n")
+    serve(db=settings.database_url, host=None, port=settings.port)
+
+
+@app.command()
+def codes(as_json: AsJson = False) -> None:
+    """List every violation code with its severity, meaning and remedy."""
+    from careflow.domain.violations import CODES
+
+    if as_json:
+        emit([{"code": c.value, "severity": i.severity.value, "meaning": i.meaning, "remedy": i.remedy}
+              for c, i in CODES.items()])
+        return
+    table = Table(title="violation codes")
+    for col in ("code", "severity", "meaning", "remedy"):
+        table.add_column(col)
+    for c, i in CODES.items():
+        table.add_row(c.value, i.severity.value, i.meaning, i.remedy)
+    console.print(table)
+
+
+__all__ = ["app", "fail"]
