@@ -1,0 +1,226 @@
+"""The schema as SQLAlchemy Core tables (no ORM mapping: rows are turned into domain
+objects by the stores, which keeps the hot paths to one query and plain tuples).
+
+The migrations in ``migrations/versions`` create the same schema explicitly and add what
+Core metadata cannot say portably: on PostgreSQL the ``during`` range column and the
+exclusion constraints, on SQLite the equivalent overlap triggers.
+
+Allocations and stock reservations carry the booking ``revision`` (its version when they
+were written): a reschedule deactivates the old rows and writes new ones, and the
+booking's current allocations are those of its highest revision.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+from careflow.adapters.db.coltypes import JSONDoc, UTCDateTime
+
+__all__ = [
+    "ALL_TABLES",
+    "META_MASTER_VERSION",
+    "allocation",
+    "audit_log",
+    "authorization",
+    "booking",
+    "meta",
+    "metadata",
+    "outbox",
+    "patient",
+    "resource",
+    "service",
+    "site",
+    "stock_item",
+    "stock_reservation",
+]
+
+META_MASTER_VERSION = "master_version"
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+# SQLite only turns INTEGER PRIMARY KEY into an auto-incrementing rowid.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+meta = Table(
+    "meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False, server_default=""),
+    Column("number", BigInteger, nullable=False, server_default="0"),
+)
+
+site = Table(
+    "site", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("languages", JSONDoc, nullable=False),
+)
+
+resource = Table(
+    "resource", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("site_id", String(64), ForeignKey("site.id"), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("capacity", Integer, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("profile", JSONDoc, nullable=False),
+    Column("availability", JSONDoc, nullable=False),
+    CheckConstraint("capacity >= 1", name="capacity"),
+)
+
+service = Table(
+    "service", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("card", JSONDoc, nullable=False),
+)
+
+stock_item = Table(
+    "stock_item", metadata,
+    Column("site_id", String(64), ForeignKey("site.id"), primary_key=True),
+    Column("sku", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("on_hand", Integer, nullable=False),
+    Column("reserved", Integer, nullable=False, server_default="0"),
+    Column("reorder_threshold", Integer, nullable=False, server_default="0"),
+    Column("lead_time_days", Integer, nullable=False, server_default="0"),
+    CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="reserved_within_on_hand"),
+)
+
+patient = Table(
+    "patient", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("mrn", String(64), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("birth_date", Date, nullable=False),
+    Column("sex", String(16), nullable=False),
+    Column("language", String(16), nullable=False),
+    Column("needs_interpreter", Boolean, nullable=False),
+    Column("isolation_required", Boolean, nullable=False),
+    Column("home", JSONDoc, nullable=True),
+    Column("preferences", JSONDoc, nullable=False),
+    Column("completed_prep", JSONDoc, nullable=False),
+    Column("usual_clinicians", JSONDoc, nullable=False),
+)
+
+authorization = Table(
+    "authorization", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("patient_id", String(64), ForeignKey("patient.id"), nullable=False, index=True),
+    Column("service_id", String(64), nullable=False),
+    Column("payer", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("valid_from", Date, nullable=True),
+    Column("valid_to", Date, nullable=True),
+    Column("reference", String(200), nullable=False, server_default=""),
+)
+
+booking = Table(
+    "booking", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("patient_id", String(64), ForeignKey("patient.id"), nullable=False, index=True),
+    Column("service_id", String(64), ForeignKey("service.id"), nullable=False),
+    Column("site_id", String(64), ForeignKey("site.id"), nullable=False, index=True),
+    Column("status", String(16), nullable=False, index=True),
+    Column("start_at", UTCDateTime, nullable=False, index=True),
+    Column("end_at", UTCDateTime, nullable=False),
+    Column("urgency", String(16), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=True),
+    Column("created_by", String(128), nullable=False, server_default=""),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("overrides", JSONDoc, nullable=False),
+    Column("rule_version", String(64), nullable=False, server_default=""),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("end_at > start_at", name="ends_after_start"),
+    Index("ix_booking_status_expires_at", "status", "expires_at"),
+)
+
+allocation = Table(
+    "allocation", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("booking_id", String(64), ForeignKey("booking.id"), nullable=False, index=True),
+    Column("resource_id", String(64), ForeignKey("resource.id"), nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("lane", Integer, nullable=False, server_default="0"),
+    Column("start_at", UTCDateTime, nullable=False),
+    Column("end_at", UTCDateTime, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("revision", Integer, nullable=False, server_default="1"),
+    CheckConstraint("end_at > start_at", name="ends_after_start"),
+    Index("ix_allocation_resource_id_start_at", "resource_id", "start_at"),
+)
+
+stock_reservation = Table(
+    "stock_reservation", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("booking_id", String(64), ForeignKey("booking.id"), nullable=False, index=True),
+    Column("site_id", String(64), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("revision", Integer, nullable=False, server_default="1"),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    CheckConstraint("state IN ('reserved', 'released', 'consumed')", name="state_known"),
+    ForeignKeyConstraint(["site_id", "sku"], ["stock_item.site_id", "stock_item.sku"]),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("aggregate_id", String(128), nullable=False),
+    Column("payload", JSONDoc, nullable=False),
+    Column("published_at", UTCDateTime, nullable=True),
+    Index("ix_outbox_unpublished", "id", sqlite_where=text("published_at IS NULL"),
+          postgresql_where=text("published_at IS NULL")),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("entity_type", String(64), nullable=False),
+    Column("entity_id", String(128), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("rule_version", String(64), nullable=False, server_default=""),
+    Column("detail", JSONDoc, nullable=False),
+    Index("ix_audit_log_entity", "entity_type", "entity_id"),
+)
+
+# Children before parents: the order to delete in (reverse it to insert).
+ALL_TABLES = (audit_log, outbox, stock_reservation, allocation, booking, authorization,
+              patient, stock_item, service, resource, site, meta)

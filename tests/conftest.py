@@ -1,0 +1,170 @@
+"""Shared fixtures: real databases (a SQLite file per test; PostgreSQL wiped per test) and
+a tiny synthetic health system (one site; no real patient data anywhere)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, time
+
+import pytest
+from sqlalchemy import Engine
+
+from careflow.domain.calendars import Availability, CalendarException, ExceptionKind, WeeklyBlock
+from careflow.domain.health_system import HealthSystem
+from careflow.domain.ids import AuthorizationId, PatientId, ResourceId, ServiceId, SiteId
+from careflow.domain.patients import Authorization, AuthorizationStatus, Patient, Preferences
+from careflow.domain.preference_cards import (
+    BedRequirement,
+    EquipmentRequirement,
+    ItemRequirement,
+    PrepItem,
+    Prerequisites,
+    RoleRequirement,
+    RoomRequirement,
+    Service,
+    ServiceKind,
+    StaffRequirement,
+)
+from careflow.domain.resources import (
+    BedProfile,
+    ClinicianProfile,
+    Credential,
+    EquipmentProfile,
+    Resource,
+    ResourceKind,
+    RoomProfile,
+    StaffPoolProfile,
+)
+from careflow.domain.sites import Position, Site, SiteKind
+from careflow.domain.stock import StockLevel
+
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+# Every table the careflow migrations create, plus Alembic's own.
+CAREFLOW_TABLES = ("audit_log", "outbox", "stock_reservation", "allocation", "booking",
+                   "authorization", "patient", "stock_item", "service", "resource", "site",
+                   "meta", "alembic_version")
+
+# A Monday; the tiny system's clock reads this, and cases are booked on the next days.
+NOW = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)
+SITE = SiteId("s1")
+ROOM, SURGEON = ResourceId("or1"), ResourceId("dr1")
+SERVICE = ServiceId("svc_lap")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: os.PathLike[str]) -> str:
+    """A fresh SQLite file (not yet migrated)."""
+    return f"sqlite:///{os.fspath(tmp_path)}/careflow.db"
+
+
+def _reset_postgres(url: str) -> None:
+    import psycopg
+
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True, connect_timeout=5) as conn:
+        for table in CAREFLOW_TABLES:
+            conn.execute(f'DROP TABLE IF EXISTS "{table}" CASCADE')
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """A PostgreSQL database with no careflow tables (dropped first; not yet migrated)."""
+    url = os.environ.get("CAREFLOW_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+    try:
+        _reset_postgres(url)
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means "not reachable"
+        message = (f"PostgreSQL not reachable at {url}; set CAREFLOW_TEST_POSTGRES_URL "
+                   f"({type(exc).__name__}: {exc})")
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Each test using it runs once on SQLite and once on PostgreSQL."""
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(name))
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """A migrated, empty database on the engine careflow would use."""
+    from careflow.adapters.db import make_engine, migrate
+
+    migrate(db_url)
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+# --- a tiny synthetic health system ------------------------------------------------------
+
+EVERY_DAY = frozenset(range(7))
+DAYTIME = Availability((WeeklyBlock(EVERY_DAY, time(6), time(22)),))
+
+
+def tiny_system(patients: int = 3, mesh_on_hand: int = 5) -> HealthSystem:
+    """One site with an OR, a surgeon, a nurse pool, a laparoscope and a bed; one surgical
+    service needing the room and the surgeon (and one mesh); synthetic patients."""
+    site = Site(SITE, "Synthetic General", SiteKind.HOSPITAL, "America/New_York",
+                Position(40.0, -75.0), frozenset({"en", "es"}))
+    closed = CalendarException(datetime(2030, 2, 1, tzinfo=UTC), datetime(2030, 2, 2, tzinfo=UTC),
+                               ExceptionKind.VACATION, None, "synthetic leave")
+    resources = [
+        Resource(ROOM, SITE, ResourceKind.ROOM, "OR 1",
+                 RoomProfile("operating", frozenset({"laparoscopy"}), "periop"), DAYTIME),
+        Resource(SURGEON, SITE, ResourceKind.CLINICIAN, "Surgeon A",
+                 ClinicianProfile("surgeon", frozenset({"general"}), frozenset({"lap_chole"}),
+                                  (Credential("license", date(2040, 1, 1)),), frozenset({"en"})),
+                 Availability(DAYTIME.blocks, (closed,))),
+        Resource(ResourceId("nurses"), SITE, ResourceKind.STAFF_POOL, "Pre-op nurses",
+                 StaffPoolProfile("preop_nurse", frozenset({"es"}), frozenset({"iv"})),
+                 Availability((WeeklyBlock(EVERY_DAY, time(6), time(22), capacity=3),)),
+                 capacity=3),
+        Resource(ResourceId("scope1"), SITE, ResourceKind.EQUIPMENT, "Laparoscope 1",
+                 EquipmentProfile("laparoscope", True, None, 30), DAYTIME),
+        Resource(ResourceId("bed1"), SITE, ResourceKind.BED, "4W-1",
+                 BedProfile("4W", "surgical", "any", True),
+                 Availability((WeeklyBlock(EVERY_DAY, time(0), time(12)),
+                               WeeklyBlock(EVERY_DAY, time(12), time(0))))),
+    ]
+    services = [
+        Service(SERVICE, "LAPCHOLE", "Laparoscopic cholecystectomy", ServiceKind.SURGERY, 60,
+                "general", 15, 15, roles=(RoleRequirement("surgeon", "surgeon", 1, "general",
+                                                          "lap_chole"),),
+                room=RoomRequirement("operating", frozenset({"laparoscopy"})),
+                items=(ItemRequirement("mesh", 1),)),
+        Service(ServiceId("svc_full"), "FULL", "Everything on the card", ServiceKind.PROCEDURE, 90,
+                None, 10, 20, roles=(RoleRequirement("surgeon", "surgeon"),),
+                staff=(StaffRequirement("preop_nurse", 2),),
+                room=RoomRequirement("operating"),
+                equipment=(EquipmentRequirement("laparoscope"),),
+                items=(ItemRequirement("mesh", 2),),
+                prerequisites=Prerequisites(True, (PrepItem("labs", 3),), True),
+                bed=BedRequirement("surgical", 24), site_kinds=frozenset({SiteKind.HOSPITAL}),
+                slot_minutes=30),
+    ]
+    people = [
+        Patient(PatientId(f"p{i}"), f"MRN{i:04d}", f"Synthetic Patient {i}", date(1970 + i, 1, 2),
+                "female" if i % 2 else "male", "es" if i == 2 else "en", i == 2,
+                Position(40.1, -75.1) if i == 1 else None,
+                Preferences(frozenset({0, 2}), "morning", frozenset({SITE}), frozenset({SURGEON}),
+                            25.0) if i == 1 else Preferences(),
+                i == 1, {"labs": date(2029, 12, 20)} if i == 1 else {},
+                frozenset({SURGEON}) if i == 1 else frozenset())
+        for i in range(patients)
+    ]
+    auths = [Authorization(AuthorizationId("auth1"), PatientId("p1"), ServiceId("svc_full"),
+                           "Synthetic Payer", AuthorizationStatus.APPROVED, date(2030, 1, 1),
+                           date(2030, 6, 30), "REF-1")]
+    stock = [StockLevel(SITE, "mesh", "Surgical mesh", mesh_on_hand, 0, 2, 7)]
+    return HealthSystem("tiny", [site], resources, services, stock, people, auths, [])
+
+
+@pytest.fixture
+def make_tiny_system() -> Callable[..., HealthSystem]:
+    """Builds the tiny synthetic health system (``patients=``, ``mesh_on_hand=``)."""
+    return tiny_system
