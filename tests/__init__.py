@@ -1,0 +1,1 @@
+"""careflow tests: unit (fakes), integration (a real database), e2e (HTTP)."""

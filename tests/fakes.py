@@ -1,0 +1,303 @@
+"""In-memory fakes of the ports in ``careflow.services.ports``, and a settable clock.
+
+A ``FakeUnitOfWork`` works on a copy of the committed state taken when it begins; only
+``commit`` makes its writes (bookings, allocations, stock, outbox, audit) visible, and
+leaving without a commit rolls back. Like the database, the booking store is the last
+guard: ``add`` and ``replace`` refuse with ``RaceLost`` when stock is short or a lane of a
+resource is already taken, and ``save`` is optimistic on the booking's version. One
+writer at a time, as with SQLite's ``BEGIN IMMEDIATE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Self
+
+from careflow.domain.bookings import Allocation, Booking, ItemReservation
+from careflow.domain.catalog import Catalog
+from careflow.domain.events import Event
+from careflow.domain.health_system import HealthSystem
+from careflow.domain.ids import PatientId, ResourceId, SiteId
+from careflow.domain.occupancy import Busy
+from careflow.domain.patients import Authorization, Patient
+from careflow.domain.preference_cards import Service
+from careflow.domain.resources import Resource
+from careflow.domain.sites import Site
+from careflow.domain.stock import StockLevel
+from careflow.domain.timespans import Span, overlaps, require_aware
+from careflow.services.ports import AuditEntry, BookingFilter, RaceLost
+
+__all__ = ["FakeUnitOfWork", "FakeUnitOfWorkFactory", "FixedClock", "State"]
+
+Reserved = tuple[SiteId, tuple[ItemReservation, ...]]
+
+
+@dataclass
+class State:
+    """Everything the stores hold; ``lanes`` are the allocations that occupy resources."""
+
+    version: int
+    master: dict[type, dict[str, Any]]  # Site, Resource, Service, Patient, Authorization by id
+    stock: dict[tuple[SiteId, str], StockLevel]
+    bookings: dict[str, Booking] = field(default_factory=dict)
+    lanes: dict[str, tuple[Allocation, ...]] = field(default_factory=dict)
+    reservations: dict[str, Reserved] = field(default_factory=dict)
+    outbox: list[Event] = field(default_factory=list)
+    audit: list[AuditEntry] = field(default_factory=list)
+
+    def copy(self) -> State:
+        return State(self.version, {k: dict(v) for k, v in self.master.items()}, dict(self.stock),
+                     {k: _copy(b) for k, b in self.bookings.items()}, dict(self.lanes),
+                     dict(self.reservations), list(self.outbox), list(self.audit))
+
+    def of(self, kind: type) -> dict[str, Any]:
+        return self.master.setdefault(kind, {})
+
+
+def _copy(booking: Booking) -> Booking:
+    return replace(booking, events=[])
+
+
+class FakeMasterStore:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    def version(self) -> int:
+        return self._uow.state.version
+
+    def load_catalog(self) -> Catalog:
+        s = self._uow.state
+        return Catalog(s.version, dict(s.of(Site)), dict(s.of(Resource)), dict(s.of(Service)))
+
+    def patient(self, patient_id: str) -> Patient | None:
+        found: Patient | None = self._uow.state.of(Patient).get(patient_id)
+        return found
+
+    def patients(self, offset: int, limit: int, search: str | None = None) -> tuple[list[Patient], int]:
+        found = sorted((p for p in self._uow.state.of(Patient).values()
+                        if search is None or search.lower() in f"{p.name} {p.mrn}".lower()),
+                       key=lambda p: p.id)
+        return found[offset:offset + limit], len(found)
+
+    def authorizations(self, patient_id: PatientId) -> list[Authorization]:
+        return [a for a in self._uow.state.of(Authorization).values() if a.patient_id == patient_id]
+
+    def stock(self, site_id: SiteId, skus: Collection[str]) -> dict[str, StockLevel]:
+        return {sku: lvl for (site, sku), lvl in self._uow.state.stock.items()
+                if site == site_id and sku in skus}
+
+
+class FakeBookingStore:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    @property
+    def _s(self) -> State:
+        return self._uow.state
+
+    def get(self, booking_id: str, *, lock: bool = False) -> Booking | None:
+        found = self._s.bookings.get(booking_id)
+        return _copy(found) if found is not None else None
+
+    def find(self, flt: BookingFilter, offset: int, limit: int) -> tuple[list[Booking], int]:
+        def wanted(b: Booking) -> bool:
+            return ((flt.patient_id is None or b.patient_id == flt.patient_id)
+                    and (flt.site_id is None or b.site_id == flt.site_id)
+                    and (flt.resource_id is None or flt.resource_id in b.resource_ids)
+                    and (flt.status is None or b.status is flt.status)
+                    and (flt.start_from is None or b.start >= flt.start_from)
+                    and (flt.start_to is None or b.start < flt.start_to))
+        found = sorted((b for b in self._s.bookings.values() if wanted(b)), key=lambda b: (b.start, b.id))
+        return [_copy(b) for b in found[offset:offset + limit]], len(found)
+
+    def busy(self, resource_ids: Collection[ResourceId], window: Span) -> dict[ResourceId, list[Busy]]:
+        out: dict[ResourceId, list[Busy]] = {}
+        for booking_id, allocations in self._s.lanes.items():
+            if not self._s.bookings[booking_id].active:
+                continue
+            for a in allocations:
+                if a.resource_id in resource_ids and overlaps(a.span, window):
+                    out.setdefault(a.resource_id, []).append(
+                        Busy(a.span[0], a.span[1], a.lane, booking_id, a.role))
+        return out
+
+    def patient_busy(self, patient_id: PatientId, window: Span, exclude: str | None) -> list[Span]:
+        return [b.span for b in self._s.bookings.values()
+                if b.patient_id == patient_id and b.active and b.id != exclude
+                and overlaps(b.span, window)]
+
+    def add(self, booking: Booking) -> None:
+        assert booking.id not in self._s.bookings, f"duplicate booking id {booking.id}"
+        self._uow.factory.run_concurrent_writer(self._uow)
+        self._take(booking)
+        self._s.bookings[booking.id] = _copy(booking)
+
+    def save(self, booking: Booking, expected_version: int) -> None:
+        stored = self._s.bookings.get(booking.id)
+        if stored is None or stored.version != expected_version:
+            raise RaceLost(f"booking {booking.id} changed since it was read")
+        self._s.bookings[booking.id] = replace(
+            stored, status=booking.status, version=booking.version, expires_at=booking.expires_at,
+            reason=booking.reason, overrides=booking.overrides, events=[])
+
+    def release(self, booking: Booking) -> None:
+        self._s.lanes.pop(booking.id, None)
+        self._unreserve(booking.id, consume=False)
+
+    def consume(self, booking: Booking) -> None:
+        self._unreserve(booking.id, consume=True)
+
+    def replace(self, booking: Booking, previous: Booking) -> None:
+        self.release(previous)
+        self._take(booking)
+        stored = self._s.bookings[booking.id]
+        self._s.bookings[booking.id] = replace(
+            stored, site_id=booking.site_id, start=booking.start, end=booking.end,
+            allocations=booking.allocations, items=booking.items, events=[])
+
+    def expired_holds(self, now: datetime, limit: int = 100) -> list[Booking]:
+        due = sorted((b for b in self._s.bookings.values() if b.hold_expired(now)),
+                     key=lambda b: (b.expires_at, b.id))
+        return [_copy(b) for b in due[:limit]]
+
+    def _take(self, booking: Booking) -> None:
+        """Reserve the stock and occupy the lanes, or refuse as the database's guards would."""
+        for a in booking.allocations:
+            for other_id, others in self._s.lanes.items():
+                if other_id != booking.id and self._s.bookings[other_id].active and any(
+                        o.resource_id == a.resource_id and o.lane == a.lane and overlaps(o.span, a.span)
+                        for o in others):
+                    raise RaceLost(f"{a.resource_id} lane {a.lane} is taken by {other_id}")
+        for item in booking.items:
+            level = self._s.stock.get((booking.site_id, item.sku))
+            if level is None or level.available < item.quantity:
+                raise RaceLost(f"{item.sku} at {booking.site_id} is short")
+        for item in booking.items:
+            level = self._s.stock[(booking.site_id, item.sku)]
+            self._s.stock[(booking.site_id, item.sku)] = replace(
+                level, reserved=level.reserved + item.quantity)
+        self._s.lanes[booking.id] = booking.allocations
+        self._s.reservations[booking.id] = (booking.site_id, booking.items)
+
+    def _unreserve(self, booking_id: str, *, consume: bool) -> None:
+        site_id, items = self._s.reservations.pop(booking_id, (SiteId(""), ()))
+        for item in items:
+            level = self._s.stock[(site_id, item.sku)]
+            self._s.stock[(site_id, item.sku)] = replace(
+                level, reserved=level.reserved - item.quantity,
+                on_hand=level.on_hand - (item.quantity if consume else 0))
+
+
+class FakeUnitOfWork:
+    """One transaction over a copy of the committed state."""
+
+    def __init__(self, factory: FakeUnitOfWorkFactory, write: bool) -> None:
+        self.factory, self.write = factory, write
+        self.state = factory.committed.copy()  # copy-on-begin
+        self.master = FakeMasterStore(self)
+        self.bookings = FakeBookingStore(self)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        assert self.write, "a read-only unit of work cannot commit"
+        self.factory.committed = self.state.copy()
+        self.factory.commits += 1
+
+    def rollback(self) -> None:
+        self.state = self.factory.committed.copy()
+
+    def publish(self, events: Sequence[Event]) -> None:
+        self.state.outbox.extend(events)
+
+    def audit(self, entry: AuditEntry) -> None:
+        self.state.audit.append(entry)
+
+
+class FakeUnitOfWorkFactory:
+    """Hands out units of work over one committed ``State``; tests read ``committed``."""
+
+    def __init__(self, state: State) -> None:
+        self.committed = state
+        self.commits = 0
+        self.concurrent_writer: Callable[[State], None] | None = None
+
+    @classmethod
+    def of(cls, system: HealthSystem) -> FakeUnitOfWorkFactory:
+        fake = cls(State(1, {}, {}))
+        fake.put(*system.sites, *system.resources, *system.services, *system.patients,
+                 *system.authorizations, *system.stock)
+        fake.committed.version = 1
+        for booking in system.bookings:
+            with fake(write=True) as uow:
+                uow.bookings.add(booking)
+                uow.commit()
+        return fake
+
+    def __call__(self, *, write: bool = False) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self, write)
+
+    def put(self, *things: Any) -> None:
+        """Insert or replace master data (by id, or site and sku for stock); bumps the version."""
+        for thing in things:
+            if isinstance(thing, StockLevel):
+                self.committed.stock[(thing.site_id, thing.sku)] = thing
+            else:
+                self.committed.of(type(thing))[thing.id] = thing
+        self.committed.version += 1
+
+    def run_concurrent_writer(self, uow: FakeUnitOfWork) -> None:
+        """Let a writer that was set up by a test commit just before this write lands."""
+        writer, self.concurrent_writer = self.concurrent_writer, None
+        if writer is not None:
+            writer(self.committed)
+            writer(uow.state)
+
+    # Views of the committed state, for assertions.
+    def booking(self, booking_id: str) -> Booking:
+        return self.committed.bookings[booking_id]
+
+    def stock(self, site_id: str, sku: str) -> StockLevel:
+        return self.committed.stock[(SiteId(site_id), sku)]
+
+    def allocations(self, resource_id: str | None = None) -> list[Allocation]:
+        """Allocations of active bookings that occupy resources (all, or one resource's)."""
+        return [a for bid, allocs in self.committed.lanes.items()
+                if self.committed.bookings[bid].active for a in allocs
+                if resource_id is None or a.resource_id == resource_id]
+
+    @property
+    def events(self) -> list[Event]:
+        return self.committed.outbox
+
+    @property
+    def audit(self) -> list[AuditEntry]:
+        return self.committed.audit
+
+    def event_names(self, booking_id: str) -> list[str]:
+        return [e.name for e in self.events if e.aggregate_id == booking_id]
+
+
+class FixedClock:
+    """A clock that stands still until a test sets or advances it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = require_aware(now, "now")
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, now: datetime) -> None:
+        self.now = require_aware(now, "now")
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
