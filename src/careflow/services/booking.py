@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from careflow.domain.access import Actor, Permission
+from careflow.domain.access import SYSTEM, Actor, Permission
 from careflow.domain.bookings import Allocation, Booking, BookingStatus, ItemReservation, Override
 from careflow.domain.catalog import Catalog
 from careflow.domain.checks import RULESET_VERSION, CheckContext, check_case, check_hold
@@ -31,7 +31,7 @@ from careflow.domain.commands import (
     PlaceHold,
     RescheduleBooking,
 )
-from careflow.domain.errors import Conflict, InvalidRequest, NotFound
+from careflow.domain.errors import Conflict, InvalidRequest, InvalidTransition, NotFound
 from careflow.domain.events import Event, SoftViolationsOverridden, StockFellBelowThreshold
 from careflow.domain.ids import BookingId, SiteId
 from careflow.domain.options import Option, build_allocations
@@ -143,6 +143,10 @@ def _accept(violations: list[Violation], actor: Actor, override: OverrideRequest
     return (Override(tuple(v.code.value for v in violations), override.reason, actor.id, now),)
 
 
+def _overridden(booking: Booking, overrides: tuple[Override, ...]) -> list[Event]:
+    return [SoftViolationsOverridden(booking.id, o.codes, o.reason, o.by) for o in overrides]
+
+
 def _stock_events(planned: _Planned, booking_id: str) -> list[Event]:
     out: list[Event] = []
     for item in planned.items:
@@ -174,8 +178,7 @@ def release_expired_holds(uow: UnitOfWork, now: datetime) -> int:
         hold.expire()
         uow.bookings.release(hold)
         uow.bookings.save(hold, expected)
-        uow.publish(hold.events)
-        hold.events.clear()
+        _record(uow, hold, SYSTEM, "expire")
         count += 1
     return count
 
@@ -209,10 +212,7 @@ def _create(option: Option, actor: Actor, override: OverrideRequest | None, deps
                 booking.placed_as_hold()
             else:
                 booking.confirm(from_hold=False)
-            extra: list[Event] = _stock_events(planned, booking.id)
-            if overrides:
-                extra.append(SoftViolationsOverridden(booking.id, overrides[0].codes,
-                                                      overrides[0].reason, actor.id))
+            extra: list[Event] = _stock_events(planned, booking.id) + _overridden(booking, overrides)
             uow.bookings.add(booking)
             _record(uow, booking, actor, "hold" if status is BookingStatus.HELD else "book",
                     override.reason if override else "", extra)
@@ -254,8 +254,10 @@ def book_hold(cmd: BookHold, deps: BookingDeps) -> Booking:
         with deps.uow(write=True) as uow:
             now = deps.clock()
             hold = _load(uow, cmd.hold_id)
+            if hold.status is BookingStatus.EXPIRED:  # already released by an earlier sweep
+                raise Conflict("the hold expired", check_hold(hold.expires_at, now))
             if hold.status is not BookingStatus.HELD:
-                raise Conflict(f"booking {hold.id} is {hold.status.value}, not held")
+                raise InvalidTransition(f"cannot book {hold.id}: it is {hold.status.value}, not held")
             if hold.hold_expired(now):
                 expires_at = hold.expires_at
                 release_expired_holds(uow, now)
@@ -270,7 +272,8 @@ def book_hold(cmd: BookHold, deps: BookingDeps) -> Booking:
             hold.overrides = hold.overrides + overrides
             hold.confirm(from_hold=True)
             uow.bookings.save(hold, expected)
-            _record(uow, hold, cmd.actor, "book", cmd.override.reason if cmd.override else "")
+            _record(uow, hold, cmd.actor, "book", cmd.override.reason if cmd.override else "",
+                    _overridden(hold, overrides))
             uow.commit()
             return hold
 
@@ -313,8 +316,9 @@ def reschedule(cmd: RescheduleBooking, deps: BookingDeps) -> Booking:
             booking.overrides = booking.overrides + overrides
             uow.bookings.replace(booking, previous)
             uow.bookings.save(booking, expected)
+            stock_events = _stock_events(planned, booking.id) if booking.site_id != previous.site_id else []
             _record(uow, booking, cmd.actor, "reschedule", cmd.reason,
-                    _stock_events(planned, booking.id) if booking.site_id != previous.site_id else [])
+                    stock_events + _overridden(booking, overrides))
             uow.commit()
             return booking
 
