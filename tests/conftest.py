@@ -1,5 +1,11 @@
 """Shared fixtures: real databases (a SQLite file per test; PostgreSQL wiped per test) and
-a tiny synthetic health system (one site; no real patient data anywhere)."""
+a tiny synthetic health system (one site; no real patient data anywhere).
+
+The tiny system's ids are plain strings tests may spell out: site ``s1`` (New York
+time), room ``or1``, surgeon ``dr1``, pool ``nurses`` (3), laparoscope ``scope1``, bed
+``bed1``, services ``svc_lap`` (room + surgeon + 1 ``mesh``) and ``svc_full``, patients
+``p0``, ``p1``, ...; everything is on duty 06:00-22:00 local every day.
+"""
 
 from __future__ import annotations
 
@@ -45,8 +51,6 @@ CAREFLOW_TABLES = ("audit_log", "outbox", "stock_reservation", "allocation", "bo
                    "authorization", "patient", "stock_item", "service", "resource", "site",
                    "meta", "alembic_version")
 
-# A Monday; the tiny system's clock reads this, and cases are booked on the next days.
-NOW = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)
 SITE = SiteId("s1")
 ROOM, SURGEON = ResourceId("or1"), ResourceId("dr1")
 SERVICE = ServiceId("svc_lap")
@@ -73,7 +77,7 @@ def postgres_url() -> str:
     url = os.environ.get("CAREFLOW_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
     try:
         _reset_postgres(url)
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means "not reachable"
+    except Exception as exc:
         message = (f"PostgreSQL not reachable at {url}; set CAREFLOW_TEST_POSTGRES_URL "
                    f"({type(exc).__name__}: {exc})")
         if os.environ.get("CI", "").lower() == "true":
@@ -165,6 +169,6 @@ def tiny_system(patients: int = 3, mesh_on_hand: int = 5) -> HealthSystem:
 
 
 @pytest.fixture
-def make_tiny_system() -> Callable[..., HealthSystem]:
+def tiny() -> Callable[..., HealthSystem]:
     """Builds the tiny synthetic health system (``patients=``, ``mesh_on_hand=``)."""
     return tiny_system
