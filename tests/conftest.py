@@ -10,8 +10,10 @@ time), room ``or1``, surgeon ``dr1``, pool ``nurses`` (3), laparoscope ``scope1`
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -46,10 +48,6 @@ from careflow.domain.sites import Position, Site, SiteKind
 from careflow.domain.stock import StockLevel
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
-# Every table the careflow migrations create, plus Alembic's own.
-CAREFLOW_TABLES = ("audit_log", "outbox", "stock_reservation", "allocation", "booking",
-                   "authorization", "patient", "stock_item", "service", "resource", "site",
-                   "meta", "alembic_version")
 
 SITE = SiteId("s1")
 ROOM, SURGEON = ResourceId("or1"), ResourceId("dr1")
@@ -62,28 +60,40 @@ def sqlite_url(tmp_path: os.PathLike[str]) -> str:
     return f"sqlite:///{os.fspath(tmp_path)}/careflow.db"
 
 
-def _reset_postgres(url: str) -> None:
+def _admin(url: str) -> Any:
     import psycopg
 
     plain = url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True, connect_timeout=5) as conn:
-        for table in CAREFLOW_TABLES:
-            conn.execute(f'DROP TABLE IF EXISTS "{table}" CASCADE')
+    return psycopg.connect(plain, autocommit=True, connect_timeout=5)
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    """``url`` whose sessions see only ``schema`` (default operator classes, such as
+    btree_gist's installed in ``public``, are found whatever the search path)."""
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-csearch_path%3D{schema}"
 
 
 @pytest.fixture
-def postgres_url() -> str:
-    """A PostgreSQL database with no careflow tables (dropped first; not yet migrated)."""
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL whose sessions use a fresh, empty schema (dropped afterwards), so
+    tests never see each other's tables, even under ``pytest -n`` or beside other runs."""
     url = os.environ.get("CAREFLOW_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+    schema = f"cf_test_{uuid.uuid4().hex[:12]}"
     try:
-        _reset_postgres(url)
-    except Exception as exc:
+        with _admin(url) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+    except Exception as exc:  # any failure to connect means "not reachable"
         message = (f"PostgreSQL not reachable at {url}; set CAREFLOW_TEST_POSTGRES_URL "
                    f"({type(exc).__name__}: {exc})")
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
-    return url
+    try:
+        yield _with_search_path(url, schema)
+    finally:
+        with _admin(url) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
