@@ -1,11 +1,9 @@
 """In-memory fakes of the ports in ``careflow.services.ports``, and a settable clock.
 
-A ``FakeUnitOfWork`` works on a copy of the committed state taken when it begins; only
-``commit`` makes its writes (bookings, allocations, stock, outbox, audit) visible, and
-leaving without a commit rolls back. Like the database, the booking store is the last
-guard: ``add`` and ``replace`` refuse with ``RaceLost`` when stock is short or a lane of a
-resource is already taken, and ``save`` is optimistic on the booking's version. One
-writer at a time, as with SQLite's ``BEGIN IMMEDIATE``.
+A unit of work copies the committed state when it begins; ``commit`` publishes its writes
+(bookings, lanes, stock, outbox, audit), leaving without one rolls back. Like the database,
+the store is the last guard: ``add``/``replace`` raise ``RaceLost`` when stock is short or a
+resource lane is taken, ``save`` when the version moved. One writer at a time, like SQLite.
 """
 
 from __future__ import annotations
@@ -56,6 +54,10 @@ class State:
     def of(self, kind: type) -> dict[str, Any]:
         return self.master.setdefault(kind, {})
 
+    def occupying(self) -> list[tuple[str, Allocation]]:
+        """(booking id, allocation) for every allocation of an active booking."""
+        return [(bid, a) for bid, allocs in self.lanes.items() if self.bookings[bid].active for a in allocs]
+
 
 def _copy(booking: Booking) -> Booking:
     return replace(booking, events=[])
@@ -73,13 +75,11 @@ class FakeMasterStore:
         return Catalog(s.version, dict(s.of(Site)), dict(s.of(Resource)), dict(s.of(Service)))
 
     def patient(self, patient_id: str) -> Patient | None:
-        found: Patient | None = self._uow.state.of(Patient).get(patient_id)
-        return found
+        return self._uow.state.of(Patient).get(patient_id)  # type: ignore[no-any-return]
 
     def patients(self, offset: int, limit: int, search: str | None = None) -> tuple[list[Patient], int]:
         found = sorted((p for p in self._uow.state.of(Patient).values()
-                        if search is None or search.lower() in f"{p.name} {p.mrn}".lower()),
-                       key=lambda p: p.id)
+                        if (search or "").lower() in f"{p.name} {p.mrn}".lower()), key=lambda p: p.id)
         return found[offset:offset + limit], len(found)
 
     def authorizations(self, patient_id: PatientId) -> list[Authorization]:
@@ -115,19 +115,14 @@ class FakeBookingStore:
 
     def busy(self, resource_ids: Collection[ResourceId], window: Span) -> dict[ResourceId, list[Busy]]:
         out: dict[ResourceId, list[Busy]] = {}
-        for booking_id, allocations in self._s.lanes.items():
-            if not self._s.bookings[booking_id].active:
-                continue
-            for a in allocations:
-                if a.resource_id in resource_ids and overlaps(a.span, window):
-                    out.setdefault(a.resource_id, []).append(
-                        Busy(a.span[0], a.span[1], a.lane, booking_id, a.role))
+        for bid, a in self._s.occupying():
+            if a.resource_id in resource_ids and overlaps(a.span, window):
+                out.setdefault(a.resource_id, []).append(Busy(*a.span, a.lane, bid, a.role))
         return out
 
     def patient_busy(self, patient_id: PatientId, window: Span, exclude: str | None) -> list[Span]:
-        return [b.span for b in self._s.bookings.values()
-                if b.patient_id == patient_id and b.active and b.id != exclude
-                and overlaps(b.span, window)]
+        return [b.span for b in self._s.bookings.values() if b.patient_id == patient_id
+                and b.active and b.id != exclude and overlaps(b.span, window)]
 
     def add(self, booking: Booking) -> None:
         assert booking.id not in self._s.bookings, f"duplicate booking id {booking.id}"
@@ -139,7 +134,7 @@ class FakeBookingStore:
         stored = self._s.bookings.get(booking.id)
         if stored is None or stored.version != expected_version:
             raise RaceLost(f"booking {booking.id} changed since it was read")
-        self._s.bookings[booking.id] = replace(
+        self._s.bookings[booking.id] = replace(  # the status columns only; replace() moves lanes
             stored, status=booking.status, version=booking.version, expires_at=booking.expires_at,
             reason=booking.reason, overrides=booking.overrides, events=[])
 
@@ -153,9 +148,8 @@ class FakeBookingStore:
     def replace(self, booking: Booking, previous: Booking) -> None:
         self.release(previous)
         self._take(booking)
-        stored = self._s.bookings[booking.id]
         self._s.bookings[booking.id] = replace(
-            stored, site_id=booking.site_id, start=booking.start, end=booking.end,
+            self._s.bookings[booking.id], site_id=booking.site_id, start=booking.start, end=booking.end,
             allocations=booking.allocations, items=booking.items, events=[])
 
     def expired_holds(self, now: datetime, limit: int = 100) -> list[Booking]:
@@ -166,19 +160,17 @@ class FakeBookingStore:
     def _take(self, booking: Booking) -> None:
         """Reserve the stock and occupy the lanes, or refuse as the database's guards would."""
         for a in booking.allocations:
-            for other_id, others in self._s.lanes.items():
-                if other_id != booking.id and self._s.bookings[other_id].active and any(
-                        o.resource_id == a.resource_id and o.lane == a.lane and overlaps(o.span, a.span)
-                        for o in others):
-                    raise RaceLost(f"{a.resource_id} lane {a.lane} is taken by {other_id}")
+            for bid, o in self._s.occupying():
+                if (o.resource_id, o.lane) == (a.resource_id, a.lane) and overlaps(o.span, a.span):
+                    raise RaceLost(f"{a.resource_id} lane {a.lane} is taken by {bid}")
+        stock = self._s.stock
         for item in booking.items:
-            level = self._s.stock.get((booking.site_id, item.sku))
+            level = stock.get((booking.site_id, item.sku))
             if level is None or level.available < item.quantity:
                 raise RaceLost(f"{item.sku} at {booking.site_id} is short")
         for item in booking.items:
-            level = self._s.stock[(booking.site_id, item.sku)]
-            self._s.stock[(booking.site_id, item.sku)] = replace(
-                level, reserved=level.reserved + item.quantity)
+            key = (booking.site_id, item.sku)
+            stock[key] = replace(stock[key], reserved=stock[key].reserved + item.quantity)
         self._s.lanes[booking.id] = booking.allocations
         self._s.reservations[booking.id] = (booking.site_id, booking.items)
 
@@ -186,9 +178,8 @@ class FakeBookingStore:
         site_id, items = self._s.reservations.pop(booking_id, (SiteId(""), ()))
         for item in items:
             level = self._s.stock[(site_id, item.sku)]
-            self._s.stock[(site_id, item.sku)] = replace(
-                level, reserved=level.reserved - item.quantity,
-                on_hand=level.on_hand - (item.quantity if consume else 0))
+            self._s.stock[(site_id, item.sku)] = replace(level, reserved=level.reserved - item.quantity,
+                                                         on_hand=level.on_hand - item.quantity * consume)
 
 
 class FakeUnitOfWork:
@@ -205,7 +196,7 @@ class FakeUnitOfWork:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.rollback()
+        self.rollback()  # whatever was not committed is gone
 
     def commit(self) -> None:
         assert self.write, "a read-only unit of work cannot commit"
@@ -268,11 +259,9 @@ class FakeUnitOfWorkFactory:
     def stock(self, site_id: str, sku: str) -> StockLevel:
         return self.committed.stock[(SiteId(site_id), sku)]
 
-    def allocations(self, resource_id: str | None = None) -> list[Allocation]:
-        """Allocations of active bookings that occupy resources (all, or one resource's)."""
-        return [a for bid, allocs in self.committed.lanes.items()
-                if self.committed.bookings[bid].active for a in allocs
-                if resource_id is None or a.resource_id == resource_id]
+    def allocations(self) -> list[Allocation]:
+        """Allocations of active bookings, which occupy their resources."""
+        return [a for _, a in self.committed.occupying()]
 
     @property
     def events(self) -> list[Event]:
