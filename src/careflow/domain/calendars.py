@@ -15,6 +15,7 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from careflow.domain.errors import InvalidRequest
@@ -176,7 +177,7 @@ def _sweep(deltas: dict[int, int], max_capacity: int) -> list[CapacityPiece]:
     pieces: list[CapacityPiece] = []
     level = 0
     points = sorted(deltas)
-    for here, nxt in zip(points, points[1:], strict=False):
+    for here, nxt in pairwise(points):
         level += deltas[here]
         count = min(max(level, 0), max_capacity)
         if count <= 0:

@@ -292,8 +292,8 @@ def check_stock(items: Sequence[ItemRequirement], stock: Mapping[str, StockLevel
         available = level.available if level is not None else 0
         subject = f"{site.id}/{item.sku}"
         if available < item.quantity:
-            out.append(hard(V.STOCK_INSUFFICIENT, subject,
-                            f"{site.id} has {available} {item.sku} available, the case needs {item.quantity}"))
+            out.append(hard(V.STOCK_INSUFFICIENT, subject, f"{site.id} has {available} {item.sku} "
+                            f"available, the case needs {item.quantity}"))
         elif level is not None and available - item.quantity < level.reorder_threshold:
             out.append(soft(V.STOCK_BELOW_THRESHOLD, subject,
                             f"{item.sku} at {site.id} would fall to {available - item.quantity}, "
@@ -315,8 +315,8 @@ def check_authorization(service: Service, auths: Sequence[Authorization], day: d
     approved = [a for a in mine if a.status is AuthorizationStatus.APPROVED]
     if approved:
         a = approved[0]
-        return [hard(V.AUTHORIZATION_EXPIRED, subject,
-                     f"authorization {a.id} is valid {a.valid_from} to {a.valid_to}, not on {day.isoformat()}")]
+        return [hard(V.AUTHORIZATION_EXPIRED, subject, f"authorization {a.id} is valid {a.valid_from} "
+                     f"to {a.valid_to}, not on {day.isoformat()}")]
     if any(a.status is AuthorizationStatus.DENIED for a in mine):
         return [hard(V.AUTHORIZATION_DENIED, subject, f"the payer denied {service.code}")]
     return [hard(V.AUTHORIZATION_MISSING, subject, f"{service.code} needs a payer authorization")]
