@@ -2,8 +2,9 @@
 
 A unit of work copies the committed state when it begins; ``commit`` publishes its writes
 (bookings, lanes, stock, outbox, audit), leaving without one rolls back. Like the database,
-the store is the last guard: ``add``/``replace`` raise ``RaceLost`` when stock is short or a
-resource lane is taken, ``save`` when the version moved. One writer at a time, like SQLite.
+the store is the last guard: ``add``/``replace`` raise ``RaceLost`` when stock is short, a
+resource lane is taken (even by the same booking) or the patient is booked then; ``save``
+when the version moved. One writer at a time, like SQLite.
 """
 
 from __future__ import annotations
@@ -159,10 +160,13 @@ class FakeBookingStore:
 
     def _take(self, booking: Booking) -> None:
         """Reserve the stock and occupy the lanes, or refuse as the database's guards would."""
-        for a in booking.allocations:
-            for bid, o in self._s.occupying():
+        for i, a in enumerate(booking.allocations):
+            mine = [(booking.id, o) for o in booking.allocations[:i]]
+            for bid, o in self._s.occupying() + mine:
                 if (o.resource_id, o.lane) == (a.resource_id, a.lane) and overlaps(o.span, a.span):
                     raise RaceLost(f"{a.resource_id} lane {a.lane} is taken by {bid}")
+        if self.patient_busy(booking.patient_id, booking.span, booking.id):
+            raise RaceLost(f"patient {booking.patient_id} has another booking then")
         stock = self._s.stock
         for item in booking.items:
             level = stock.get((booking.site_id, item.sku))

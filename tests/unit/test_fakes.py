@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -68,6 +69,23 @@ def test_adding_onto_a_taken_lane_loses_the_race(fake: FakeUnitOfWorkFactory) ->
         uow.bookings.add(a_booking("bk_1"))
         with pytest.raises(RaceLost):
             uow.bookings.add(a_booking("bk_2", patient_id="pt_2", day=CASE_DAY))
+
+
+def test_adding_a_second_booking_for_the_patient_at_the_same_time_loses_the_race(
+        fake: FakeUnitOfWorkFactory) -> None:
+    with fake(write=True) as uow:
+        uow.bookings.add(a_booking("bk_1"))
+        elsewhere = replace(a_booking("bk_2"), allocations=(), items=())
+        with pytest.raises(RaceLost):
+            uow.bookings.add(elsewhere)
+
+
+def test_a_booking_cannot_hold_one_lane_twice_at_once(fake: FakeUnitOfWorkFactory) -> None:
+    twice = a_booking()
+    twice = replace(twice, allocations=twice.allocations + twice.allocations[:1])
+
+    with fake(write=True) as uow, pytest.raises(RaceLost):
+        uow.bookings.add(twice)
 
 
 def test_saving_a_stale_version_loses_the_race(fake: FakeUnitOfWorkFactory) -> None:

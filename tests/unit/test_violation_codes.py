@@ -35,7 +35,7 @@ from careflow.domain.commands import BookHold, BookOption, PlaceHold
 from careflow.domain.errors import Conflict
 from careflow.domain.options import Option
 from careflow.domain.patients import AuthorizationStatus
-from careflow.domain.preference_cards import RoomRequirement, StaffRequirement
+from careflow.domain.preference_cards import RoleRequirement, RoomRequirement, StaffRequirement
 from careflow.domain.resources import ContractLimits
 from careflow.domain.violations import CODES, Severity, Violation, ViolationCode
 from careflow.services.booking import BookingDeps, book_hold, book_option, place_hold
@@ -113,6 +113,18 @@ def test_refuses_a_knee_replacement_without_a_c_arm(deps: BookingDeps) -> None:
                 V.REQUIREMENT_UNFILLED, "c_arm")
 
     assert "needs 1, the option has 0" in v.message
+
+
+def test_refuses_one_surgeon_for_two_roles_of_the_same_case(deps: BookingDeps,
+                                                             store: FakeUnitOfWorkFactory) -> None:
+    assisted = consult(roles=(*consult().roles, RoleRequirement("assistant", "surgeon")))
+    store.put(assisted)
+
+    v = refusal(deps, option(assisted, local(CASE_DAY, "09:00"), assistant="dr_bone"),
+                V.REQUIREMENT_UNFILLED, "dr_bone")
+
+    assert v.role == "assistant"
+    assert "already fills role clinician" in v.message
 
 
 @explains(V.CLINICIAN_NOT_PRIVILEGED)

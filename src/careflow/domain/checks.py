@@ -32,6 +32,7 @@ __all__ = [
     "check_booking_window",
     "check_case",
     "check_clinician_hours",
+    "check_each_unit_once",
     "check_hold",
     "check_patient_free",
     "check_prep",
@@ -122,6 +123,23 @@ def check_requirements_filled(needs: Sequence[Need], allocations: Sequence[Alloc
         if have < need.count:
             out.append(hard(_kind_code(need), need.role,
                             f"role {need.role} needs {need.count}, the option has {have}", need.role))
+    return out
+
+
+def check_each_unit_once(allocations: Sequence[Allocation],
+                         resources: Mapping[ResourceId, Resource]) -> list[Violation]:
+    """A single resource (not a pool or shared room) fills one role of the case at a time."""
+    out: list[Violation] = []
+    for i, a in enumerate(allocations):
+        resource = resources.get(a.resource_id)
+        if resource is None or resource.kind is ResourceKind.STAFF_POOL or resource.capacity > 1:
+            continue
+        first = next((b for b in allocations[:i]
+                      if b.resource_id == a.resource_id and overlaps(b.span, a.span)), None)
+        if first is not None:
+            out.append(hard(V.REQUIREMENT_UNFILLED, a.resource_id,
+                            f"{a.resource_id} already fills role {first.role} then; "
+                            f"role {a.role} needs another", a.role))
     return out
 
 
@@ -360,6 +378,7 @@ def check_case(ctx: CheckContext, start: datetime, end: datetime,
     out += check_service_offered(service, site)
     out += check_booking_window(service, span[0], ctx.now)
     out += check_requirements_filled(needs, allocations)
+    out += check_each_unit_once(allocations, ctx.resources)
     room_id = next((a.resource_id for a in allocations if a.role == "room"), None)
     by_need = {n.role: n for n in needs}
     grouped: dict[tuple[str, ResourceId], list[Allocation]] = {}
