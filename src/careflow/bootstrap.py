@@ -46,7 +46,7 @@ def bootstrap(
     engine = None
     if uow is None:
         from careflow.adapters.db.engine import make_engine
-        from careflow.adapters.db.migrations import migrate as run_migrations
+        from careflow.adapters.db.migrator import migrate as run_migrations
         from careflow.adapters.db.uow import SqlUnitOfWorkFactory
 
         path = settings.sqlite_path()

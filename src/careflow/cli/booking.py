@@ -83,7 +83,7 @@ def find(
             fail(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}")
         result = run(lambda: find_use_case(body.to_domain(start), app.deps))
         with app.deps.uow() as uow:
-            zones = {s.id: s.zone for s in app.deps.catalogs.get(uow).sites.values()}
+            zones: dict[str, ZoneInfo] = {s.id: s.zone for s in app.deps.catalogs.get(uow).sites.values()}
     options = [OptionIO.of(o, i + 1) for i, o in enumerate(result.options)]
     if as_json:
         emit({"options": [o.model_dump(mode="json") for o in options],

@@ -75,12 +75,12 @@ def seed(
 
 def _build(scenario: str | None, from_file: Path | None, seed_value: int,
            anchor: date | None) -> HealthSystem:
-    from careflow import demo
+    from careflow.demo import build, load_file
 
     try:
         if from_file is not None:
-            return demo.load_file(from_file)
+            return load_file(from_file)
         assert scenario is not None
-        return demo.build(scenario, seed=seed_value, anchor=anchor)
+        return build(scenario, seed=seed_value, anchor=anchor)
     except InvalidRequest as exc:
         fail(f"{from_file or scenario}: {exc.message}")
