@@ -7,15 +7,30 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, exists, func, select, true, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    bindparam,
+    cast,
+    exists,
+    extract,
+    func,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.engine import Connection
 
 from careflow.adapters.db import stock_ledger
 from careflow.adapters.db.booking_rows import allocation_rows, assemble, booking_row
+from careflow.adapters.db.coltypes import UTCDateTime
 from careflow.adapters.db.engine import is_postgres
 from careflow.adapters.db.races import translating_races
 from careflow.adapters.db.tables import allocation, booking, stock_reservation
@@ -29,11 +44,28 @@ __all__ = ["SqlBookingStore"]
 
 _ACTIVE = sorted(s.value for s in ACTIVE_STATUSES)
 
-_BUSY = (select(allocation.c.resource_id, allocation.c.start_at, allocation.c.end_at,
-                allocation.c.lane, allocation.c.booking_id, allocation.c.role)
-         .where(allocation.c.resource_id.in_(bindparam("ids", expanding=True)),
-                allocation.c.start_at < bindparam("hi"), allocation.c.end_at > bindparam("lo"),
-                allocation.c.active == true()))
+
+def _epoch(column: ColumnElement[datetime], sqlite: bool) -> ColumnElement[int]:
+    """POSIX seconds computed by the database (no datetime objects on the hot path)."""
+    if sqlite:  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC; drop the fraction
+        return cast(func.strftime("%s", func.substr(column, 1, 19)), Integer)
+    return cast(func.floor(extract("epoch", column)), BigInteger)
+
+
+BusyRow = Select[ResourceId, int, int, int, str, str]
+
+
+def _busy_query(sqlite: bool) -> BusyRow:
+    a = allocation.c
+    stmt = (select(a.resource_id, _epoch(a.start_at, sqlite), _epoch(a.end_at, sqlite), a.lane,
+                   a.booking_id, a.role)
+            .where(a.resource_id.in_(bindparam("ids", expanding=True)),
+                   a.start_at < bindparam("hi", type_=UTCDateTime),
+                   a.end_at > bindparam("lo", type_=UTCDateTime), a.active == true()))
+    return typing.cast(BusyRow, stmt)
+
+
+_BUSY = {True: _busy_query(True), False: _busy_query(False)}
 
 
 class SqlBookingStore:
@@ -42,6 +74,7 @@ class SqlBookingStore:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._pg = is_postgres(conn)
+        self._sqlite = not self._pg
 
     # --- reads -----------------------------------------------------------------------
 
@@ -91,9 +124,11 @@ class SqlBookingStore:
             return {}
         params = {"ids": list(resource_ids), "lo": from_ts(window[0]), "hi": from_ts(window[1])}
         out: dict[ResourceId, list[Busy]] = {}
-        for rid, start, end, lane, bid, role in self._conn.execute(_BUSY, params):
-            out.setdefault(rid, []).append(
-                Busy(int(start.timestamp()), int(end.timestamp()), lane, bid, role))
+        for rid, start, end, lane, bid, role in self._conn.execute(_BUSY[self._sqlite], params).all():
+            found = out.get(rid)
+            if found is None:
+                found = out[rid] = []
+            found.append(Busy(start, end, lane, bid, role))
         return out
 
     def patient_busy(self, patient_id: PatientId, window: Span, exclude: str | None) -> list[Span]:
