@@ -16,7 +16,7 @@ from careflow.domain.ids import BookingId, PatientId, ResourceId, ServiceId, Sit
 from careflow.domain.preference_cards import Service
 from careflow.domain.timespans import require_aware
 
-__all__ = ["booking_from_dict"]
+__all__ = ["booking_from_dict", "booking_to_dict"]
 
 
 def _object(data: Any, where: str) -> Mapping[str, Any]:
@@ -90,3 +90,15 @@ def booking_from_dict(data: Any, where: str, services: Mapping[str, Service]) ->
     return Booking(BookingId(_text(b, "id", where)), PatientId(_text(b, "patient_id", where)),
                    ServiceId(service_id), SiteId(_text(b, "site_id", where)), start, end, status,
                    allocations, tuple(items), urgency, created_by="file")
+
+
+def booking_to_dict(b: Booking) -> dict[str, Any]:
+    """The booking's dict form (what ``booking_from_dict`` reads)."""
+    return {
+        "id": b.id, "patient_id": b.patient_id, "service_id": b.service_id, "site_id": b.site_id,
+        "start": b.start.isoformat(), "end": b.end.isoformat(), "status": b.status.value,
+        "urgency": b.urgency.value,
+        "allocations": [{"resource_id": a.resource_id, "role": a.role, "start": a.start.isoformat(),
+                         "end": a.end.isoformat(), "lane": a.lane} for a in b.allocations],
+        "items": [{"sku": i.sku, "quantity": i.quantity} for i in b.items],
+    }

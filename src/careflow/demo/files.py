@@ -17,20 +17,26 @@ import yaml
 
 from careflow.adapters.codec import (
     authorization_from_dict,
+    authorization_to_dict,
     patient_from_dict,
+    patient_to_dict,
     resource_from_dict,
+    resource_to_dict,
     service_from_dict,
+    service_to_dict,
     site_from_dict,
+    site_to_dict,
     stock_from_dict,
+    stock_to_dict,
 )
-from careflow.demo.booking_dicts import booking_from_dict
+from careflow.demo.booking_dicts import booking_from_dict, booking_to_dict
 from careflow.demo.references import check_references
 from careflow.demo.yamlsafe import load_yaml
 from careflow.domain.errors import InvalidRequest
 from careflow.domain.health_system import HealthSystem
 from careflow.domain.preference_cards import Service
 
-__all__ = ["SECTIONS", "load_file", "parse"]
+__all__ = ["SECTIONS", "load_file", "parse", "to_dict"]
 
 T = TypeVar("T")
 SECTIONS = ("sites", "resources", "services", "stock", "patients", "authorizations", "bookings")
@@ -113,3 +119,19 @@ def load_file(path: str | os.PathLike[str]) -> HealthSystem:
     """Read and validate a health-system file; ``.json`` is JSON, anything else YAML."""
     where = Path(path)
     return parse(_read(where), str(where))
+
+
+def to_dict(hs: HealthSystem, bookings: bool = True) -> dict[str, Any]:
+    """The file form of a health system (``json.dump`` it to write a file ``load_file`` reads)."""
+    out: dict[str, Any] = {
+        "name": hs.name,
+        "sites": [site_to_dict(s) for s in hs.sites],
+        "resources": [resource_to_dict(r) for r in hs.resources],
+        "services": [service_to_dict(s) for s in hs.services],
+        "stock": [stock_to_dict(s) for s in hs.stock],
+        "patients": [patient_to_dict(p) for p in hs.patients],
+        "authorizations": [authorization_to_dict(a) for a in hs.authorizations],
+    }
+    if bookings:
+        out["bookings"] = [booking_to_dict(b) for b in hs.bookings]
+    return out

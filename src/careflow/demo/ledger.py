@@ -88,16 +88,27 @@ class Ledger:
         i = bisect_left(starts, span[1])
         return i == 0 or ends[i - 1] <= span[0]
 
-    def free_lanes(self, rid: ResourceId, site: SiteId, span: Span, count: int) -> list[int] | None:
-        """``count`` lanes on duty (headcount above the lane) and free throughout ``span``."""
-        on_duty = self.min_capacity(rid, site, span)
-        lanes: list[int] = []
-        for lane in range(min(on_duty, self.resources[rid].capacity)):
-            if self.lane_free(rid, lane, span):
-                lanes.append(lane)
-                if len(lanes) == count:
-                    return lanes
-        return None
+    def _last_end(self, rid: ResourceId, lane: int, before: int) -> int:
+        entry = self._busy.get((rid, lane))
+        if entry is None:
+            return -1
+        ends = entry[1]
+        i = bisect_right(ends, before) - 1
+        return ends[i] if i >= 0 else -1
+
+    def free_lanes(self, rid: ResourceId, site: SiteId, span: Span, count: int,
+                   prefer: int | None = None) -> list[int] | None:
+        """``count`` lanes on duty (headcount above the lane) and free throughout ``span``.
+
+        ``prefer`` goes first (an operating room's own team); then best fit: the lane
+        that became free last, which keeps the other lanes' free time in long stretches.
+        """
+        on_duty = min(self.min_capacity(rid, site, span), self.resources[rid].capacity)
+        free = [lane for lane in range(on_duty) if self.lane_free(rid, lane, span)]
+        if len(free) < count:
+            return None
+        free.sort(key=lambda lane: (lane != prefer, -self._last_end(rid, lane, span[0]), lane))
+        return free[:count]
 
     def take(self, rid: ResourceId, lane: int, span: Span) -> None:
         """Mark the lane busy for ``span`` (the caller checked it was free)."""

@@ -127,7 +127,8 @@ class Planner:
             return None
         span = need.span(start, end, equipment_tail(res))
         if res.kind is ResourceKind.STAFF_POOL or res.capacity > 1:
-            lanes = self.ledger.free_lanes(res.id, site, span, need.count + len(taken))
+            lanes = self.ledger.free_lanes(res.id, site, span, need.count + len(taken),
+                                           _unit_index(room))
             if lanes is None:
                 return None
             mine = [lane for lane in lanes if (res.id, lane) not in taken][:need.count]
@@ -200,3 +201,11 @@ class Planner:
 
     def zone(self, site: SiteId) -> ZoneInfo:
         return self.sites[site].zone
+
+
+def _unit_index(room: ResourceId | None) -> int | None:
+    """``or-h1-03`` → 2: a room's team works on the pool lane of the room's number."""
+    if room is None:
+        return None
+    tail = room.rsplit("-", 1)[-1]
+    return int(tail) - 1 if tail.isdigit() else None

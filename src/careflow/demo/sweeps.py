@@ -45,10 +45,12 @@ FIVE_MINUTES = 300
 class Tuning:
     """How full the sweeps make the horizon."""
 
-    or_skip: float = 0.14
-    clinic_skip: float = 0.26
+    or_skip: float = 0.03
+    or_hole: float = 0.2
+    clinic_skip: float = 0.28
     imaging_skip: float = 0.32
-    infusion_skip: float = 0.15
+    infusion_skip: float = 0.05
+    infusion_hole: float = 0.15
     days: int = 30
     per_day_cap: int | None = None
 
@@ -119,8 +121,21 @@ class Placement:
 
     def fill(self, site: SiteId, span: Span, menu: Sequence[tuple[Service, float]],
              fixed: Mapping[str, ResourceId], skip: float, step: int,
-             panel: Sequence[Draft] = ()) -> None:
-        """Fill ``span`` front to back with cases from ``menu``."""
+             panel: Sequence[Draft] = (), hole: float = 0.0) -> None:
+        """Fill ``span`` with cases from ``menu``; with probability ``hole`` leave one
+        stretch free that fits the menu's longest case (so ``find`` has something to offer)."""
+        if self.rng.random() < hole:
+            longest = max(s.duration + (s.setup_minutes + s.turnover_minutes + 15) * 60 for s, _ in menu)
+            slots = (span[1] - span[0] - longest) // 900
+            if slots >= 0:
+                lo = span[0] + self.rng.randint(0, slots) * 900
+                self._fill(site, (span[0], lo), menu, fixed, skip, step, panel)
+                self._fill(site, (lo + longest, span[1]), menu, fixed, skip, step, panel)
+                return
+        self._fill(site, span, menu, fixed, skip, step, panel)
+
+    def _fill(self, site: SiteId, span: Span, menu: Sequence[tuple[Service, float]],
+              fixed: Mapping[str, ResourceId], skip: float, step: int, panel: Sequence[Draft]) -> None:
         cursor, count, cap = span[0], 0, self.tuning.per_day_cap
         while cursor < span[1] and (cap is None or count < cap):
             if self.rng.random() < skip:
@@ -167,7 +182,7 @@ def _surgeries(pl: Placement, spec: SiteSpec, day: date,
             continue
         fixed = {"room": room.id, "surgeon": owner_id, "interventionalist": owner_id}
         for span in pl.planner.ledger.duty_spans(room.id, spec.id, _day_span(spec, day)):
-            pl.fill(spec.id, span, menu, fixed, pl.tuning.or_skip, 1800)
+            pl.fill(spec.id, span, menu, fixed, pl.tuning.or_skip, 1800, hole=pl.tuning.or_hole)
 
 
 def _menu(pl: Placement, spec: SiteSpec, entries: Sequence[tuple[str, float]]) -> list[tuple[Service, float]]:
@@ -184,15 +199,16 @@ def _imaging_and_infusion(pl: Placement, spec: SiteSpec, day: date) -> None:
         for room in sorted(_at(pl, spec.id, kind), key=lambda r: r.id):
             if kind is ResourceKind.CHAIR:
                 menu, skip, step = _menu(pl, spec, INFUSION_MENU), pl.tuning.infusion_skip, 1800
+                hole = pl.tuning.infusion_hole
             elif room.room.room_type in IMAGING_MENU:
                 menu = _menu(pl, spec, IMAGING_MENU[room.room.room_type])
-                skip, step = pl.tuning.imaging_skip, 900
+                skip, step, hole = pl.tuning.imaging_skip, 900, 0.0
             else:
                 continue
             if not menu:
                 continue
             for span in pl.planner.ledger.duty_spans(room.id, spec.id, _day_span(spec, day)):
-                pl.fill(spec.id, span, menu, {"room": room.id}, skip, step)
+                pl.fill(spec.id, span, menu, {"room": room.id}, skip, step, hole=hole)
 
 
 def _clinics(pl: Placement, spec: SiteSpec, day: date,
