@@ -10,11 +10,21 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from tests.factories import CASE_DAY, consult, infusion, knee_replacement, local, option
+from tests.factories import (
+    CASE_DAY,
+    clinician,
+    closed,
+    consult,
+    infusion,
+    knee_replacement,
+    local,
+    option,
+)
 from tests.fakes import FakeUnitOfWorkFactory, FixedClock, State
 
 from careflow.domain.access import SYSTEM, Actor
 from careflow.domain.bookings import Booking, BookingStatus
+from careflow.domain.calendars import ExceptionKind
 from careflow.domain.commands import (
     BookHold,
     BookOption,
@@ -309,6 +319,36 @@ def test_every_state_change_publishes_its_event_and_an_audit_entry(
                      ("arrive", "arrived", ["PatientArrived"]),
                      ("fulfil", "fulfilled", ["BookingFulfilled"])]
     assert {e.rule_version for e in store.audit} == {"careflow-core-checks/1"}
+
+
+def test_cancel_no_show_and_expiry_each_publish_their_event_and_an_audit_entry(
+        deps: BookingDeps, store: FakeUnitOfWorkFactory, clock: FixedClock) -> None:
+    cancelled = book(deps, option(consult(), local(CASE_DAY, "09:00")))
+    cancel(CancelBooking(cancelled.id, "feeling better", SCHEDULER), deps)
+    no_show = book(deps, option(consult(), local(CASE_DAY, "10:00")))
+    expired = hold(deps, option(consult(), local(CASE_DAY, "11:00")))
+    clock.set(local(CASE_DAY, "10:30"))
+    mark_no_show(MarkNoShow(no_show.id, SCHEDULER), deps)
+    book(deps, option(infusion(), local(CASE_DAY, "13:00"), patient_id="pt_2"))  # sweeps the hold
+
+    audited = {(e.entity_id, e.action, e.actor, tuple(e.detail["events"])) for e in store.audit}
+    assert {(cancelled.id, "cancel", SCHEDULER.id, ("BookingCancelled",)),
+            (no_show.id, "no_show", SCHEDULER.id, ("PatientDidNotArrive",)),
+            (expired.id, "expire", SYSTEM.id, ("HoldExpired",))} <= audited
+    assert store.event_names(expired.id) == ["HoldPlaced", "HoldExpired"]
+
+
+def test_a_master_data_change_applies_to_the_next_booking(deps: BookingDeps,
+                                                         store: FakeUnitOfWorkFactory) -> None:
+    book(deps, option(consult(), local(CASE_DAY, "09:00")))
+    store.put(clinician("dr_bone", exceptions=(closed(local(CASE_DAY, "09:30"), local(CASE_DAY, "19:00"),
+                                                      ExceptionKind.CALL_OUT),)))
+
+    with pytest.raises(Conflict) as refused:
+        book(deps, option(consult(), local(CASE_DAY, "10:00"), patient_id="pt_2"))
+
+    assert (ViolationCode.RESOURCE_UNAVAILABLE, "dr_bone") in {
+        (v.code, v.subject) for v in refused.value.violations}
 
 
 def test_a_hold_publishes_what_it_holds(deps: BookingDeps, store: FakeUnitOfWorkFactory) -> None:
