@@ -14,6 +14,7 @@ import pytest
 from tests.factories import (
     CASE_DAY,
     authorization,
+    block,
     clinician,
     closed,
     consult,
@@ -105,6 +106,15 @@ def test_refuses_an_operating_room_of_another_site(deps: BookingDeps) -> None:
                 V.RESOURCE_WRONG_SITE, "or_asc_1")
 
     assert "belongs to site_asc, not site_main" in v.message
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: a clinician who works that day at another site "
+                   "gets RESOURCE_UNAVAILABLE, though CODES says RESOURCE_WRONG_SITE covers it")
+def test_refuses_a_surgeon_who_works_at_the_surgery_center_that_day(
+        deps: BookingDeps, store: FakeUnitOfWorkFactory) -> None:
+    store.put(clinician("dr_bone", blocks=(block(site_id="site_asc"),)))
+
+    refusal(deps, option(consult(), local(CASE_DAY, "09:00")), V.RESOURCE_WRONG_SITE, "dr_bone")
 
 
 @explains(V.REQUIREMENT_UNFILLED)
