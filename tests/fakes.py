@@ -158,6 +158,16 @@ class FakeBookingStore:
                      key=lambda b: (b.expires_at, b.id))
         return [_copy(b) for b in due[:limit]]
 
+    def change_head(self) -> int:
+        return len(self._s.outbox)  # outbox ids are 1-based positions
+
+    def changes_since(self, after: int, limit: int = 10_000) -> list[tuple[int, str]]:
+        return [(i, e.aggregate_id) for i, e in enumerate(self._s.outbox, 1) if i > after][:limit]
+
+    def allocations_of(self, booking_ids: Collection[str]) -> list[tuple[ResourceId, Busy]]:
+        return [(a.resource_id, Busy(*a.span, a.lane, bid, a.role))
+                for bid in booking_ids for a in self._s.lanes.get(bid, ())]
+
     def _take(self, booking: Booking) -> None:
         """Reserve the stock and occupy the lanes, or refuse as the database's guards would."""
         for i, a in enumerate(booking.allocations):

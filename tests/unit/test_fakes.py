@@ -166,3 +166,15 @@ def test_the_clock_stands_still_until_told_and_wants_aware_time() -> None:
     assert clock.advance(minutes=5) == clock() == NOW + timedelta(minutes=5)
     with pytest.raises(InvalidRequest):
         clock.set(NOW.replace(tzinfo=None))
+
+
+def test_the_change_feed_lists_outbox_events_after_a_position(fake: FakeUnitOfWorkFactory) -> None:
+    with fake(write=True) as uow:
+        uow.bookings.add(a_booking())
+        uow.publish([HoldExpired("bk_1"), HoldExpired("bk_2")])
+        uow.commit()
+
+    with fake() as uow:
+        assert uow.bookings.change_head() == 2
+        assert uow.bookings.changes_since(1) == [(2, "bk_2")]
+        assert {rid for rid, _ in uow.bookings.allocations_of(["bk_1"])} == set(a_booking().resource_ids)
