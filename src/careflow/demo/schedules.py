@@ -108,7 +108,7 @@ def _sessions(plan: _Plan, rng: random.Random, known_sites: set[SiteId]) -> None
         if (day, half) in taken:
             half = 1 - half
         taken.add((day, half))
-        site = plan.home if plan.home in sites and rng.random() < 0.65 else rng.choice(sites)
+        site = plan.home if plan.home in sites and rng.random() < 0.4 else rng.choice(sites)
         plan.blocks.append(block(day, *HALVES[half], site=SiteId(site)))
         plan.days.add(day)
     if plan.person.id in SATURDAY_CLINIC and "site-c1" in known_sites:
