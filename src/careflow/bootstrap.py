@@ -12,6 +12,7 @@ from typing import Any
 
 from careflow.config import Settings, load_settings
 from careflow.services.booking import BookingDeps
+from careflow.services.calendar_cache import CalendarCache
 from careflow.services.catalogs import CatalogCache
 from careflow.services.ports import Clock, UnitOfWorkFactory
 
@@ -57,5 +58,5 @@ def bootstrap(
         engine = make_engine(settings.database_url)
         uow = SqlUnitOfWorkFactory(engine)
     deps = BookingDeps(uow=uow, catalogs=CatalogCache(), clock=clock or utc_now,
-                       hold_minutes=settings.hold_minutes)
+                       hold_minutes=settings.hold_minutes, calendar=CalendarCache())
     return App(settings, deps, engine)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from careflow.domain.calendars import CapacityPiece, ExceptionKind
 from careflow.domain.resources import Resource
-from careflow.domain.timespans import Span, normalize, overlaps, subtract
+from careflow.domain.timespans import Span, overlaps, subtract
 
 __all__ = ["Busy", "Occupancy"]
 
@@ -40,11 +40,26 @@ class Occupancy:
     busy: list[Busy] = field(default_factory=list)
     _starts: list[int] = field(default_factory=list, repr=False)
     _max_len: int = 0
+    _taken: dict[int, list[Span]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.busy.sort(key=lambda b: (b.start, b.end))
         self._starts = [b.start for b in self.busy]
         self._max_len = max((b.end - b.start for b in self.busy), default=0)
+
+    def _taken_by_lane(self) -> dict[int, list[Span]]:
+        """Merged busy spans per lane, built once in one pass over the sorted allocations."""
+        if self._taken is None:
+            taken: dict[int, list[Span]] = {}
+            for b in self.busy:
+                spans = taken.setdefault(b.lane, [])
+                if spans and b.start <= spans[-1][1]:
+                    if b.end > spans[-1][1]:
+                        spans[-1] = (spans[-1][0], b.end)
+                else:
+                    spans.append((b.start, b.end))
+            self._taken = taken
+        return self._taken
 
     def without(self, booking_ids: Iterable[str]) -> Occupancy:
         """The same occupancy ignoring some bookings (the one being moved or confirmed)."""
@@ -113,6 +128,13 @@ class Occupancy:
 
     def lane_free_spans(self, lane: int = 0) -> list[Span]:
         """Spans in which ``lane`` is on duty (headcount above it) and unallocated."""
-        on_duty = normalize((p.start, p.end) for p in self.pieces if p.count > lane)
-        taken = normalize((b.start, b.end) for b in self.busy if b.lane == lane)
-        return subtract(on_duty, taken)
+        on_duty: list[Span] = []
+        for p in self.pieces:
+            if p.count <= lane:
+                continue
+            if on_duty and on_duty[-1][1] >= p.start:
+                on_duty[-1] = (on_duty[-1][0], max(on_duty[-1][1], p.end))
+            else:
+                on_duty.append((p.start, p.end))
+        taken = self._taken_by_lane().get(lane)
+        return subtract(on_duty, taken) if taken else on_duty

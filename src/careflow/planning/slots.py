@@ -13,7 +13,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from careflow.domain.bookings import Allocation, ItemReservation
 from careflow.domain.catalog import Catalog
@@ -40,18 +41,30 @@ from careflow.planning.feasibility import (
     patient_free,
     unit_starts,
 )
+from careflow.planning.prerequisites import prerequisite_days
 from careflow.planning.ranking import DEFAULT_WEIGHTS, RankingWeights, time_of_day
 
-__all__ = ["FindResult", "SearchInputs", "SiteInputs", "find_options"]
+__all__ = ["FindResult", "SearchInputs", "SiteInputs", "eligible_by_role", "find_options"]
 
 
 @dataclass
 class SiteInputs:
-    """One site's slice of the snapshot: occupancies of candidate resources, and stock."""
+    """One site's slice of the snapshot: who may fill each role, their occupancy, stock."""
 
     site: Site
+    eligible: dict[str, list[ResourceId]]
     occupancy: dict[ResourceId, Occupancy]
     stock: dict[str, StockLevel]
+
+
+def eligible_by_role(catalog: Catalog, service: Service, patient: Patient, site: Site,
+                     day: date) -> dict[str, list[ResourceId]]:
+    """Per role on the card, the site's resources that pass ``suitability`` (time aside)."""
+    out: dict[str, list[ResourceId]] = {}
+    for need in service.needs(patient.interpreter_language):
+        out[need.role] = [r.id for r in catalog.at_site(site.id, need.kind)
+                          if not suitability(need, r, site, patient, day)]
+    return out
 
 
 @dataclass
@@ -102,7 +115,11 @@ def find_options(inp: SearchInputs) -> FindResult:
         blockers.append(hard(ViolationCode.OUTSIDE_BOOKING_WINDOW, service.id,
                              "no part of the requested window is inside the booking window"))
         return FindResult([], blockers)
-    free_for_patient = patient_free(window, inp.patient_busy, service.duration)
+    allowed, why = prerequisite_days(service, inp.patient, inp.authorizations, window, inp.now,
+                                     inp.sites[0].site.zone if inp.sites else ZoneInfo("UTC"))
+    if not allowed:
+        return FindResult([], why)
+    free_for_patient = intersect(patient_free(window, inp.patient_busy, service.duration), allowed)
     slots: list[_Slot] = []
     plans: list[_SitePlan] = []
     for site_inputs in inp.sites:
@@ -142,14 +159,11 @@ def _plan_site(inp: SearchInputs, si: SiteInputs, blockers: list[Violation]) -> 
     if stock:
         blockers.extend(stock)
         return None
-    day = inp.request.earliest.astimezone(site.zone).date()
     needs = service.needs(patient.interpreter_language)
     units: dict[str, list[Candidate]] = {}
     feasible: dict[str, list[Span]] = {}
     for need in needs:
-        eligible = [occ for occ in si.occupancy.values()
-                    if occ.resource.kind is need.kind
-                    and not suitability(need, occ.resource, site, patient, day)]
+        eligible = [si.occupancy[rid] for rid in si.eligible.get(need.role, [])]
         if not eligible:
             code = _missing_code(need)
             blockers.append(hard(code, f"{site.id}:{need.role}",

@@ -37,6 +37,7 @@ from careflow.domain.ids import BookingId, SiteId
 from careflow.domain.options import Option, build_allocations
 from careflow.domain.resources import ResourceKind
 from careflow.domain.violations import Violation
+from careflow.services.calendar_cache import CalendarCache
 from careflow.services.catalogs import CatalogCache
 from careflow.services.context import case_context, load_patient
 from careflow.services.ports import AuditEntry, Clock, RaceLost, UnitOfWork, UnitOfWorkFactory
@@ -67,6 +68,7 @@ class BookingDeps:
     catalogs: CatalogCache
     clock: Clock
     hold_minutes: int = 10
+    calendar: CalendarCache | None = None  # find's read model; None reads the store directly
 
 
 def new_booking_id() -> BookingId:

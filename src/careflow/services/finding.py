@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from careflow.domain.catalog import Catalog
-from careflow.domain.checks import suitability
 from careflow.domain.ids import ResourceId, SiteId
-from careflow.domain.occupancy import Occupancy
+from careflow.domain.occupancy import Busy, Occupancy
 from careflow.domain.options import FindRequest
 from careflow.domain.patients import Patient
 from careflow.domain.preference_cards import Service
-from careflow.domain.resources import Resource, ResourceKind
+from careflow.domain.resources import ResourceKind
 from careflow.domain.sites import Site, distance_km
 from careflow.domain.timespans import Span, to_ts
-from careflow.planning.slots import FindResult, SearchInputs, SiteInputs, find_options
+from careflow.domain.violations import ViolationCode, hard
+from careflow.planning.prerequisites import prerequisite_days
+from careflow.planning.slots import FindResult, SearchInputs, SiteInputs, eligible_by_role, find_options
 from careflow.services.booking import BookingDeps
 from careflow.services.context import load_patient
 from careflow.services.ports import UnitOfWork
@@ -40,22 +43,15 @@ def candidate_sites(catalog: Catalog, request: FindRequest, service: Service, pa
     return out
 
 
-def _eligible(catalog: Catalog, site: Site, service: Service, patient: Patient,
-              request: FindRequest) -> list[Resource]:
-    day = request.earliest.astimezone(site.zone).date()
-    found: dict[ResourceId, Resource] = {}
-    for need in service.needs(patient.interpreter_language):
-        for r in catalog.at_site(site.id, need.kind):
-            if r.id not in found and not suitability(need, r, site, patient, day):
-                found[r.id] = r
-    return list(found.values())
-
-
 def _window(request: FindRequest, service: Service) -> Span:
     """The instants any allocation of a case starting in the request window can touch."""
     before = max([n.before for n in service.needs("xx")] + [0])
     after = max([n.after for n in service.needs("xx")] + [0]) + 24 * 3600  # reprocessing tails
     return (to_ts(request.earliest) - before, to_ts(request.latest) + service.duration + after)
+
+
+def _direct(uow: UnitOfWork, ids: Collection[ResourceId], window: Span) -> dict[ResourceId, list[Busy]]:
+    return uow.bookings.busy(ids, window)
 
 
 def find(request: FindRequest, deps: BookingDeps) -> FindResult:
@@ -70,22 +66,36 @@ def _find(uow: UnitOfWork, request: FindRequest, deps: BookingDeps) -> FindResul
     service = catalog.service(request.service_id)
     patient = load_patient(uow, request.patient_id)
     sites = candidate_sites(catalog, request, service, patient)
+    if not sites:
+        return FindResult([], [hard(ViolationCode.SERVICE_NOT_OFFERED, service.id,
+                                    f"no site in reach offers {service.code}")])
+    auths = uow.master.authorizations(patient.id)
+    window_asked = (to_ts(request.earliest), to_ts(request.latest))
+    allowed, why = prerequisite_days(service, patient, auths, window_asked, now, sites[0].zone)
+    if not allowed:
+        return FindResult([], why)
     window = _window(request, service)
     wide: Span = (window[0] - WEEK - 86400, window[1] + WEEK + 86400)
-    eligible = {site.id: _eligible(catalog, site, service, patient, request) for site in sites}
-    clinicians = {r.id for rs in eligible.values() for r in rs if r.kind is ResourceKind.CLINICIAN}
-    others = {r.id for rs in eligible.values() for r in rs if r.kind is not ResourceKind.CLINICIAN}
-    busy = uow.bookings.busy(others, window)
-    busy.update(uow.bookings.busy(clinicians, wide))
+    eligible = {site.id: eligible_by_role(catalog, service, patient, site,
+                                          request.earliest.astimezone(site.zone).date())
+                for site in sites}
+    chosen = {rid for roles in eligible.values() for rids in roles.values() for rid in rids}
+    clinicians = {r for r in chosen if catalog.resources[r].kind is ResourceKind.CLINICIAN}
+    others = chosen - clinicians
+    read = deps.calendar.busy if deps.calendar is not None else _direct
+    busy = read(uow, others, window)
+    busy.update(read(uow, clinicians, wide))
     skus = [i.sku for i in service.items]
     site_inputs: list[SiteInputs] = []
     for site in sites:
         occupancy: dict[ResourceId, Occupancy] = {}
-        for r in eligible[site.id]:
+        for rid in {rid for rids in eligible[site.id].values() for rid in rids}:
+            r = catalog.resources[rid]
             span = wide if r.kind is ResourceKind.CLINICIAN else window
-            occupancy[r.id] = Occupancy(r, span, catalog.capacity(r, SiteId(site.id), span),
-                                        list(busy.get(r.id, [])))
-        site_inputs.append(SiteInputs(site, occupancy, uow.master.stock(site.id, skus) if skus else {}))
+            occupancy[rid] = Occupancy(r, span, catalog.capacity(r, SiteId(site.id), span),
+                                       list(busy.get(rid, [])))
+        stock = uow.master.stock(site.id, skus) if skus else {}
+        site_inputs.append(SiteInputs(site, eligible[site.id], occupancy, stock))
     patient_busy = uow.bookings.patient_busy(patient.id, window, None)
     return find_options(SearchInputs(request, catalog, service, patient, now, site_inputs,
-                                     uow.master.authorizations(patient.id), patient_busy))
+                                     auths, patient_busy))

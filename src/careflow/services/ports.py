@@ -118,6 +118,18 @@ class BookingStore(Protocol):
 
     def expired_holds(self, now: datetime, limit: int = 100) -> list[Booking]: ...
 
+    def change_head(self) -> int:
+        """The highest outbox id (0 when empty): where a change feed starts."""
+        ...
+
+    def changes_since(self, after: int, limit: int = 10_000) -> list[tuple[int, str]]:
+        """(outbox id, aggregate id) of events with id > ``after``, in id order."""
+        ...
+
+    def allocations_of(self, booking_ids: Collection[str]) -> list[tuple[ResourceId, Busy]]:
+        """The *active* allocations of these bookings (any status), per resource."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """One transaction over the stores, the outbox and the audit trail."""

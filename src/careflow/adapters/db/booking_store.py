@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from careflow.adapters.db import stock_ledger
+from careflow.adapters.db import change_feed, stock_ledger
 from careflow.adapters.db.booking_rows import allocation_rows, assemble, booking_row
 from careflow.adapters.db.coltypes import UTCDateTime
 from careflow.adapters.db.engine import is_postgres
@@ -130,6 +130,18 @@ class SqlBookingStore:
                 found = out[rid] = []
             found.append(Busy(start, end, lane, bid, role))
         return out
+
+    def change_head(self) -> int:
+        """The highest outbox id (0 when empty)."""
+        return change_feed.change_head(self._conn)
+
+    def changes_since(self, after: int, limit: int = 10_000) -> list[tuple[int, str]]:
+        """(outbox id, aggregate id) after ``after``, in id order."""
+        return change_feed.changes_since(self._conn, after, limit)
+
+    def allocations_of(self, booking_ids: Collection[str]) -> list[tuple[ResourceId, Busy]]:
+        """Active allocations of these bookings, per resource."""
+        return change_feed.allocations_of(self._conn, booking_ids)
 
     def patient_busy(self, patient_id: PatientId, window: Span, exclude: str | None) -> list[Span]:
         """Spans of the patient's other active bookings overlapping ``window``."""
