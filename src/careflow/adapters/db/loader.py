@@ -85,6 +85,8 @@ def _booking_children(hs: HealthSystem) -> tuple[list[dict[str, Any]], list[dict
             if state == "reserved":
                 key = (b.site_id, item.sku)
                 reserved[key] = reserved.get(key, 0) + item.quantity
+    # In lane and time order, SQLite's overlap trigger finds nothing to scan on each insert.
+    allocs.sort(key=lambda r: (r["resource_id"], r["lane"], r["start_at"]))
     return allocs, reservations, reserved
 
 

@@ -3,7 +3,8 @@ objects by the stores, which keeps the hot paths to one query and plain tuples).
 
 The migrations in ``migrations/versions`` create the same schema explicitly and add what
 Core metadata cannot say portably: on PostgreSQL the ``during`` range column and the
-exclusion constraints, on SQLite the equivalent overlap triggers.
+exclusion constraints, on SQLite the equivalent overlap triggers (and the
+``(resource_id, lane, end_at)`` index they search).
 
 Allocations and stock reservations carry the booking ``revision`` (its version when they
 were written): a reschedule deactivates the old rows and writes new ones, and the

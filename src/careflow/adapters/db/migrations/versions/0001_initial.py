@@ -250,6 +250,10 @@ _PATIENT_CLASH = f"""
 
 
 def _sqlite_guards() -> None:
+    # Serves the overlap check: on a lane, allocations ending after the new start are the
+    # few near it (PostgreSQL's exclusion constraint has its own GiST index).
+    op.create_index("ix_allocation_resource_id_lane_end_at", "allocation",
+                    ["resource_id", "lane", "end_at"])
     op.execute("CREATE TRIGGER trg_allocation_no_overlap_ins BEFORE INSERT ON allocation "
                f"WHEN NEW.active BEGIN {_ALLOCATION_CLASH} END")
     op.execute("CREATE TRIGGER trg_allocation_no_overlap_upd "
