@@ -48,17 +48,21 @@ def test_master_data_lists_are_paged(client: TestClient) -> None:
 def test_find_hold_book_and_cancel_round_trip(client: TestClient) -> None:
     _, found = first_bookable(client)
     option = found["options"][0]
-    assert option["rank"] == 1 and option["reasons"]
+    assert option["rank"] == 1
+    assert option["reasons"]
     held = client.post("/api/v1/holds", json={"option": option})
     assert held.status_code == 201, held.text
-    assert held.json()["status"] == "held" and held.json()["expires_at"]
+    assert held.json()["status"] == "held"
+    assert held.json()["expires_at"]
     booked = client.post("/api/v1/bookings", json={"hold_id": held.json()["id"]})
     assert booked.status_code == 201, booked.text
     booking = booked.json()
-    assert booking["status"] == "booked" and booking["id"] == held.json()["id"]
+    assert booking["status"] == "booked"
+    assert booking["id"] == held.json()["id"]
     assert client.get(f"/api/v1/bookings/{booking['id']}").json()["status"] == "booked"
     cancelled = client.post(f"/api/v1/bookings/{booking['id']}/cancel", json={"reason": "patient asked"})
-    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled"
     again = client.post("/api/v1/bookings", json={"option": option})
     assert again.status_code == 201, "a cancelled booking's resources are free again"
 
@@ -81,16 +85,19 @@ def test_check_explains_without_writing(client: TestClient) -> None:
     option = found["options"][0]
     before = booking_count(client)
     ok = client.post("/api/v1/bookings/check", json={"option": option}).json()
-    assert ok["ok"] is True and ok["violations"] == []
+    assert ok["ok"] is True
+    assert ok["violations"] == []
     client.post("/api/v1/bookings", json={"option": option})
     refused = client.post("/api/v1/bookings/check", json={"option": option}).json()
-    assert refused["ok"] is False and refused["violations"]
+    assert refused["ok"] is False
+    assert refused["violations"]
     assert booking_count(client) == before + 1
 
 
 def test_unknown_ids_are_404_problems(client: TestClient) -> None:
     missing = client.get("/api/v1/bookings/bk_nope")
-    assert missing.status_code == 404 and missing.headers["content-type"] == PROBLEM
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == PROBLEM
     body, _ = first_bookable(client)
     for key in ("service_id", "patient_id"):
         response = client.post("/api/v1/availability/find", json={**body, key: "nope"})
@@ -126,14 +133,16 @@ def test_malformed_json_and_bad_options_write_nothing(client: TestClient) -> Non
     before = booking_count(client)
     malformed = client.post("/api/v1/bookings", content=b'{"option": ',
                             headers={"content-type": "application/json"})
-    assert malformed.status_code == 422 and malformed.json()["field"] == "body"
+    assert malformed.status_code == 422
+    assert malformed.json()["field"] == "body"
     naive = {**option, "start": option["start"].replace("Z", "").split("+")[0]}
     assert client.post("/api/v1/bookings", json={"option": naive}).status_code == 422
     backwards = {**option, "end": option["start"], "start": option["end"]}
     assert client.post("/api/v1/bookings", json={"option": backwards}).status_code == 422
     negative = {**option, "items": [{"sku": "x", "quantity": -1}]}
     response = client.post("/api/v1/bookings", json={"option": negative})
-    assert response.status_code == 422 and "quantity" in response.json()["field"]
+    assert response.status_code == 422
+    assert "quantity" in response.json()["field"]
     both = client.post("/api/v1/bookings", json={"option": option, "hold_id": "bk_x"})
     assert both.status_code == 422
     no_reason = client.post("/api/v1/bookings/bk_x/cancel", json={"reason": ""})

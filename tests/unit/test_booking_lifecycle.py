@@ -373,8 +373,6 @@ def test_an_unknown_booking_is_not_found(deps: BookingDeps) -> None:
         cancel(CancelBooking("bk_missing", "no such booking", SCHEDULER), deps)
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: check() is read-only and does not sweep expired "
-                   "holds, so it refuses a slot that book_option (which sweeps first) accepts")
 def test_checking_ignores_a_hold_that_expired_but_was_not_swept_yet(deps: BookingDeps,
                                                                     clock: FixedClock) -> None:
     hold(deps, option(consult(), local(CASE_DAY, "09:00")))

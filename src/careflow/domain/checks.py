@@ -160,7 +160,7 @@ def suitability(need: Need, resource: Resource, site: Site, patient: Patient, da
         room = resource.room
         missing = need.room.capabilities - room.capabilities
         if room.room_type != need.room.room_type or missing:
-            detail = (f"is a {room.room_type} room" if room.room_type != need.room.room_type
+            detail = (f"is a room of type {room.room_type}" if room.room_type != need.room.room_type
                       else f"lacks {', '.join(sorted(missing))}")
             return [hard(V.ROOM_UNSUITABLE, rid, f"{rid} {detail}", role)]
     if need.equipment_type is not None:
@@ -217,7 +217,8 @@ def _bed_suitability(need: Need, resource: Resource, patient: Patient) -> list[V
     return []
 
 
-def check_resource_time(need: Need, occ: Occupancy, allocs: Sequence[Allocation]) -> list[Violation]:
+def check_resource_time(need: Need, occ: Occupancy, allocs: Sequence[Allocation],
+                        site: Site | None = None) -> list[Violation]:
     """The resource is on duty and free for each allocation (lanes, for pools)."""
     resource, rid, role = occ.resource, occ.resource.id, need.role
     out: list[Violation] = []
@@ -237,11 +238,25 @@ def check_resource_time(need: Need, occ: Occupancy, allocs: Sequence[Allocation]
                 out.append(hard(V.EQUIPMENT_IN_MAINTENANCE, rid, f"{rid} is in maintenance then", role))
             elif resource.kind is ResourceKind.BED:
                 out.append(hard(V.BED_UNAVAILABLE, rid, f"{rid} is closed for part of the stay", role))
+            elif (elsewhere := _works_elsewhere(resource, site, span)) is not None:
+                out.append(hard(V.RESOURCE_WRONG_SITE, rid, f"{rid} works at {elsewhere} then", role))
             else:
                 out.append(hard(V.RESOURCE_UNAVAILABLE, rid, f"{rid} is not scheduled then", role))
             continue
         out.extend(_overlap_violations(need, occ, alloc))
     return out
+
+
+def _works_elsewhere(resource: Resource, site: Site | None, span: Span) -> str | None:
+    """The other site a clinician's template puts them at on the case's weekday, if any."""
+    if resource.kind is not ResourceKind.CLINICIAN or site is None:
+        return None
+    day = datetime.fromtimestamp(span[0], site.zone).date()
+    for block in resource.availability.blocks:
+        where = block.site_id or resource.site_id
+        if where != site.id and block.applies_on(day):
+            return where
+    return None
 
 
 def _overlap_violations(need: Need, occ: Occupancy, alloc: Allocation) -> list[Violation]:
@@ -394,7 +409,7 @@ def check_case(ctx: CheckContext, start: datetime, end: datetime,
             out += problems
             continue
         occ = ctx.occupancy[rid]
-        timing = check_resource_time(need, occ, allocs)
+        timing = check_resource_time(need, occ, allocs, site)
         out += timing
         if not timing and resource.kind is ResourceKind.CLINICIAN:
             out += check_clinician_hours(occ, allocs[0], ctx.zone)

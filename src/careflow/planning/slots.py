@@ -343,6 +343,9 @@ def _assign(inp: SearchInputs, plan: _SitePlan, slot: _Slot) -> list[tuple[Assig
     t = slot.start
     wanted = _wanted_clinicians(inp)
     chosen: list[tuple[Assignment, int]] = []
+    people: set[str] = set()  # a single unit fills one role of a case, never two
+    if slot.room is not None:
+        people.add(slot.room.resource_id)
     for need in plan.needs:
         if need.role == "room":
             assert slot.room is not None
@@ -358,12 +361,12 @@ def _assign(inp: SearchInputs, plan: _SitePlan, slot: _Slot) -> list[tuple[Assig
             if span is not None:
                 fits.append((0 if c.resource_id in wanted else 1, t - span[0], c))
         fits.sort(key=lambda f: (f[0], f[1], f[2].resource_id, f[2].lane))
-        used: set[str] = set()
         taken = 0
         for _, _, c in fits:
-            if need.pool_role is None and c.resource_id in used:
+            if need.pool_role is None and c.resource_id in people:
                 continue
-            used.add(c.resource_id)
+            if need.pool_role is None:
+                people.add(c.resource_id)
             chosen.append((Assignment(need.role, ResourceId(c.resource_id)), c.lane))
             taken += 1
             if taken == need.count:

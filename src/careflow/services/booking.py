@@ -54,6 +54,7 @@ __all__ = [
     "place_hold",
     "release_expired_holds",
     "reschedule",
+    "sweep_expired_holds",
 ]
 
 T = TypeVar("T")
@@ -132,11 +133,15 @@ def _assign_lanes(ctx: CheckContext, allocations: tuple[Allocation, ...]) -> tup
 
 
 def _accept(violations: list[Violation], actor: Actor, override: OverrideRequest | None,
-            now: datetime) -> tuple[Override, ...]:
-    """Refuse on any hard violation, or on soft ones without a permitted override."""
+            now: datetime, accepted: frozenset[str] = frozenset()) -> tuple[Override, ...]:
+    """Refuse on any hard violation, or on soft ones without a permitted override.
+
+    ``accepted`` are soft codes already overridden earlier (on the hold being booked).
+    """
     hard = [v for v in violations if v.is_hard]
     if hard:
         raise Conflict(f"{len(hard)} dependency check(s) failed", violations)
+    violations = [v for v in violations if v.code.value not in accepted]
     if not violations:
         return ()
     if override is None:
@@ -185,8 +190,21 @@ def release_expired_holds(uow: UnitOfWork, now: datetime) -> int:
     return count
 
 
+def sweep_expired_holds(deps: BookingDeps) -> int:
+    """Release holds that have expired, if any (a cheap read when there are none)."""
+    now = deps.clock()
+    with deps.uow() as uow:
+        if not uow.bookings.expired_holds(now, limit=1):
+            return 0
+    with deps.uow(write=True) as uow:
+        count = release_expired_holds(uow, deps.clock())
+        uow.commit()
+        return count
+
+
 def check(cmd: CheckOption, deps: BookingDeps) -> list[Violation]:
-    """Every violation the option would meet if booked now (nothing is written)."""
+    """Every violation the option would meet if booked now (writes only hold expiries)."""
+    sweep_expired_holds(deps)
     with deps.uow() as uow:
         catalog = deps.catalogs.get(uow)
         return _plan(uow, catalog, cmd.option, deps.clock()).violations
@@ -269,7 +287,8 @@ def book_hold(cmd: BookHold, deps: BookingDeps) -> Booking:
             catalog = deps.catalogs.get(uow)
             planned = _plan(uow, catalog, _option_of(hold), now, own=hold,
                             hold_expires_at=hold.expires_at)
-            overrides = _accept(planned.violations, cmd.actor, cmd.override, now)
+            already = frozenset(code for o in hold.overrides for code in o.codes)
+            overrides = _accept(planned.violations, cmd.actor, cmd.override, now, already)
             expected = hold.version
             hold.overrides = hold.overrides + overrides
             hold.confirm(from_hold=True)
@@ -305,6 +324,9 @@ def reschedule(cmd: RescheduleBooking, deps: BookingDeps) -> Booking:
             now = deps.clock()
             release_expired_holds(uow, now)
             booking = _load(uow, cmd.booking_id)
+            if booking.status not in (BookingStatus.BOOKED, BookingStatus.HELD):
+                raise InvalidTransition(
+                    f"cannot reschedule booking {booking.id}: it is {booking.status.value}")
             if (cmd.option.service_id, cmd.option.patient_id) != (booking.service_id, booking.patient_id):
                 raise InvalidRequest("a reschedule keeps the booking's service and patient", "option")
             catalog = deps.catalogs.get(uow)
