@@ -275,3 +275,20 @@ def test_a_missing_file_is_an_invalid_request(tmp_path: Path) -> None:
 
 def test_parse_accepts_the_dict_form_directly() -> None:
     assert parse(example()).name == "Harbor Valley Health (example)"
+
+
+def test_the_documented_minimal_example_loads() -> None:
+    doc = (EXAMPLE.parents[1] / "docs" / "health-system-file.md").read_text(encoding="utf-8")
+    section = doc.split("## A minimal example", 1)[1]
+    text = section.split("```yaml", 1)[1].split("```", 1)[0]
+    hs = parse(load_yaml(text))
+    assert hs.summary()["resources"] == 2
+    assert hs.services[0].code == "VISIT"
+
+
+def test_the_documented_booking_loads_next_to_the_example() -> None:
+    doc = (EXAMPLE.parents[1] / "docs" / "health-system-file.md").read_text(encoding="utf-8")
+    section = doc.split("## Bookings", 1)[1]
+    snippet = load_yaml(section.split("```yaml", 1)[1].split("```", 1)[0])
+    hs = parse({**example(), **snippet})
+    assert [a.resource_id for a in hs.bookings[0].allocations] == ["mri-hv-1", "pool-hv-mri-tech"]

@@ -325,3 +325,15 @@ def test_the_authorization_stories_explain_themselves(deps: BookingDeps, patient
     result = find(_request(body, deps.clock()), deps)
     assert not result.options
     assert code in {v.code.value for v in result.blockers}
+
+
+def test_the_stock_stories_show_a_warning_and_a_refusal(deps: BookingDeps) -> None:
+    north = ["site-h2"]
+    hips = find(_request({"service_id": "svc-tha", "patient_id": "pat-00013", "within_days": 14,
+                          "site_ids": north}, deps.clock()), deps)
+    assert hips.options
+    assert all("STOCK_BELOW_THRESHOLD" in {w.code.value for w in o.warnings} for o in hips.options)
+    valves = find(_request({"service_id": "svc-tavr", "patient_id": "pat-00014", "within_days": 14,
+                            "site_ids": north}, deps.clock()), deps)
+    assert not valves.options
+    assert "STOCK_INSUFFICIENT" in {v.code.value for v in valves.blockers}

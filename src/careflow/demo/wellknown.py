@@ -45,7 +45,7 @@ class Story:
 STORIES: tuple[Story, ...] = (
     Story("pat-00001", "English speaker ready for a total knee replacement: approved "
           "authorization, pre-anesthesia clearance and consent done", "Ada Alderwick", "female", 67,
-          usual=("clin-ortho-01",), prep=JOINT_PREP, auths=((TKA, APPROVED, -10, 120),)),
+          usual=("clin-ortho-04",), prep=JOINT_PREP, auths=((TKA, APPROVED, -10, 120),)),
     Story("pat-00002", "Spanish speaker who needs an interpreter, due a new internal-medicine "
           "visit", "Rosa Corriveau", "female", 54, "es", True, (35.9231, -84.0102),
           usual=("clin-im-01",)),
@@ -71,6 +71,12 @@ STORIES: tuple[Story, ...] = (
     Story("pat-00011", "Knee replacement for a patient who needs an isolation bed",
           "Gus Saltmarsh", "male", 72, prep=JOINT_PREP, auths=((TKA, APPROVED, -10, 120),),
           isolation=True),
+    Story("pat-00013", "Hip replacement approved and ready; North's hip implants are below "
+          "their reorder point, so options there carry STOCK_BELOW_THRESHOLD", "Vera Umberleigh",
+          "female", 74, home=(36.1, -84.13), prep=JOINT_PREP, auths=(("svc-tha", APPROVED, -10, 120),)),
+    Story("pat-00014", "TAVR approved and ready; North has no TAVR valves left "
+          "(STOCK_INSUFFICIENT there), the Medical Center has", "Emil Vantaran", "male", 81,
+          home=(36.1, -84.13), prep=JOINT_PREP, auths=(("svc-tavr", APPROVED, -10, 120),)),
 )
 RESERVED = frozenset(s.id for s in STORIES)
 HAS_BOOKINGS = "pat-00012"
