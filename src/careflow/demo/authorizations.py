@@ -69,4 +69,5 @@ class AuthorizationBook:
                 self.add(d.id, svc.id, status, start, start + timedelta(days=self.rng.randint(60, 180)))
 
     def all(self) -> list[Authorization]:
+        """Every authorization, by id."""
         return sorted(self.by_key.values(), key=lambda a: a.id)

@@ -10,7 +10,7 @@ same system.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -49,7 +49,6 @@ class Scenario:
     tuning: Tuning
     service_ids: frozenset[str] | None = None  # None: every service
     spread_authorizations: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def _downtime(resources: dict[ResourceId, Resource], specs: list[SiteSpec],

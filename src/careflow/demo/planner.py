@@ -107,6 +107,7 @@ class Planner:
         return (d.id, day) not in self._patient_days
 
     def local_day(self, site: SiteId, ts: int) -> date:
+        """The site-local calendar day of an instant."""
         return datetime.fromtimestamp(ts, self.sites[site].zone).date()
 
     # --- placing ---------------------------------------------------------------------
@@ -200,6 +201,7 @@ class Planner:
             self.stock_room[(placed.site_id, item.sku)] -= item.quantity
 
     def zone(self, site: SiteId) -> ZoneInfo:
+        """The site's time zone."""
         return self.sites[site].zone
 
 

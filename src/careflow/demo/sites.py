@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from careflow.domain.ids import SiteId
 from careflow.domain.sites import Position, Site, SiteKind
 
-__all__ = ["EASTERN", "LAMINAR", "SiteSpec", "regional_sites", "tiny_sites"]
+__all__ = ["EASTERN", "SiteSpec", "regional_sites", "tiny_sites"]
 
 EASTERN = "America/New_York"
 CENTRAL = "America/Chicago"
@@ -44,6 +44,7 @@ class SiteSpec:
 
     @property
     def id(self) -> SiteId:
+        """The site's id."""
         return self.site.id
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, timedelta
 
-from careflow.domain.calendars import Availability, capacity_profile
+from careflow.demo.templates import midnight
+from careflow.domain.calendars import Availability, WeeklyBlock, capacity_profile
 from careflow.domain.health_system import HealthSystem
 from careflow.domain.preference_cards import ServiceKind
 from careflow.domain.resources import Resource, ResourceKind
@@ -23,8 +24,6 @@ GROUPS = {"operating": "operating rooms", "exam": "exam rooms", "ct": "imaging",
 
 def horizon_span(system: HealthSystem, anchor: date, days: int = 30) -> Span:
     """The horizon in UTC seconds, from local midnight of the anchor at the first site."""
-    from careflow.demo.templates import midnight
-
     zone = system.sites[0].zone
     return (midnight(anchor, zone), midnight(anchor + timedelta(days=days), zone))
 
@@ -62,6 +61,12 @@ def utilization(system: HealthSystem, anchor: date, days: int = 30) -> dict[str,
     return out
 
 
+def _minutes(b: WeeklyBlock) -> int:
+    """Wall-clock length of a block (past midnight when it ends at or before its start)."""
+    length = (b.end.hour * 60 + b.end.minute) - (b.start.hour * 60 + b.start.minute)
+    return length if length > 0 else length + 24 * 60
+
+
 def _sessions(system: HealthSystem, window: Span) -> float:
     """Visit time over half-day session time (blocks of at most four hours) of clinicians."""
     zones = {s.id: s.zone for s in system.sites}
@@ -69,8 +74,7 @@ def _sessions(system: HealthSystem, window: Span) -> float:
     for r in system.resources:
         if r.kind is not ResourceKind.CLINICIAN:
             continue
-        halves = tuple(b for b in r.availability.blocks if b.span_on(date(2025, 1, 6), zones[r.site_id])[1]
-                       - b.span_on(date(2025, 1, 6), zones[r.site_id])[0] <= 4 * 3600)
+        halves = tuple(b for b in r.availability.blocks if _minutes(b) <= 240)
         av = Availability(halves, r.availability.exceptions)
         for site in sorted({b.site_id or r.site_id for b in halves}):
             pieces = capacity_profile(av, window, zones[site], 1, site, r.site_id)

@@ -61,6 +61,7 @@ class StockPlan:
         return self.on_hand - self.threshold
 
     def level(self, reserved: int) -> StockLevel:
+        """The stock level once placement reserved ``reserved`` units."""
         on_hand = self.on_hand if self.left_over is None else reserved + self.left_over
         return StockLevel(self.site_id, self.sku, self.name, on_hand, reserved,
                           self.threshold, self.lead_time_days)

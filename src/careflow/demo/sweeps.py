@@ -117,6 +117,7 @@ class Placement:
         self.placed.append(placed)
 
     def choose(self, menu: Sequence[tuple[Service, float]]) -> Service:
+        """A service from a weighted menu."""
         return self.rng.choices([s for s, _ in menu], [w for _, w in menu])[0]
 
     def fill(self, site: SiteId, span: Span, menu: Sequence[tuple[Service, float]],

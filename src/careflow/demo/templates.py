@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from careflow.domain.calendars import CalendarException, ExceptionKind, WeeklyBlock
 from careflow.domain.ids import SiteId
-from careflow.domain.timespans import Span, to_ts
+from careflow.domain.timespans import to_ts
 
 __all__ = [
     "WEEKDAYS",
@@ -15,7 +15,6 @@ __all__ = [
     "block",
     "closure",
     "local_instant",
-    "local_span",
     "midnight",
 ]
 
@@ -47,15 +46,6 @@ def local_instant(day: date, hhmm: str, zone: ZoneInfo) -> datetime:
 def midnight(day: date, zone: ZoneInfo) -> int:
     """POSIX seconds of local midnight starting ``day``."""
     return to_ts(datetime.combine(day, time(0), tzinfo=zone))
-
-
-def local_span(day: date, start: str, end: str, zone: ZoneInfo) -> Span:
-    """The UTC span of ``start``–``end`` local on ``day`` (``end`` may be the next morning)."""
-    lo = local_instant(day, start, zone)
-    hi = local_instant(day, end, zone)
-    if hi <= lo:
-        hi = local_instant(day + timedelta(days=1), end, zone)
-    return (to_ts(lo), to_ts(hi))
 
 
 def closure(kind: ExceptionKind, day: date, start: str, end: str, zone: ZoneInfo, reason: str,

@@ -12,7 +12,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from itertools import pairwise
 
 from careflow.domain.bookings import Booking
@@ -139,9 +140,7 @@ def _full_checks(system: HealthSystem, catalog: Catalog, index: _Index, now: dat
         stock = {}
         for item in b.items:
             level = levels[(b.site_id, item.sku)]
-            stock[item.sku] = type(level)(level.site_id, level.sku, level.name, level.on_hand,
-                                          level.reserved - item.quantity, level.reorder_threshold,
-                                          level.lead_time_days)
+            stock[item.sku] = replace(level, reserved=level.reserved - item.quantity)  # not its own
         ctx = CheckContext(now, catalog.services[b.service_id], patients[b.patient_id], site,
                            catalog.resources, occupancy, stock, auths[b.patient_id],
                            [s for s, other in patient_spans[b.patient_id] if other != b.id])
@@ -164,7 +163,3 @@ def problems(system: HealthSystem, now: datetime, sample: int = 1) -> list[str]:
     out = _lane_overlaps(index) + _static(system, catalog, window)
     return out + _full_checks(system, catalog, index, now, sample)
 
-
-def before(system: HealthSystem, days: int = 2) -> datetime:
-    """An instant ``days`` before the earliest booking (when they were all bookable)."""
-    return min(b.start for b in system.bookings) - timedelta(days=days)
