@@ -168,6 +168,9 @@ def test_replace_to_another_site_moves_the_reservation(uow: SqlUnitOfWorkFactory
         got = u.bookings.get("b1")
     assert got is not None
     assert (got.site_id, got.allocations[0].resource_id) == ("s2", "or2")
+    with uow() as u:  # found by the rooms it holds now, not by the one it left
+        assert u.bookings.find(BookingFilter(resource_id=ResourceId("or2")), 0, 5)[1] == 1
+        assert u.bookings.find(BookingFilter(resource_id=ROOM), 0, 5)[1] == 0
 
 
 @pytest.mark.parametrize(("lo", "hi", "hit"), [

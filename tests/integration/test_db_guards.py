@@ -4,6 +4,7 @@ overlapping active bookings of one patient, are refused even when written around
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from careflow.adapters.db import load_health_system
-from careflow.adapters.db.races import race_lost_from
+from careflow.adapters.db.races import race_lost_from, translating_races
 from careflow.adapters.db.tables import allocation, booking
 from careflow.domain.health_system import HealthSystem
 from careflow.domain.violations import ViolationCode
@@ -123,3 +124,39 @@ def test_postgres_refuses_a_raw_sql_overlap_with_exclusion_violation(
                        "'svc_lap', 's1', 'booked', %s, %s, 'routine', '[]', 1), ('b2', 'p1', "
                        "'svc_lap', 's1', 'held', %s, %s, 'routine', '[]', 1)",
                        (T, T + H, T + H / 2, T + 2 * H))
+
+
+@pytest.mark.postgres
+def test_a_postgres_deadlock_between_two_writers_is_a_lost_race(
+        postgres_url: str, tiny: Callable[..., HealthSystem]) -> None:
+    """Two cases take the same two resources in opposite orders: one is aborted and its
+    writer sees ``RaceLost`` (retried by the use cases), not a driver error."""
+    from careflow.adapters.db import make_engine, migrate
+
+    migrate(postgres_url)
+    engine = make_engine(postgres_url)
+    load_health_system(engine, tiny(patients=4), replace=True)
+    with engine.begin() as c:
+        c.execute(booking.insert(), [booking_row("b1", "p1", T, T + H),
+                                     booking_row("b2", "p2", T, T + H)])
+    barrier = threading.Barrier(2)
+    outcomes: list[BaseException | None] = []
+
+    def writer(bid: str, first: str, second: str) -> None:
+        try:
+            with engine.connect() as c, c.begin(), translating_races():
+                c.execute(allocation.insert(), alloc_row(bid, T, T + H, resource=first))
+                barrier.wait()
+                c.execute(allocation.insert(), alloc_row(bid, T, T + H, resource=second))
+            outcomes.append(None)
+        except BaseException as exc:  # asserted below
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=writer, args=("b1", "or1", "dr1")),
+               threading.Thread(target=writer, args=("b2", "dr1", "or1"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    engine.dispose()
+    assert sorted(type(o).__name__ for o in outcomes) == ["NoneType", "RaceLost"]

@@ -27,6 +27,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import aliased
 
 from careflow.adapters.db import change_feed, stock_ledger
 from careflow.adapters.db.booking_rows import allocation_rows, assemble, booking_row
@@ -93,7 +94,8 @@ class SqlBookingStore:
         stmt = select(booking).where(booking.c.id == booking_id)
         if lock and self._pg:
             stmt = stmt.with_for_update()
-        found = self._load(stmt)
+        with translating_races():
+            found = self._load(stmt)
         return found[0] if found else None
 
     def find(self, flt: BookingFilter, offset: int, limit: int) -> tuple[list[Booking], int]:
@@ -109,9 +111,13 @@ class SqlBookingStore:
             where.append(booking.c.start_at >= flt.start_from)
         if flt.start_to is not None:
             where.append(booking.c.start_at < flt.start_to)
-        if flt.resource_id is not None:
+        if flt.resource_id is not None:  # on the booking's current allocations only
+            latest = aliased(allocation)
+            current = (select(func.max(latest.c.revision))
+                       .where(latest.c.booking_id == booking.c.id).scalar_subquery())
             where.append(exists().where(allocation.c.booking_id == booking.c.id,
-                                        allocation.c.resource_id == flt.resource_id))
+                                        allocation.c.resource_id == flt.resource_id,
+                                        allocation.c.revision == current))
         total = self._conn.execute(select(func.count()).select_from(booking).where(*where)).scalar()
         page = self._load(select(booking).where(*where)
                           .order_by(booking.c.start_at, booking.c.id).offset(offset).limit(limit))
@@ -197,12 +203,14 @@ class SqlBookingStore:
 
     def release(self, booking_: Booking) -> None:
         """Free the allocations and release the stock reservations still outstanding."""
-        self._deactivate(booking_.id)
-        stock_ledger.release(self._conn, booking_.id)
+        with translating_races():
+            self._deactivate(booking_.id)
+            stock_ledger.release(self._conn, booking_.id)
 
     def consume(self, booking_: Booking) -> None:
         """Turn the stock reservations into consumption (on hand goes down)."""
-        stock_ledger.consume(self._conn, booking_.id)
+        with translating_races():
+            stock_ledger.consume(self._conn, booking_.id)
 
     def replace(self, booking_: Booking, previous: Booking) -> None:
         """Swap ``previous``'s allocations (and, when the site or items change, its

@@ -9,6 +9,9 @@ deferred ``BEGIN`` and read a consistent snapshot alongside the writer.
 
 PostgreSQL uses psycopg 3 at READ COMMITTED, with a pool sized for a few dozen
 concurrent requests; there the exclusion constraints are the guard against races.
+
+Both hide bound parameters from SQLAlchemy's error messages and logs: they can hold
+patient data, and errors end up in logs.
 """
 
 from __future__ import annotations
@@ -51,12 +54,13 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url, echo)
     return create_engine(url, echo=echo, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW,
-                         pool_pre_ping=True, pool_timeout=60, isolation_level="READ COMMITTED")
+                         pool_pre_ping=True, pool_timeout=60, isolation_level="READ COMMITTED",
+                         hide_parameters=True)
 
 
 def _sqlite_engine(url: str, echo: bool) -> Engine:
     memory = ":memory:" in url or url in ("sqlite://", "sqlite+pysqlite://")
-    kwargs: dict[str, Any] = {"echo": echo}
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if not memory:
         kwargs.update(pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW, pool_timeout=60)
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000,

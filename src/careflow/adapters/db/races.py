@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from careflow.domain.violations import Violation, ViolationCode, hard
 from careflow.services.ports import RaceLost
@@ -22,6 +22,9 @@ __all__ = ["race_lost_from", "stock_race", "translating_races"]
 ALLOCATION_GUARD = "ex_allocation_no_overlap"
 PATIENT_GUARD = "ex_booking_patient_overlap"
 STOCK_GUARD = "ck_stock_item_reserved_within_on_hand"
+# PostgreSQL aborts one of two writers that wait on each other's uncommitted rows (say,
+# two cases inserting allocations on the same two resources in opposite orders).
+RETRYABLE = {"40P01": "deadlock_detected", "40001": "serialization_failure"}
 _KEY = re.compile(r"=\(([^,)]+)")
 
 
@@ -66,7 +69,7 @@ def race_lost_from(exc: IntegrityError) -> RaceLost | None:
 
 @contextmanager
 def translating_races() -> Iterator[None]:
-    """Re-raise an integrity error that stands for a lost race as ``RaceLost``."""
+    """Re-raise a database error that stands for a lost race as ``RaceLost``."""
     try:
         yield
     except IntegrityError as exc:
@@ -74,3 +77,8 @@ def translating_races() -> Iterator[None]:
         if race is None:
             raise
         raise race from exc
+    except DBAPIError as exc:
+        state = getattr(exc.orig, "sqlstate", None)
+        if state not in RETRYABLE:
+            raise
+        raise RaceLost(f"a concurrent writer conflicted ({RETRYABLE[state]})") from exc
