@@ -6,6 +6,7 @@ import time. Tests pass their own unit-of-work factory and clock.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +17,15 @@ from careflow.services.calendar_cache import CalendarCache
 from careflow.services.catalogs import CatalogCache
 from careflow.services.ports import Clock, UnitOfWorkFactory
 
-__all__ = ["App", "bootstrap", "utc_now"]
+__all__ = ["App", "bootstrap", "tune_gc", "utc_now"]
+
+
+def tune_gc() -> None:
+    """Long-lived read models (catalog, calendar) should not be rescanned by every full
+    collection: freeze what exists now and collect the young generation less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 50)
 
 
 def utc_now() -> datetime:

@@ -32,11 +32,14 @@ def serve(
     import uvicorn
 
     from careflow.api.app import create_app
-    from careflow.bootstrap import bootstrap
+    from careflow.bootstrap import bootstrap, tune_gc
 
     extra = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = settings_for(db, **extra)
     application = bootstrap(settings)
+    with application.deps.uow() as uow:  # warm the catalog before the first request
+        application.deps.catalogs.get(uow)
+    tune_gc()
     console.print(f"careflow serving on http://{settings.host}:{settings.port}  "
                   f"(API docs: http://{settings.host}:{settings.port}/docs)")
     uvicorn.run(create_app(application), host=settings.host, port=settings.port, log_level="warning")

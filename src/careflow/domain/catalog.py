@@ -9,8 +9,9 @@ network cheap after the first.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from careflow.domain.calendars import CapacityPiece, capacity_profile
 from careflow.domain.errors import NotFound
@@ -23,6 +24,7 @@ from careflow.domain.timespans import Span
 __all__ = ["Catalog"]
 
 PAGE = 28 * 86400
+T = TypeVar("T")
 
 
 @dataclass
@@ -36,6 +38,8 @@ class Catalog:
     _by_site_kind: dict[tuple[SiteId, ResourceKind], list[Resource]] = field(default_factory=dict)
     _clinicians_at: dict[SiteId, list[Resource]] = field(default_factory=dict)
     _pages: dict[tuple[ResourceId, SiteId, int], list[CapacityPiece]] = field(default_factory=dict)
+    _covers: dict[tuple[ResourceId, SiteId, int, int], list[CapacityPiece]] = field(default_factory=dict)
+    _eligible: dict[tuple[object, ...], Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for r in sorted(self.resources.values(), key=lambda r: r.id):
@@ -71,17 +75,39 @@ class Catalog:
             return self._clinicians_at.get(site_id, [])
         return self._by_site_kind.get((site_id, kind), [])
 
+    def _page(self, resource: Resource, site_id: SiteId, page: int) -> list[CapacityPiece]:
+        key = (resource.id, site_id, page)
+        pieces = self._pages.get(key)
+        if pieces is None:
+            pieces = capacity_profile(resource.availability, (page * PAGE, (page + 1) * PAGE),
+                                      self.sites[site_id].zone, resource.capacity, site_id,
+                                      resource.site_id)
+            self._pages[key] = pieces
+        return pieces
+
+    def capacity_cover(self, resource: Resource, site_id: SiteId, window: Span) -> list[CapacityPiece]:
+        """Capacity over whole cached pages covering ``window`` (at least the window; shared,
+        do not mutate). Cheaper than ``capacity`` where pieces outside the window are harmless."""
+        first, last = window[0] // PAGE, (window[1] - 1) // PAGE
+        key = (resource.id, site_id, first, last)
+        found = self._covers.get(key)
+        if found is None:
+            found = self.capacity(resource, site_id, (first * PAGE, (last + 1) * PAGE))
+            self._covers[key] = found
+        return found
+
+    def memo(self, key: tuple[object, ...], make: Callable[[], T]) -> T:
+        """Memoize a value derived from this catalog version (e.g. eligibility per role)."""
+        if key not in self._eligible:
+            self._eligible[key] = make()
+        value: T = self._eligible[key]
+        return value
+
     def capacity(self, resource: Resource, site_id: SiteId, window: Span) -> list[CapacityPiece]:
         """The resource's scheduled capacity at ``site_id`` over ``window`` (cached by page)."""
-        zone = self.sites[site_id].zone
         out: list[CapacityPiece] = []
         for page in range(window[0] // PAGE, (window[1] - 1) // PAGE + 1):
-            key = (resource.id, site_id, page)
-            pieces = self._pages.get(key)
-            if pieces is None:
-                pieces = capacity_profile(resource.availability, (page * PAGE, (page + 1) * PAGE),
-                                          zone, resource.capacity, site_id, resource.site_id)
-                self._pages[key] = pieces
+            pieces = self._page(resource, site_id, page)
             for p in pieces:
                 lo, hi = max(p.start, window[0]), min(p.end, window[1])
                 if lo >= hi:

@@ -8,7 +8,7 @@ free, which lanes of a pool are free, which allocations conflict.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -41,9 +41,11 @@ class Occupancy:
     _starts: list[int] = field(default_factory=list, repr=False)
     _max_len: int = 0
     _taken: dict[int, list[Span]] | None = field(default=None, repr=False)
+    presorted: bool = False  # busy already sorted by (start, end), as the calendar cache keeps it
 
     def __post_init__(self) -> None:
-        self.busy.sort(key=lambda b: (b.start, b.end))
+        if not self.presorted:
+            self.busy.sort(key=_by_start)
         self._starts = [b.start for b in self.busy]
         self._max_len = max((b.end - b.start for b in self.busy), default=0)
 
@@ -129,12 +131,26 @@ class Occupancy:
     def lane_free_spans(self, lane: int = 0) -> list[Span]:
         """Spans in which ``lane`` is on duty (headcount above it) and unallocated."""
         on_duty: list[Span] = []
-        for p in self.pieces:
+        lo_w, hi_w = self.window
+        pieces = self.pieces
+        i = bisect_right(pieces, lo_w, key=_piece_end)  # pieces may extend past the window
+        for p in pieces[i:]:
+            if p.start >= hi_w:
+                break
             if p.count <= lane:
                 continue
-            if on_duty and on_duty[-1][1] >= p.start:
-                on_duty[-1] = (on_duty[-1][0], max(on_duty[-1][1], p.end))
+            start, end = max(p.start, lo_w), min(p.end, hi_w)
+            if on_duty and on_duty[-1][1] >= start:
+                on_duty[-1] = (on_duty[-1][0], max(on_duty[-1][1], end))
             else:
-                on_duty.append((p.start, p.end))
+                on_duty.append((start, end))
         taken = self._taken_by_lane().get(lane)
         return subtract(on_duty, taken) if taken else on_duty
+
+
+def _piece_end(piece: CapacityPiece) -> int:
+    return piece.end
+
+
+def _by_start(b: Busy) -> tuple[int, int]:
+    return (b.start, b.end)

@@ -59,12 +59,20 @@ class SiteInputs:
 
 def eligible_by_role(catalog: Catalog, service: Service, patient: Patient, site: Site,
                      day: date) -> dict[str, list[ResourceId]]:
-    """Per role on the card, the site's resources that pass ``suitability`` (time aside)."""
-    out: dict[str, list[ResourceId]] = {}
-    for need in service.needs(patient.interpreter_language):
-        out[need.role] = [r.id for r in catalog.at_site(site.id, need.kind)
-                          if not suitability(need, r, site, patient, day)]
-    return out
+    """Per role on the card, the site's resources that pass ``suitability`` (time aside).
+
+    Memoized per catalog version on what suitability reads of the patient and the day.
+    """
+    def make() -> dict[str, list[ResourceId]]:
+        out: dict[str, list[ResourceId]] = {}
+        for need in service.needs(patient.interpreter_language):
+            out[need.role] = [r.id for r in catalog.at_site(site.id, need.kind)
+                              if not suitability(need, r, site, patient, day)]
+        return out
+
+    key = ("eligible", service.id, site.id, patient.interpreter_language, patient.sex,
+           patient.isolation_required, day)
+    return catalog.memo(key, make)
 
 
 @dataclass

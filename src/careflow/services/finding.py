@@ -92,8 +92,8 @@ def _find(uow: UnitOfWork, request: FindRequest, deps: BookingDeps) -> FindResul
         for rid in {rid for rids in eligible[site.id].values() for rid in rids}:
             r = catalog.resources[rid]
             span = wide if r.kind is ResourceKind.CLINICIAN else window
-            occupancy[rid] = Occupancy(r, span, catalog.capacity(r, SiteId(site.id), span),
-                                       list(busy.get(rid, [])))
+            occupancy[rid] = Occupancy(r, span, catalog.capacity_cover(r, SiteId(site.id), span),
+                                       busy.get(rid, []), presorted=deps.calendar is not None)
         stock = uow.master.stock(site.id, skus) if skus else {}
         site_inputs.append(SiteInputs(site, eligible[site.id], occupancy, stock))
     patient_busy = uow.bookings.patient_busy(patient.id, window, None)
