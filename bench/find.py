@@ -14,7 +14,6 @@ import time
 from datetime import timedelta
 
 from _common import NOW, machine, report, seed_regional, sqlite_url, summary_ms
-
 from careflow.bootstrap import bootstrap, tune_gc
 from careflow.config import load_settings
 from careflow.domain.options import FindRequest
