@@ -7,7 +7,8 @@ raising ``InvalidRequest`` that names the offending field (prefixed with where i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date, datetime, time
 from typing import Any, TypeVar
 
@@ -109,10 +110,14 @@ class _Reader:
             if default is None:
                 raise InvalidRequest(f"{self._name(key)} is required", self._name(key))
             return default
+        if not isinstance(raw, str):  # a YAML 17:00 arrives as 1020: never guess
+            raise InvalidRequest(f"{self._name(key)} must be a string (got {raw!r})", self._name(key))
         try:
-            return fn(str(raw))
+            return fn(raw)
         except ValueError as exc:
             raise InvalidRequest(f"{self._name(key)}: {exc}", self._name(key)) from exc
+        except InvalidRequest as exc:
+            raise InvalidRequest(f"{self._name(key)}: {exc.message}", self._name(key)) from exc
 
     def opt_parse(self, key: str, fn: Callable[[str], T]) -> T | None:
         return self.parse(key, fn) if self.has(key) else None
@@ -131,7 +136,22 @@ class _Reader:
 
 
 def _aware(text: str) -> datetime:
-    return require_aware(datetime.fromisoformat(text.replace("Z", "+00:00")), "datetime")
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError(f"{text} needs a UTC offset or Z")
+    return require_aware(value, "datetime")
+
+
+@contextmanager
+def _within(where: str) -> Iterator[None]:
+    """Prefix a domain error's field with where the object sits in the document."""
+    try:
+        yield
+    except InvalidRequest as exc:
+        if exc.field and exc.field.startswith(where):
+            raise
+        field = f"{where}.{exc.field}" if exc.field else where
+        raise InvalidRequest(f"{where}: {exc.message}", field) from exc
 
 
 def _hhmm(value: time) -> str:
@@ -332,6 +352,16 @@ def service_to_dict(s: Service) -> dict[str, Any]:
     }
 
 
+def _site_kinds(r: _Reader) -> frozenset[SiteKind]:
+    kinds = r.strings("site_kinds")
+    allowed = {k.value for k in SiteKind}
+    for kind in sorted(kinds):
+        if kind not in allowed:
+            raise InvalidRequest(f"{r.where}.site_kinds: {kind!r} is not one of {', '.join(sorted(allowed))}",
+                                 f"{r.where}.site_kinds")
+    return frozenset(SiteKind(k) for k in kinds)
+
+
 def service_from_dict(data: Any, where: str = "service") -> Service:
     r = _Reader(data, where)
     try:
@@ -365,7 +395,7 @@ def service_from_dict(data: Any, where: str = "service") -> Service:
                 pre.get("interpreter", bool, True)),
             bed=None if bed is None else BedRequirement(bed.get("bed_type", str), bed.get("los_hours", int)),
             window=BookingWindow(win.get("min_lead_minutes", int, 0), win.get("max_days_ahead", int, 365)),
-            site_kinds=frozenset(SiteKind(k) for k in r.strings("site_kinds")),
+            site_kinds=_site_kinds(r),
             slot_minutes=r.get("slot_minutes", int, 15), active=r.get("active", bool, True),
         )
     except InvalidRequest as exc:
@@ -387,9 +417,11 @@ def stock_to_dict(s: StockLevel) -> dict[str, Any]:
 
 def stock_from_dict(data: Any, where: str = "stock") -> StockLevel:
     r = _Reader(data, where)
-    return StockLevel(SiteId(r.get("site_id", str)), r.get("sku", str), r.get("name", str, r.get("sku", str)),
-                      r.get("on_hand", int), r.get("reserved", int, 0),
-                      r.get("reorder_threshold", int, 0), r.get("lead_time_days", int, 0))
+    with _within(where):
+        return StockLevel(SiteId(r.get("site_id", str)), r.get("sku", str),
+                          r.get("name", str, r.get("sku", str)), r.get("on_hand", int),
+                          r.get("reserved", int, 0), r.get("reorder_threshold", int, 0),
+                          r.get("lead_time_days", int, 0))
 
 
 def patient_to_dict(p: Patient) -> dict[str, Any]:
@@ -422,6 +454,11 @@ def patient_from_dict(data: Any, where: str = "patient") -> Patient:
     sex = r.get("sex", str, "unknown")
     if sex not in ("female", "male", "other", "unknown"):
         raise InvalidRequest(f"{where}.sex must be female, male, other or unknown", f"{where}.sex")
+    with _within(where):
+        return _patient(r, prefs, home, sex, prep)
+
+
+def _patient(r: _Reader, prefs: _Reader, home: _Reader | None, sex: str, prep: dict[str, date]) -> Patient:
     return Patient(
         PatientId(r.get("id", str)), r.get("mrn", str, r.get("id", str)), r.get("name", str),
         r.parse("birth_date", date.fromisoformat), sex, r.get("language", str, "en"),
@@ -444,6 +481,11 @@ def authorization_to_dict(a: Authorization) -> dict[str, Any]:
 
 def authorization_from_dict(data: Any, where: str = "authorization") -> Authorization:
     r = _Reader(data, where)
+    with _within(where):
+        return _authorization(r)
+
+
+def _authorization(r: _Reader) -> Authorization:
     return Authorization(
         AuthorizationId(r.get("id", str)), PatientId(r.get("patient_id", str)),
         ServiceId(r.get("service_id", str)), r.get("payer", str, "unknown"),

@@ -47,7 +47,7 @@ class Patient:
     home: Position | None = None
     preferences: Preferences = field(default_factory=Preferences)
     isolation_required: bool = False
-    completed_prep: dict[str, date] = field(default_factory=dict)
+    completed_prep: dict[str, date] = field(default_factory=dict, hash=False)
     usual_clinicians: frozenset[ResourceId] = frozenset()
 
     @property

@@ -190,6 +190,9 @@ class Service:
         counts += [e.count for e in self.equipment]
         if any(c <= 0 for c in counts):
             raise InvalidRequest("every role count must be positive", "count")
+        skus = [i.sku for i in self.items]
+        if len(skus) != len(set(skus)):
+            raise InvalidRequest(f"each item may appear once on a preference card: {skus}", "items")
         roles = [n.role for n in self.needs("any")]  # with the interpreter a patient may need
         if len(roles) != len(set(roles)):
             raise InvalidRequest(f"roles on a preference card must be unique: {roles}", "roles")
