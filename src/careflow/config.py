@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     hold_minutes: int = Field(default=10, ge=1, le=1440)
+    sweep_seconds: float = Field(default=5.0, gt=0, le=3600)
     environment: str = "development"
     # Until tokens arrive (the security issue), requests act as this local actor.
     local_actor: str = "local-scheduler"

@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from careflow.api.errors import install_error_handlers
 from careflow.api.routes import bookings, catalog, health
 from careflow.bootstrap import App, bootstrap
+from careflow.services.booking import sweep_expired_holds
 
 __all__ = ["create_app"]
+
+log = logging.getLogger("careflow.api")
+
+
+async def _sweep_holds(app: App) -> None:
+    """Release expired holds every few seconds, so their resources show as free to `find`."""
+    interval = app.settings.sweep_seconds
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await anyio.to_thread.run_sync(sweep_expired_holds, app.deps)
+        except Exception:  # a failed sweep is retried on the next tick
+            log.exception("hold sweep failed")
 
 
 def create_app(app: App | None = None) -> FastAPI:
@@ -22,7 +40,11 @@ def create_app(app: App | None = None) -> FastAPI:
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         if getattr(api.state, "careflow", None) is None:
             api.state.careflow = bootstrap()
+        sweeper = asyncio.create_task(_sweep_holds(api.state.careflow))
         yield
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
         if app is None:
             api.state.careflow.dispose()
 

@@ -116,6 +116,16 @@ def _plan(uow: UnitOfWork, catalog: Catalog, option: Option, now: datetime,
     return _Planned(option, end, allocations, items, ctx, violations)
 
 
+def _plan_sweeping(uow: UnitOfWork, catalog: Catalog, option: Option, now: datetime,
+                   own: Booking | None = None, hold_expires_at: datetime | None = None) -> _Planned:
+    """Plan; when something is refused and expired holds are still in the way, release them
+    (in this transaction) and plan again. The common, conflict-free path costs no sweep."""
+    planned = _plan(uow, catalog, option, now, own, hold_expires_at)
+    if planned.violations and release_expired_holds(uow, now):
+        planned = _plan(uow, catalog, option, now, own, hold_expires_at)
+    return planned
+
+
 def _assign_lanes(ctx: CheckContext, allocations: tuple[Allocation, ...]) -> tuple[Allocation, ...]:
     """Put pool units (and shared resources) on lanes that are free for the whole span."""
     out: list[Allocation] = []
@@ -215,9 +225,8 @@ def _create(option: Option, actor: Actor, override: OverrideRequest | None, deps
     def attempt() -> Booking:
         with deps.uow(write=True) as uow:
             now = deps.clock()
-            release_expired_holds(uow, now)
             catalog = deps.catalogs.get(uow)
-            planned = _plan(uow, catalog, option, now)
+            planned = _plan_sweeping(uow, catalog, option, now)
             overrides = _accept(planned.violations, actor, override, now)
             expires = (now + timedelta(minutes=hold_minutes or deps.hold_minutes)
                        if status is BookingStatus.HELD else None)
@@ -283,10 +292,9 @@ def book_hold(cmd: BookHold, deps: BookingDeps) -> Booking:
                 release_expired_holds(uow, now)
                 uow.commit()
                 raise Conflict("the hold expired", check_hold(expires_at, now))
-            release_expired_holds(uow, now)
             catalog = deps.catalogs.get(uow)
-            planned = _plan(uow, catalog, _option_of(hold), now, own=hold,
-                            hold_expires_at=hold.expires_at)
+            planned = _plan_sweeping(uow, catalog, _option_of(hold), now, own=hold,
+                                     hold_expires_at=hold.expires_at)
             already = frozenset(code for o in hold.overrides for code in o.codes)
             overrides = _accept(planned.violations, cmd.actor, cmd.override, now, already)
             expected = hold.version
@@ -322,7 +330,6 @@ def reschedule(cmd: RescheduleBooking, deps: BookingDeps) -> Booking:
     def attempt() -> Booking:
         with deps.uow(write=True) as uow:
             now = deps.clock()
-            release_expired_holds(uow, now)
             booking = _load(uow, cmd.booking_id)
             if booking.status not in (BookingStatus.BOOKED, BookingStatus.HELD):
                 raise InvalidTransition(
@@ -330,7 +337,7 @@ def reschedule(cmd: RescheduleBooking, deps: BookingDeps) -> Booking:
             if (cmd.option.service_id, cmd.option.patient_id) != (booking.service_id, booking.patient_id):
                 raise InvalidRequest("a reschedule keeps the booking's service and patient", "option")
             catalog = deps.catalogs.get(uow)
-            planned = _plan(uow, catalog, cmd.option, now, own=booking)
+            planned = _plan_sweeping(uow, catalog, cmd.option, now, own=booking)
             overrides = _accept(planned.violations, cmd.actor, cmd.override, now)
             previous = Booking(**{k: getattr(booking, k) for k in booking.__dataclass_fields__
                                   if k != "events"})
