@@ -151,7 +151,7 @@ def _within(where: str) -> Iterator[None]:
         if exc.field and exc.field.startswith(where):
             raise
         field = f"{where}.{exc.field}" if exc.field else where
-        raise InvalidRequest(f"{where}: {exc.message}", field) from exc
+        raise InvalidRequest(f"{field}: {exc.message}", field) from exc
 
 
 def _hhmm(value: time) -> str:
@@ -185,7 +185,7 @@ def site_from_dict(data: Any, where: str = "site") -> Site:
     except InvalidRequest as exc:
         if exc.field and exc.field.startswith(where):
             raise
-        raise InvalidRequest(f"{where}: {exc.message}", f"{where}.{exc.field}") from exc
+        raise InvalidRequest(f"{where}.{exc.field}: {exc.message}", f"{where}.{exc.field}") from exc
 
 
 # --- availability --------------------------------------------------------------------
@@ -240,7 +240,7 @@ def availability_from_dict(data: Any, where: str = "availability") -> Availabili
         except InvalidRequest as exc:
             if exc.field and exc.field.startswith(b.where):
                 raise
-            raise InvalidRequest(f"{b.where}: {exc.message}", f"{b.where}.{exc.field}") from exc
+            raise InvalidRequest(f"{b.where}.{exc.field}: {exc.message}", f"{b.where}.{exc.field}") from exc
     exceptions = []
     for e in r.items("exceptions"):
         start, end = e.parse("start", _aware), e.parse("end", _aware)
@@ -322,7 +322,7 @@ def resource_from_dict(data: Any, where: str = "resource") -> Resource:
     except InvalidRequest as exc:
         if exc.field and exc.field.startswith(where):
             raise
-        raise InvalidRequest(f"{where}: {exc.message}", f"{where}.{exc.field}") from exc
+        raise InvalidRequest(f"{where}.{exc.field}: {exc.message}", f"{where}.{exc.field}") from exc
 
 
 # --- services ------------------------------------------------------------------------
@@ -401,7 +401,7 @@ def service_from_dict(data: Any, where: str = "service") -> Service:
     except InvalidRequest as exc:
         if exc.field and exc.field.startswith(where):
             raise
-        raise InvalidRequest(f"{where}: {exc.message}", f"{where}.{exc.field}") from exc
+        raise InvalidRequest(f"{where}.{exc.field}: {exc.message}", f"{where}.{exc.field}") from exc
     except ValueError as exc:
         raise InvalidRequest(f"{where}: {exc}", where) from exc
 

@@ -1,0 +1,5 @@
+"""``python -m careflow.cli``."""
+
+from careflow.cli import main
+
+main()

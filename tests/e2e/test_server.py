@@ -1,0 +1,61 @@
+"""A real server process over real HTTP: `careflow serve`, then a client."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.e2e.test_cli import live_db  # noqa: F401  (fixture)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(live_db: str) -> Iterator[str]:  # noqa: F811
+    port = free_port()
+    env = {**os.environ, "CAREFLOW_PORT": str(port)}
+    proc = subprocess.Popen([sys.executable, "-m", "careflow.cli", "serve", "--db", live_db], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else "server died"
+    else:
+        proc.kill()
+        pytest.fail("the server did not come up within 60 s")
+    yield base
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_the_served_api_finds_and_books(server: str) -> None:
+    with httpx.Client(base_url=server, timeout=30) as http:
+        assert http.get("/api/v1/sites").json()["total"] == 2
+        found = http.post("/api/v1/availability/find",
+                          json={"service_id": "svc-ortho-new", "patient_id": "pat-00003", "within_days": 14})
+        assert found.status_code == 200, found.text
+        option = found.json()["options"][0]
+        booked = http.post("/api/v1/bookings", json={"option": option})
+        assert booked.status_code == 201, booked.text
+        assert http.get(f"/api/v1/bookings/{booked.json()['id']}").json()["status"] == "booked"
+        bad = http.post("/api/v1/availability/find", content=b"{",
+                        headers={"content-type": "application/json"})
+        assert bad.status_code == 422
+        assert bad.headers["content-type"] == "application/problem+json"
+        assert "openapi" in http.get("/openapi.json").json()
