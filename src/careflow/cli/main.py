@@ -41,7 +41,7 @@ def serve(
         application.deps.catalogs.get(uow)
     tune_gc()
     console.print(f"careflow serving on http://{settings.host}:{settings.port}  "
-                  f"(API docs: http://{settings.host}:{settings.port}/docs)")
+                  f"(API docs: http://{settings.host}:{settings.port}/docs)", soft_wrap=True)
     uvicorn.run(create_app(application), host=settings.host, port=settings.port, log_level="warning")
 
 
@@ -67,7 +67,7 @@ def demo(
     console.print(f"\nopen {base}/docs for the API; try:\n"
                   f"  curl -s {base}/api/v1/sites\n"
                   f"  curl -s -X POST {base}/api/v1/availability/find -H 'content-type: application/json' "
-                  f"-d @examples/requests/surgery-knee-replacement.json\n")
+                  f"-d @examples/requests/surgery-knee-replacement.json\n", soft_wrap=True)
     serve(db=settings.database_url, host=None, port=settings.port)
 
 
