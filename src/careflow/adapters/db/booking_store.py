@@ -17,12 +17,14 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    TextClause,
     bindparam,
     cast,
     exists,
     extract,
     func,
     select,
+    text,
     true,
     update,
 )
@@ -58,11 +60,16 @@ BusyRow = Select[ResourceId, int, int, int, str, str]
 
 def _busy_query(sqlite: bool) -> BusyRow:
     a = allocation.c
+    overlap: list[ColumnElement[bool] | TextClause]
+    if sqlite:
+        overlap = [a.start_at < bindparam("hi", type_=UTCDateTime),
+                   a.end_at > bindparam("lo", type_=UTCDateTime)]
+    else:  # the exclusion constraint's GiST index answers range overlap directly
+        overlap = [text("allocation.during && tstzrange(:lo, :hi, '[)')").bindparams(
+            bindparam("lo", type_=UTCDateTime), bindparam("hi", type_=UTCDateTime))]
     stmt = (select(a.resource_id, _epoch(a.start_at, sqlite), _epoch(a.end_at, sqlite), a.lane,
                    a.booking_id, a.role)
-            .where(a.resource_id.in_(bindparam("ids", expanding=True)),
-                   a.start_at < bindparam("hi", type_=UTCDateTime),
-                   a.end_at > bindparam("lo", type_=UTCDateTime), a.active == true()))
+            .where(a.resource_id.in_(bindparam("ids", expanding=True)), *overlap, a.active == true()))
     return typing.cast(BusyRow, stmt)
 
 
