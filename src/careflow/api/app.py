@@ -12,6 +12,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
+from careflow.api.access_log import install_access_log
 from careflow.api.errors import install_error_handlers
 from careflow.api.routes import bookings, catalog, health
 from careflow.bootstrap import App, bootstrap
@@ -56,6 +57,7 @@ def create_app(app: App | None = None) -> FastAPI:
     )
     api.state.careflow = app
     install_error_handlers(api)
+    install_access_log(api)
     api.include_router(health.router)
     api.include_router(catalog.router)
     api.include_router(bookings.router)

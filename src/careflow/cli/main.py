@@ -31,6 +31,7 @@ def serve(
     """Serve the HTTP API."""
     import uvicorn
 
+    from careflow.api.access_log import configure_logging
     from careflow.api.app import create_app
     from careflow.bootstrap import bootstrap, tune_gc
 
@@ -42,7 +43,9 @@ def serve(
     tune_gc()
     console.print(f"careflow serving on http://{settings.host}:{settings.port}  "
                   f"(API docs: http://{settings.host}:{settings.port}/docs)", soft_wrap=True)
-    uvicorn.run(create_app(application), host=settings.host, port=settings.port, log_level="warning")
+    configure_logging(settings.log_level)
+    uvicorn.run(create_app(application), host=settings.host, port=settings.port, log_level="warning",
+                access_log=False)
 
 
 @app.command()

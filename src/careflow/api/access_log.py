@@ -1,0 +1,40 @@
+"""Structured JSON access logs: one line per request with ids only, never bodies (no PHI)."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+from fastapi import FastAPI, Request, Response
+
+__all__ = ["configure_logging", "install_access_log"]
+
+
+def configure_logging(level: str = "info") -> None:
+    """JSON lines on stderr through structlog, for the server process."""
+    logging.basicConfig(format="%(message)s", level=level.upper())
+    structlog.configure(
+        processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True),
+                    structlog.processors.JSONRenderer()],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+    )
+
+
+def install_access_log(app: FastAPI) -> None:
+    """Log method, route template, status and duration; echo or issue an X-Request-ID."""
+    log = structlog.get_logger("careflow.access")
+
+    @app.middleware("http")
+    async def access(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        began = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        response.headers["X-Request-ID"] = request_id
+        log.info("request", method=request.method, route=template, status=response.status_code,
+                 ms=round((time.perf_counter() - began) * 1000, 1), request_id=request_id)
+        return response
