@@ -164,6 +164,9 @@ class FakeBookingStore:
     def changes_since(self, after: int, limit: int = 10_000) -> list[tuple[int, str]]:
         return [(i, e.aggregate_id) for i, e in enumerate(self._s.outbox, 1) if i > after][:limit]
 
+    def lock_resources(self, resource_ids: Collection[ResourceId]) -> None:
+        """Writers are serialized by the fake already."""
+
     def allocations_of(self, booking_ids: Collection[str]) -> list[tuple[ResourceId, Busy]]:
         return [(a.resource_id, Busy(*a.span, a.lane, bid, a.role))
                 for bid in booking_ids for a in self._s.lanes.get(bid, ())]

@@ -30,6 +30,7 @@ from careflow.domain.errors import Conflict
 from careflow.domain.health_system import HealthSystem
 from careflow.domain.ids import PatientId, ResourceId, ServiceId, SiteId
 from careflow.domain.options import Option
+from careflow.domain.resources import ContractLimits
 from careflow.domain.violations import ViolationCode
 from careflow.services.booking import BookingDeps, book_option
 from careflow.services.catalogs import CatalogCache
@@ -143,3 +144,25 @@ def test_concurrent_bookings_never_reserve_more_stock_than_on_hand(
     with engine.connect() as conn:
         assert conn.execute(text("SELECT on_hand, reserved FROM stock_item")).one() == (3, 3)
         assert conn.execute(OVERLAPPING_PAIRS).scalar() == 0
+
+
+def test_concurrent_bookings_never_take_a_surgeon_past_the_weekly_maximum(
+        engine: Engine, tiny: Callable[..., HealthSystem]) -> None:
+    """Eight one-hour cases at eight different times in one week, a contract of three hours:
+    each booking alone fits, so only serialized writers keep the limit (no constraint can)."""
+    hs = tiny(patients=8, mesh_on_hand=50)
+    hs.stock = [replace(hs.stock[0], reorder_threshold=0)]
+    surgeon = next(r for r in hs.resources if r.id == "dr1")
+    tight = replace(surgeon, profile=replace(surgeon.clinician, contract=ContractLimits(12, 3, 3)))
+    hs.resources = [r for r in hs.resources if r.id == "or1"] + [tight]
+    hs.services = [s for s in hs.services if s.id == "svc_lap"]
+    hs.patients = [replace(p, needs_interpreter=False) for p in hs.patients]
+    load_health_system(engine, hs, replace=True)
+    deps = BookingDeps(SqlUnitOfWorkFactory(engine, lambda: NOW), CatalogCache(), lambda: NOW)
+    starts = [START + timedelta(hours=2 * i) for i in range(4)] + [
+        START + timedelta(days=1, hours=2 * i) for i in range(4)]
+    won, lost = race(deps, [option(s, f"p{i}") for i, s in enumerate(starts)])
+    assert len(won) == 3
+    assert len(lost) == 5
+    for exc in lost:
+        assert ViolationCode.CLINICIAN_HOURS_EXCEEDED in codes(exc)

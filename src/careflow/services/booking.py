@@ -98,7 +98,8 @@ class _Planned:
 
 
 def _plan(uow: UnitOfWork, catalog: Catalog, option: Option, now: datetime,
-          own: Booking | None = None, hold_expires_at: datetime | None = None) -> _Planned:
+          own: Booking | None = None, hold_expires_at: datetime | None = None,
+          lock: bool = False) -> _Planned:
     """Derive the case from an option and run every check on it."""
     service = catalog.service(option.service_id)
     site = catalog.site(option.site_id)
@@ -109,7 +110,7 @@ def _plan(uow: UnitOfWork, catalog: Catalog, option: Option, now: datetime,
     end, allocations = build_allocations(service, needs, option.start, option.assignments,
                                          catalog.resources)
     ctx = case_context(uow, catalog, service, site, patient, option.start, end, allocations,
-                       now, own, hold_expires_at)
+                       now, own, hold_expires_at, lock)
     allocations = _assign_lanes(ctx, allocations)
     items = tuple(ItemReservation(i.sku, i.quantity) for i in service.items)
     violations = check_case(ctx, option.start, end, allocations)
@@ -120,9 +121,9 @@ def _plan_sweeping(uow: UnitOfWork, catalog: Catalog, option: Option, now: datet
                    own: Booking | None = None, hold_expires_at: datetime | None = None) -> _Planned:
     """Plan; when something is refused and expired holds are still in the way, release them
     (in this transaction) and plan again. The common, conflict-free path costs no sweep."""
-    planned = _plan(uow, catalog, option, now, own, hold_expires_at)
+    planned = _plan(uow, catalog, option, now, own, hold_expires_at, lock=True)
     if planned.violations and release_expired_holds(uow, now):
-        planned = _plan(uow, catalog, option, now, own, hold_expires_at)
+        planned = _plan(uow, catalog, option, now, own, hold_expires_at, lock=True)
     return planned
 
 

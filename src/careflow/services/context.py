@@ -55,14 +55,19 @@ def case_context(
     now: datetime,
     own: Booking | None = None,
     hold_expires_at: datetime | None = None,
+    lock: bool = False,
 ) -> CheckContext:
     """The check context for one case; ``own`` is a booking being confirmed or moved,
-    whose allocations, reservations and patient time must not count against itself."""
+    whose allocations, reservations and patient time must not count against itself.
+    ``lock`` (the write path) makes concurrent writers for the same clinicians take turns,
+    so that working-hour limits, which no constraint can guard, hold under concurrency."""
     ids = {a.resource_id for a in allocations if a.resource_id in catalog.resources}
     spans = [a.span for a in allocations] + [(to_ts(start), to_ts(end))]
     hull: Span = (min(s[0] for s in spans), max(s[1] for s in spans))
-    window = week_hull(hull, site) if any(
-        catalog.resources[i].kind is ResourceKind.CLINICIAN for i in ids) else hull
+    clinicians = sorted(i for i in ids if catalog.resources[i].kind is ResourceKind.CLINICIAN)
+    window = week_hull(hull, site) if clinicians else hull
+    if lock and clinicians:
+        uow.bookings.lock_resources(clinicians)
     busy = uow.bookings.busy(ids, window)
     skip = {own.id} if own is not None else set()
     occupancy: dict[ResourceId, Occupancy] = {}
@@ -77,7 +82,8 @@ def case_context(
     patient_busy = uow.bookings.patient_busy(patient.id, case, own.id if own else None)
     return CheckContext(
         now=now, service=service, patient=patient, site=site, resources=catalog.resources,
-        occupancy=occupancy, stock=stock, authorizations=uow.master.authorizations(patient.id),
+        occupancy=occupancy, stock=stock,
+        authorizations=uow.master.authorizations(patient.id) if service.prerequisites.authorization else (),
         patient_busy=patient_busy, hold_expires_at=hold_expires_at,
     )
 

@@ -92,6 +92,15 @@ class BookingStore(Protocol):
         """Active allocations overlapping ``window`` per resource."""
         ...
 
+    def lock_resources(self, resource_ids: Collection[ResourceId]) -> None:
+        """Serialize writers that read these resources' limits (working hours) until commit.
+
+        The exclusion constraints guard overlaps; a limit summed over many allocations
+        (hours in a day or a week) can only be guarded by making writers take turns.
+        A no-op where writers are serialized anyway (SQLite).
+        """
+        ...
+
     def patient_busy(self, patient_id: PatientId, window: Span, exclude: str | None) -> list[Span]:
         """Spans of the patient's other active bookings overlapping ``window``."""
         ...

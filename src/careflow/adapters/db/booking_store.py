@@ -36,7 +36,7 @@ from careflow.adapters.db.booking_rows import allocation_rows, assemble, booking
 from careflow.adapters.db.coltypes import UTCDateTime
 from careflow.adapters.db.engine import is_postgres
 from careflow.adapters.db.races import translating_races
-from careflow.adapters.db.tables import allocation, booking, stock_reservation
+from careflow.adapters.db.tables import allocation, booking, resource, stock_reservation
 from careflow.domain.bookings import ACTIVE_STATUSES, Booking, BookingStatus
 from careflow.domain.ids import PatientId, ResourceId
 from careflow.domain.occupancy import Busy
@@ -143,6 +143,14 @@ class SqlBookingStore:
                 found = out[rid] = []
             found.append(Busy(start, end, lane, bid, role))
         return out
+
+    def lock_resources(self, resource_ids: Collection[ResourceId]) -> None:
+        """On PostgreSQL, lock the resource rows (in id order, so writers never deadlock)."""
+        if self._sqlite or not resource_ids:
+            return  # SQLite writers are serialized by BEGIN IMMEDIATE already
+        stmt = (select(resource.c.id).where(resource.c.id.in_(sorted(resource_ids)))
+                .order_by(resource.c.id).with_for_update())
+        self._conn.execute(stmt).all()
 
     def change_head(self) -> int:
         """The highest outbox id (0 when empty)."""
