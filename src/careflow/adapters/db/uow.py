@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
@@ -42,6 +42,8 @@ class SqlUnitOfWork:
         self._write = write
         self._clock = clock
         self._conn: Connection | None = None
+        self._events: list[dict[str, Any]] = []
+        self._audits: list[dict[str, Any]] = []
 
     @property
     def connection(self) -> Connection:
@@ -76,26 +78,37 @@ class SqlUnitOfWork:
             conn.close()
 
     def commit(self) -> None:
-        """Commit the transaction (a guard firing at commit is a lost race too)."""
+        """Write the buffered outbox and audit rows, then commit (a guard firing at commit
+        is a lost race too)."""
         with translating_races():
+            self._flush()
             self.connection.commit()
+
+    def _flush(self) -> None:
+        """The outbox and audit rows of this transaction, written last: an outbox id is
+        taken just before commit, which keeps ids nearly in commit order for the readers
+        that tail the outbox (see services/calendar_cache.py)."""
+        events, audits = self._events, self._audits
+        self._events, self._audits = [], []
+        if events:
+            self.connection.execute(outbox.insert(), events)
+        if audits:
+            self.connection.execute(audit_log.insert(), audits)
 
     def rollback(self) -> None:
         """Discard everything written in this unit of work."""
         self.connection.rollback()
 
     def publish(self, events: Sequence[Event]) -> None:
-        """Write events to the outbox, in this transaction."""
-        if not events:
-            return
+        """Add events to the outbox, in this transaction (written at commit)."""
         at = self._clock()
-        self.connection.execute(outbox.insert(), [
+        self._events.extend(
             {"occurred_at": at, "type": e.name, "aggregate_id": e.aggregate_id,
-             "payload": e.payload(), "published_at": None} for e in events])
+             "payload": e.payload(), "published_at": None} for e in events)
 
     def audit(self, entry: AuditEntry) -> None:
-        """Append an audit-log row, in this transaction."""
-        self.connection.execute(audit_log.insert(), {
+        """Append an audit-log row, in this transaction (written at commit)."""
+        self._audits.append({
             "at": self._clock(), "actor": entry.actor, "action": entry.action,
             "entity_type": entry.entity_type, "entity_id": entry.entity_id,
             "outcome": entry.outcome, "reason": entry.reason,
