@@ -143,6 +143,20 @@ def test_booking_an_expired_hold_releases_it_and_keeps_it_released(
     assert implants(store) == (5, 0)
 
 
+def test_rescheduling_an_expired_hold_releases_it_and_explains_why(
+        deps: BookingDeps, store: FakeUnitOfWorkFactory, clock: FixedClock) -> None:
+    held = hold(deps, option(consult(), local(CASE_DAY, "09:00")))
+    clock.advance(minutes=11)
+
+    with pytest.raises(Conflict) as refused:
+        reschedule(RescheduleBooking(held.id, option(consult(), local(CASE_DAY, "11:00")),
+                                     "later suits the patient", SCHEDULER), deps)
+
+    assert [v.code for v in refused.value.violations] == [ViolationCode.HOLD_EXPIRED]
+    assert store.booking(held.id).status is BookingStatus.EXPIRED
+    assert store.allocations() == []
+
+
 def test_cancelling_releases_every_allocation_and_the_implant(
         deps: BookingDeps, store: FakeUnitOfWorkFactory) -> None:
     booked = book(deps, option(knee_replacement(), KNEE_AT_8))

@@ -332,6 +332,11 @@ def reschedule(cmd: RescheduleBooking, deps: BookingDeps) -> Booking:
         with deps.uow(write=True) as uow:
             now = deps.clock()
             booking = _load(uow, cmd.booking_id)
+            if booking.hold_expired(now):  # release it for good, then say why
+                expires_at = booking.expires_at
+                release_expired_holds(uow, now)
+                uow.commit()
+                raise Conflict("the hold expired", check_hold(expires_at, now))
             if booking.status not in (BookingStatus.BOOKED, BookingStatus.HELD):
                 raise InvalidTransition(
                     f"cannot reschedule booking {booking.id}: it is {booking.status.value}")
