@@ -283,16 +283,21 @@ def _overlap_violations(need: Need, occ: Occupancy, alloc: Allocation) -> list[V
 
 
 def check_clinician_hours(occ: Occupancy, alloc: Allocation, zone: ZoneInfo) -> list[Violation]:
-    """The case keeps the clinician within the contract's daily and weekly limits."""
+    """The case keeps the clinician within the contract's daily and weekly limits.
+
+    Every local day and ISO week the case touches is checked: a night case from 23:00 to
+    01:00 adds an hour to each of two days (and, on a Sunday night, to two weeks).
+    """
     resource = occ.resource
     contract = resource.clinician.contract
-    start_local = datetime.fromtimestamp(alloc.span[0], zone)
-    day0 = start_local.date()
-    week0 = day0 - timedelta(days=day0.weekday())
+    first = datetime.fromtimestamp(alloc.span[0], zone).date()
+    last = datetime.fromtimestamp(alloc.span[1] - 1, zone).date()
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    weeks = list(dict.fromkeys(d - timedelta(days=d.weekday()) for d in days))
 
-    def local_span(first: date, days: int) -> Span:
-        lo = datetime.combine(first, datetime.min.time(), tzinfo=zone)
-        hi = datetime.combine(first + timedelta(days=days), datetime.min.time(), tzinfo=zone)
+    def local_span(start: date, days: int) -> Span:
+        lo = datetime.combine(start, datetime.min.time(), tzinfo=zone)
+        hi = datetime.combine(start + timedelta(days=days), datetime.min.time(), tzinfo=zone)
         return (to_ts(lo), to_ts(hi))
 
     def hours_in(window: Span) -> float:
@@ -300,19 +305,22 @@ def check_clinician_hours(occ: Occupancy, alloc: Allocation, zone: ZoneInfo) -> 
         case = min(alloc.span[1], window[1]) - max(alloc.span[0], window[0])
         return (seconds + max(case, 0)) / 3600
 
-    day_hours = hours_in(local_span(day0, 1))
-    week_hours = hours_in(local_span(week0, 7))
     rid = resource.id
-    if day_hours > contract.max_hours_day:
-        return [hard(V.CLINICIAN_HOURS_EXCEEDED, rid, f"{rid} would work {day_hours:.1f} h on "
-                     f"{day0.isoformat()} (max {contract.max_hours_day:g})", alloc.role)]
-    if week_hours > contract.max_hours_week:
-        return [hard(V.CLINICIAN_HOURS_EXCEEDED, rid, f"{rid} would work {week_hours:.1f} h in the "
-                     f"week of {week0.isoformat()} (max {contract.max_hours_week:g})", alloc.role)]
-    if week_hours > contract.overtime_threshold_week:
-        return [soft(V.CLINICIAN_OVERTIME_NEEDS_APPROVAL, rid,
-                     f"{rid} would work {week_hours:.1f} h in the week of {week0.isoformat()} "
-                     f"(overtime past {contract.overtime_threshold_week:g})", alloc.role)]
+    for day in days:
+        day_hours = hours_in(local_span(day, 1))
+        if day_hours > contract.max_hours_day:
+            return [hard(V.CLINICIAN_HOURS_EXCEEDED, rid, f"{rid} would work {day_hours:.1f} h on "
+                         f"{day.isoformat()} (max {contract.max_hours_day:g})", alloc.role)]
+    week_hours = [(week0, hours_in(local_span(week0, 7))) for week0 in weeks]
+    for week0, hours in week_hours:
+        if hours > contract.max_hours_week:
+            return [hard(V.CLINICIAN_HOURS_EXCEEDED, rid, f"{rid} would work {hours:.1f} h in the "
+                         f"week of {week0.isoformat()} (max {contract.max_hours_week:g})", alloc.role)]
+    for week0, hours in week_hours:
+        if hours > contract.overtime_threshold_week:
+            return [soft(V.CLINICIAN_OVERTIME_NEEDS_APPROVAL, rid,
+                         f"{rid} would work {hours:.1f} h in the week of {week0.isoformat()} "
+                         f"(overtime past {contract.overtime_threshold_week:g})", alloc.role)]
     return []
 
 
