@@ -119,10 +119,30 @@ class Occupancy:
 
         A pool of capacity N is N single lanes; the store guards each lane against
         overlaps, so the headcount is never exceeded even under concurrency.
+
+        A lane can also look free while the headcount is not: after a call-out that came
+        once cases were booked, an allocation may sit on a lane that is no longer on duty,
+        and the person doing it is one of those who are. So no more lanes are returned
+        than there are units on duty and unallocated (on any lane) at every instant.
         """
-        used = {b.lane for b in self.conflicts(span)}
-        return [lane for lane in range(self.resource.capacity)
+        busy = self.conflicts(span)
+        used = {b.lane for b in busy}
+        free = [lane for lane in range(self.resource.capacity)
                 if lane not in used and self.on_duty(span, lane + 1)]
+        if free and any(not self.on_duty((b.start, b.end), b.lane + 1) for b in busy):
+            return free[:max(0, self._spare(span, busy))]
+        return free
+
+    def _spare(self, span: Span, busy: list[Busy]) -> int:
+        """The fewest units on duty and not allocated (on any lane) at an instant of ``span``."""
+        cuts = {span[0]}
+        for lo, hi in [(b.start, b.end) for b in busy] + [(p.start, p.end) for p in self.pieces]:
+            cuts.update(t for t in (lo, hi) if span[0] < t < span[1])
+        low = self.resource.capacity
+        for t in cuts:
+            units = next((p.count for p in self.pieces if p.start <= t < p.end), 0)
+            low = min(low, units - sum(1 for b in busy if b.start <= t < b.end))
+        return low
 
     def maintenance_overlapping(self, span: Span) -> bool:
         return any(e.kind is ExceptionKind.MAINTENANCE and overlaps(e.span, span)
