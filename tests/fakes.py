@@ -262,6 +262,19 @@ class FakeUnitOfWorkFactory:
                 self.committed.of(type(thing))[thing.id] = thing
         self.committed.version += 1
 
+    def wipe(self) -> None:
+        """Delete every booking, reservation, outbox and audit row, as ``careflow seed`` does
+        before loading again: outbox ids start over at 1 (as SQLite's rowids do once the table
+        is empty), and the master-data version moves on."""
+        s = self.committed
+        s.bookings.clear()
+        s.lanes.clear()
+        s.reservations.clear()
+        s.outbox.clear()
+        s.audit.clear()
+        s.stock = {key: replace(level, reserved=0) for key, level in s.stock.items()}
+        s.version += 1
+
     def run_concurrent_writer(self, uow: FakeUnitOfWork) -> None:
         """Let a writer that was set up by a test commit just before this write lands."""
         writer, self.concurrent_writer = self.concurrent_writer, None

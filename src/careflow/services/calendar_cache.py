@@ -118,6 +118,11 @@ class CalendarCache:
             self._calendars.clear()
             self._where.clear()
             self._master_version = version
+            # A reseed empties the outbox, and SQLite then hands out ids from 1 again:
+            # tail from the new head, or ids below the old mark would never be read.
+            self._low = None
+            self._seen.clear()
+            self._gaps.clear()
         if self._low is None:
             self._low = max(0, uow.bookings.change_head() - REREAD)
         rows = uow.bookings.changes_since(self._low)
