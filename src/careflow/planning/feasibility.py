@@ -8,16 +8,23 @@ sorted disjoint integer spans, so this is linear merging, not a walk over a time
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from careflow.domain.occupancy import Occupancy
 from careflow.domain.options import equipment_tail
 from careflow.domain.preference_cards import Anchor, Need
 from careflow.domain.resources import ResourceKind
-from careflow.domain.timespans import Span, normalize, shrink, subtract
+from careflow.domain.timespans import Span, intersect, normalize, shrink, subtract
 
-__all__ = ["Candidate", "at_least", "need_offsets", "patient_free", "unit_starts"]
+__all__ = ["Candidate", "at_least", "contract_starts", "local_bounds", "need_offsets", "patient_free",
+           "unit_starts"]
+
+FAR = 2**40
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,3 +86,72 @@ def patient_free(window: Span, busy: Sequence[Span], duration: int) -> list[Span
     """Start times in ``window`` at which the case does not overlap the patient's other bookings."""
     blocked = normalize((s - duration + 1, e) for s, e in busy)
     return subtract([window], blocked)
+
+
+def local_bounds(window: Span, zone: ZoneInfo) -> tuple[list[int], list[int]]:
+    """Local midnights of the days, and of the ISO-week Mondays, around ``window``.
+
+    Both lists start a period before the window and end a period after it, so a case that
+    starts in the window and runs past midnight (or into Monday) has its next period too.
+    """
+    first = datetime.fromtimestamp(window[0], zone).date() - timedelta(days=1)
+    last = datetime.fromtimestamp(window[1], zone).date() + timedelta(days=2)
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    monday = first - timedelta(days=first.weekday())
+    weeks = [monday + timedelta(days=7 * i) for i in range((last - monday).days // 7 + 3)]
+    return _midnights(days, zone), _midnights(weeks, zone)
+
+
+def _midnights(days: Sequence[date], zone: ZoneInfo) -> list[int]:
+    return [int(datetime.combine(d, time(), tzinfo=zone).timestamp()) for d in days]
+
+
+def contract_starts(need: Need, occ: Occupancy, zone: ZoneInfo, bounds: tuple[list[int], list[int]],
+                    duration: int) -> list[Span] | None:
+    """Starts at which the clinician's credentials are valid on the case's local day and the
+    case keeps them within the contract's daily and weekly maximums (as ``check_case`` judges
+    them: every local day and ISO week the case touches); None when nothing limits them."""
+    req, prof = need.clinician, occ.resource.clinician
+    assert req is not None
+    allowed: list[Span] | None = None
+    expiries = [c.expires_on for c in (prof.credential(code) for code in req.credentials) if c is not None]
+    if expiries:
+        lapse = datetime.combine(min(expiries) + timedelta(days=1), time(), tzinfo=zone)
+        allowed = [(-FAR, int(lapse.timestamp()))]
+    contract = prof.contract
+    booked = sum(b.end - b.start for b in occ.busy)
+    if duration > 20 * 3600 or booked + duration <= min(contract.max_hours_day,
+                                                           contract.max_hours_week) * 3600:
+        return allowed
+    days, weeks = bounds
+    for period, limit in ((days, contract.max_hours_day), (weeks, contract.max_hours_week)):
+        spans = _within(period, _busy_per_period(occ, period), limit * 3600, duration)
+        allowed = spans if allowed is None else intersect(allowed, spans)
+    return allowed
+
+
+def _busy_per_period(occ: Occupancy, bounds: Sequence[int]) -> list[int]:
+    """Seconds of the resource's allocations in each period ``[bounds[i], bounds[i + 1])``."""
+    out = [0] * (len(bounds) - 1)
+    for b in occ.busy:
+        i = max(bisect_right(bounds, b.start) - 1, 0)
+        while i < len(out) and bounds[i] < b.end:
+            out[i] += max(0, min(b.end, bounds[i + 1]) - max(b.start, bounds[i]))
+            i += 1
+    return out
+
+
+def _within(bounds: Sequence[int], busy: Sequence[int], limit: float, duration: int) -> list[Span]:
+    """Starts of a case of ``duration`` that keep every period it touches within ``limit``
+    seconds (a case shorter than a period touches the one it starts in and perhaps the next)."""
+    out: list[Span] = []
+    for i in range(len(busy) - 1):
+        lo, nxt = bounds[i], bounds[i + 1]
+        here, after = limit - busy[i], limit - busy[i + 1]
+        # The part before ``nxt`` counts here; a part after it counts in the next period.
+        first = lo if duration <= here else math.ceil(nxt - here)
+        last = math.floor(nxt - duration + max(after, 0))
+        start, end = max(lo, first), min(nxt, last + 1)
+        if start < end:
+            out.append((start, end))
+    return normalize(out)

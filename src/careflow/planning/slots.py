@@ -37,6 +37,8 @@ from careflow.domain.violations import Violation, ViolationCode, hard
 from careflow.planning.feasibility import (
     Candidate,
     at_least,
+    contract_starts,
+    local_bounds,
     need_offsets,
     patient_free,
     unit_starts,
@@ -131,7 +133,7 @@ def find_options(inp: SearchInputs) -> FindResult:
     slots: list[_Slot] = []
     plans: list[_SitePlan] = []
     for site_inputs in inp.sites:
-        plan = _plan_site(inp, site_inputs, blockers)
+        plan = _plan_site(inp, site_inputs, window, blockers)
         if plan is None:
             continue
         plans.append(plan)
@@ -156,7 +158,8 @@ def _bookable_window(inp: SearchInputs) -> Span | None:
     return (lo, hi) if lo < hi else None
 
 
-def _plan_site(inp: SearchInputs, si: SiteInputs, blockers: list[Violation]) -> _SitePlan | None:
+def _plan_site(inp: SearchInputs, si: SiteInputs, window: Span,
+               blockers: list[Violation]) -> _SitePlan | None:
     """Screen the site's resources per need and compute each need's feasible starts."""
     service, patient, site = inp.service, inp.patient, si.site
     offered = check_service_offered(service, site)
@@ -170,6 +173,7 @@ def _plan_site(inp: SearchInputs, si: SiteInputs, blockers: list[Violation]) -> 
     needs = service.needs(patient.interpreter_language)
     units: dict[str, list[Candidate]] = {}
     feasible: dict[str, list[Span]] = {}
+    bounds: tuple[list[int], list[int]] | None = None
     for need in needs:
         eligible = [si.occupancy[rid] for rid in si.eligible.get(need.role, [])]
         if not eligible:
@@ -178,10 +182,26 @@ def _plan_site(inp: SearchInputs, si: SiteInputs, blockers: list[Violation]) -> 
                                  f"{site.id} has no resource that can fill role {need.role}", need.role))
             return None
         cands = [c for occ in eligible for c in unit_starts(need, occ, service.duration)]
+        if need.clinician is not None:
+            bounds = bounds or local_bounds(window, site.zone)
+            cands = _within_contract(need, cands, si, bounds, service.duration)
         units[need.role] = cands
         if need.role != "room":
             feasible[need.role] = _need_starts(need, cands)
     return _SitePlan(si, needs, units, feasible)
+
+
+def _within_contract(need: Need, cands: list[Candidate], si: SiteInputs,
+                     bounds: tuple[list[int], list[int]], duration: int) -> list[Candidate]:
+    """Clinician candidates cut to the starts their credentials and working hours allow."""
+    out: list[Candidate] = []
+    for c in cands:
+        allowed = contract_starts(need, si.occupancy[ResourceId(c.resource_id)], si.site.zone, bounds,
+                                  duration)
+        starts = c.starts if allowed is None else intersect(c.starts, allowed)
+        if starts:
+            out.append(c if allowed is None else Candidate(c.resource_id, c.lane, starts))
+    return out
 
 
 def _missing_code(need: Need) -> ViolationCode:
