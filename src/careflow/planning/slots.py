@@ -406,15 +406,26 @@ def _assign(inp: SearchInputs, plan: _SitePlan, slot: _Slot) -> list[tuple[Assig
 
 def _materialize(inp: SearchInputs, plans: list[_SitePlan], slots: list[_Slot],
                  blockers: list[Violation]) -> list[Option]:
-    """Turn the best slots into checked options until the limit is reached."""
+    """Turn the best slots into checked options until no unchecked slot can rank in the top.
+
+    A slot's score is a lower bound of its option's: the full check may add points for
+    soft violations. So once ``limit`` options are in hand, slots keep being checked while
+    one could still beat the last option kept (within the budget of checks).
+    """
     by_site = {id(p.inputs): p for p in plans}
     seen: set[tuple[str, int]] = set()
     options: list[Option] = []
     refused: list[Violation] = []
-    budget = inp.request.limit * 6
+    limit = inp.request.limit
+    budget = limit * 6
     for slot in slots:
-        if len(options) >= inp.request.limit or budget <= 0:
+        if budget <= 0:
             break
+        if len(options) >= limit:
+            options.sort(key=lambda o: (o.score, o.start))
+            del options[limit:]
+            if slot.score > options[-1].score:
+                break
         key = (slot.site.site.id, slot.start)
         if key in seen:
             continue
@@ -430,7 +441,7 @@ def _materialize(inp: SearchInputs, plans: list[_SitePlan], slots: list[_Slot],
     if not options:
         blockers.extend(refused)
     options.sort(key=lambda o: (o.score, o.start))
-    return options
+    return options[:limit]
 
 
 def _checked_option(inp: SearchInputs, plan: _SitePlan, slot: _Slot,
