@@ -14,7 +14,6 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from careflow.domain.bookings import Allocation, ItemReservation
 from careflow.domain.catalog import Catalog
@@ -125,19 +124,22 @@ def find_options(inp: SearchInputs) -> FindResult:
         blockers.append(hard(ViolationCode.OUTSIDE_BOOKING_WINDOW, service.id,
                              "no part of the requested window is inside the booking window"))
         return FindResult([], blockers)
-    allowed, why = prerequisite_days(service, inp.patient, inp.authorizations, window, inp.now,
-                                     inp.sites[0].site.zone if inp.sites else ZoneInfo("UTC"))
-    if not allowed:
-        return FindResult([], why)
-    free_for_patient = intersect(patient_free(window, inp.patient_busy, service.duration), allowed)
+    # Authorization validity and prep due dates are local dates: each site's own zone.
+    prerequisites = [prerequisite_days(service, inp.patient, inp.authorizations, window, inp.now,
+                                       si.site.zone) for si in inp.sites]
+    if not any(allowed for allowed, _ in prerequisites):
+        return FindResult([], prerequisites[0][1])
+    patient_free_starts = patient_free(window, inp.patient_busy, service.duration)
     slots: list[_Slot] = []
     plans: list[_SitePlan] = []
-    for site_inputs in inp.sites:
+    for site_inputs, (allowed, _) in zip(inp.sites, prerequisites, strict=True):
+        if not allowed:
+            continue
         plan = _plan_site(inp, site_inputs, window, blockers)
         if plan is None:
             continue
         plans.append(plan)
-        slots.extend(_slots_at(inp, plan, free_for_patient, window[0]))
+        slots.extend(_slots_at(inp, plan, intersect(patient_free_starts, allowed), window[0]))
     slots.sort(key=lambda s: (s.score, s.start, s.site.site.id))
     options = _materialize(inp, plans, slots, blockers)
     if not options and not blockers:

@@ -71,9 +71,10 @@ def _find(uow: UnitOfWork, request: FindRequest, deps: BookingDeps) -> FindResul
                                     f"no site in reach offers {service.code}")])
     auths = uow.master.authorizations(patient.id)
     window_asked = (to_ts(request.earliest), to_ts(request.latest))
-    allowed, why = prerequisite_days(service, patient, auths, window_asked, now, sites[0].zone)
-    if not allowed:
-        return FindResult([], why)
+    prerequisites = [prerequisite_days(service, patient, auths, window_asked, now, site.zone)
+                     for site in sites]  # local dates: each site's own zone
+    if not any(allowed for allowed, _ in prerequisites):
+        return FindResult([], prerequisites[0][1])
     window = _window(request, service)
     wide: Span = (window[0] - WEEK - 86400, window[1] + WEEK + 86400)
     eligible = {site.id: eligible_by_role(catalog, service, patient, site,
