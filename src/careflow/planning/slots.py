@@ -10,6 +10,7 @@ to the best ones and runs the full dependency check on each before proposing it.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -282,8 +283,14 @@ def _offset(ts: int, site: Site) -> int:
 
 
 def _grid_starts(spans: Sequence[Span], site: Site, slot_minutes: int) -> list[int]:
-    """The first and the last start on the site-local slot grid inside each span."""
-    grid = slot_minutes * 60
+    """The first and the last start on the site-local slot grid inside each span.
+
+    The grid is the tidy wall-clock times of the slot length: multiples of
+    ``gcd(slot_minutes, 60)`` minutes past each local hour, so every full hour is on it (a
+    45-minute grid counted from midnight would never offer 07:00), it is the same every
+    day, and a daylight-saving change, a whole hour, does not move it.
+    """
+    grid = math.gcd(slot_minutes, 60) * 60
     out: list[int] = []
     for lo, hi in spans:
         off = _offset(lo, site)
