@@ -7,20 +7,47 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from careflow.api.access_log import install_access_log
+from careflow.api.body_limit import BodyLimit
 from careflow.api.errors import install_error_handlers
 from careflow.api.routes import bookings, catalog, health
 from careflow.bootstrap import App, bootstrap
 from careflow.services.booking import sweep_expired_holds
 
-__all__ = ["create_app"]
+__all__ = ["MAX_BODY_BYTES", "create_app"]
 
 log = logging.getLogger("careflow.api")
+# The largest legitimate body is an option of 200 allocations (~60 KB); 1 MiB leaves room
+# and keeps a hostile client from making the server parse megabytes of JSON.
+MAX_BODY_BYTES = 1024 * 1024
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+VALIDATION = {"description": "malformed input; `field` names it"}
+
+
+def _problem_json_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Document every error response as what it is: ``application/problem+json`` with a
+    ``Problem`` (FastAPI documents them as ``application/json``, and 422 with its own
+    ``HTTPValidationError``, which careflow never sends)."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if (operation.get("parameters") or operation.get("requestBody")) and "422" not in responses:
+                responses["422"] = dict(VALIDATION)
+            if operation.get("requestBody"):
+                responses.setdefault("413", {"description": f"the body is over {MAX_BODY_BYTES} bytes"})
+            for code, response in responses.items():
+                if code[0] in "45":
+                    response["content"] = {"application/problem+json": {"schema": PROBLEM_REF}}
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    return schema
 
 
 async def _sweep_holds(app: App) -> None:
@@ -57,7 +84,8 @@ def create_app(app: App | None = None) -> FastAPI:
     )
     api.state.careflow = app
     install_error_handlers(api)
-    install_access_log(api)
+    api.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    install_access_log(api)  # outermost: refusals of oversized bodies are logged too
     api.include_router(health.router)
     api.include_router(catalog.router)
     api.include_router(bookings.router)
@@ -66,4 +94,12 @@ def create_app(app: App | None = None) -> FastAPI:
     def root() -> RedirectResponse:
         return RedirectResponse("/docs")
 
+    default_openapi = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            api.openapi_schema = _problem_json_errors(default_openapi())
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
     return api

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from careflow.api.schemas import ViolationOut
 from careflow.domain.errors import (
@@ -28,12 +30,12 @@ BASE = "https://careflow.dev/problems/"
 
 
 def problem(status: int, title: str, detail: str, kind: str, request: Request | None = None,
-            **extra: Any) -> JSONResponse:
+            headers: Mapping[str, str] | None = None, **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"type": BASE + kind, "title": title, "status": status, "detail": detail}
     if request is not None:
         body["instance"] = request.url.path
     body.update({k: v for k, v in extra.items() if v is not None})
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -72,10 +74,41 @@ async def _careflow(request: Request, exc: Exception) -> JSONResponse:
     return await _unexpected(request, exc)
 
 
+def _undecodable(cause: BaseException | None) -> str:
+    """Why FastAPI could not parse a body that json.loads choked on (not a JSONDecodeError)."""
+    if isinstance(cause, UnicodeDecodeError):
+        return "the body is not UTF-8 text"
+    if isinstance(cause, RecursionError):
+        return "the body is nested too deeply"
+    if isinstance(cause, ValueError):  # e.g. an integer of more than 4300 digits
+        return f"the body is not valid JSON: {cause}"
+    return "the body could not be parsed"
+
+
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
-    return problem(exc.status_code, title, str(exc.detail), title.lower().replace(" ", "-"), request)
+    if exc.status_code == 400:
+        # FastAPI answers 400 "There was an error parsing the body" for what json.loads raises
+        # besides JSONDecodeError (bad UTF-8, too deep, too many digits): malformed JSON too.
+        return problem(422, "Malformed JSON", _undecodable(exc.__cause__), "malformed-json", request,
+                       field="body")
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request)) or headers.get("Allow", "")
+    titles = {404: "Not found", 405: "Method not allowed", 413: "Content too large"}
+    title = titles.get(exc.status_code, "Error")
+    return problem(exc.status_code, title, str(exc.detail), title.lower().replace(" ", "-"), request,
+                   headers=headers, field="body" if exc.status_code == 413 else None)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any, Generic, Literal, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from careflow.domain.bookings import Allocation, Booking, ItemReservation, Urgency
 from careflow.domain.ids import PatientId, ResourceId, ServiceId, SiteId
@@ -13,6 +22,69 @@ from careflow.domain.options import FindRequest, Option, RankReason
 from careflow.domain.violations import Violation
 
 T = TypeVar("T")
+
+# --- input types shared by every body, query and path ----------------------------------
+#
+# Instants are bounded so that no date arithmetic downstream (weeks around a case, days
+# around a window, local dates in a site's zone) can leave the range Python's datetime
+# represents: year 1 or 9999 used to be a 500. Identifiers and free text refuse control
+# characters: PostgreSQL cannot store NUL, and no id or reason needs the others.
+
+EARLIEST_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(2200, 1, 1, tzinfo=UTC)
+ID_PATTERN = r"^[^\u0000-\u001f\u007f]+$"
+TEXT_PATTERN = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"
+_TEXT_ALLOWED = frozenset("\t\n\r")
+
+
+def _iso_text(value: Any) -> Any:
+    """Refuse numbers for instants (pydantic would read 20260601 as seconds after 1970)."""
+    if isinstance(value, (int, float)):
+        raise PydanticCustomError(
+            "datetime_type", "must be an ISO 8601 string with a UTC offset, e.g. 2026-12-01T08:00:00-05:00")
+    return value
+
+
+def _in_range(value: datetime) -> datetime:
+    if not EARLIEST_INSTANT <= value < LATEST_INSTANT:
+        raise PydanticCustomError(
+            "datetime_range", "must be between {earliest} and {latest} (UTC)",
+            {"earliest": EARLIEST_INSTANT.date().isoformat(), "latest": LATEST_INSTANT.date().isoformat()})
+    return value
+
+
+def no_control_characters(value: str, allowed: frozenset[str] = frozenset()) -> str:
+    """Refuse control characters (NUL, ESC, ...) in an id or a search term."""
+    bad = next((c for c in value if (c < " " or c == "\x7f") and c not in allowed), None)
+    if bad is not None:
+        raise PydanticCustomError("control_character", "must not contain control characters (found {char})",
+                                  {"char": repr(bad)})
+    return value
+
+
+def _text(value: str) -> str:
+    return no_control_characters(value, _TEXT_ALLOWED)
+
+
+def clean_optional(value: str | None) -> str | None:
+    """``no_control_characters`` for an optional query parameter."""
+    return None if value is None else no_control_characters(value)
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_in_range),
+                    Field(description="ISO 8601 with a UTC offset, between 1970-01-01 and 2200-01-01")]
+Id = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra={"pattern": ID_PATTERN}),
+               AfterValidator(no_control_characters)]
+Text = Annotated[str, Field(min_length=1, max_length=2000, json_schema_extra={"pattern": TEXT_PATTERN}),
+                 AfterValidator(_text)]
+Count = Annotated[int, Field(strict=True)]
+MAX_LANE = 100_000  # no resource has this many units; lanes are re-derived on booking anyway
+
+
+class Input(BaseModel):
+    """A request body: unknown fields are refused, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class Problem(BaseModel):
@@ -24,7 +96,14 @@ class Problem(BaseModel):
     detail: str
     instance: str | None = None
     field: str | None = None
+    errors: list[FieldError] | None = None
     violations: list[ViolationOut] | None = None
+    permission: str | None = None
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
 
 
 class Page(BaseModel, Generic[T]):
@@ -49,11 +128,11 @@ class ViolationOut(BaseModel):
 
 
 class AllocationIO(BaseModel):
-    resource_id: str = Field(min_length=1, max_length=200)
-    role: str = Field(min_length=1, max_length=100)
-    start: AwareDatetime
-    end: AwareDatetime
-    lane: int = Field(default=0, ge=0)
+    resource_id: Id
+    role: Annotated[Id, Field(max_length=100)]
+    start: Instant
+    end: Instant
+    lane: Count = Field(default=0, ge=0, le=MAX_LANE)
 
     @classmethod
     def of(cls, a: Allocation) -> AllocationIO:
@@ -64,8 +143,27 @@ class AllocationIO(BaseModel):
 
 
 class ItemIO(BaseModel):
-    sku: str = Field(min_length=1, max_length=200)
-    quantity: int = Field(gt=0, le=10_000)
+    sku: Id
+    quantity: Count = Field(gt=0, le=10_000)
+
+
+class AllocationOut(BaseModel):
+    """An allocation as stored (output only: no input constraints to trip over)."""
+
+    resource_id: str
+    role: str
+    start: datetime
+    end: datetime
+    lane: int
+
+    @classmethod
+    def of(cls, a: Allocation) -> AllocationOut:
+        return cls(resource_id=a.resource_id, role=a.role, start=a.start, end=a.end, lane=a.lane)
+
+
+class ItemOut(BaseModel):
+    sku: str
+    quantity: int
 
 
 class RankReasonOut(BaseModel):
@@ -84,18 +182,18 @@ class OptionIO(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    service_id: str = Field(min_length=1, max_length=200)
-    patient_id: str = Field(min_length=1, max_length=200)
-    site_id: str = Field(min_length=1, max_length=200)
-    start: AwareDatetime
-    end: AwareDatetime
+    service_id: Id
+    patient_id: Id
+    site_id: Id
+    start: Instant
+    end: Instant
     urgency: Urgency = Urgency.ROUTINE
     allocations: list[AllocationIO] = Field(min_length=1, max_length=200)
     items: list[ItemIO] = Field(default_factory=list, max_length=200)
-    rank: int | None = None
+    rank: Count | None = None
     score: float | None = None
-    reasons: list[RankReasonOut] = Field(default_factory=list)
-    warnings: list[ViolationOut] = Field(default_factory=list)
+    reasons: list[RankReasonOut] = Field(default_factory=list, max_length=200)
+    warnings: list[ViolationOut] = Field(default_factory=list, max_length=200)
 
     @model_validator(mode="after")
     def _ordered(self) -> OptionIO:
@@ -120,21 +218,19 @@ class OptionIO(BaseModel):
                       tuple(ItemReservation(i.sku, i.quantity) for i in self.items), self.urgency)
 
 
-class FindBody(BaseModel):
+class FindBody(Input):
     """Find options for a service for a patient. Give ``earliest``/``latest`` or ``within_days``."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    service_id: str = Field(min_length=1, max_length=200, description="service id or code")
-    patient_id: str = Field(min_length=1, max_length=200)
-    earliest: AwareDatetime | None = Field(default=None, description="default: now")
-    latest: AwareDatetime | None = Field(default=None, description="default: earliest + within_days")
-    within_days: int = Field(default=14, ge=1, le=366)
-    site_ids: list[str] = Field(default_factory=list, max_length=500)
+    service_id: Id = Field(description="service id or code")
+    patient_id: Id
+    earliest: Instant | None = Field(default=None, description="default: now")
+    latest: Instant | None = Field(default=None, description="default: earliest + within_days")
+    within_days: Count = Field(default=14, ge=1, le=366)
+    site_ids: list[Id] = Field(default_factory=list, max_length=500)
     urgency: Urgency = Urgency.ROUTINE
-    preferred_clinician_ids: list[str] = Field(default_factory=list, max_length=100)
-    max_travel_km: float | None = Field(default=None, gt=0, le=20_000)
-    limit: int = Field(default=10, ge=1, le=100)
+    preferred_clinician_ids: list[Id] = Field(default_factory=list, max_length=100)
+    max_travel_km: float | None = Field(default=None, gt=0, le=20_000, strict=True, allow_inf_nan=False)
+    limit: Count = Field(default=10, ge=1, le=100)
 
     def to_domain(self, now: datetime) -> FindRequest:
         earliest = self.earliest or now
@@ -153,11 +249,11 @@ class FindOut(BaseModel):
     latest: datetime
 
 
-class OverrideIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000)
+class OverrideIn(Input):
+    reason: Text
 
 
-class CheckBody(BaseModel):
+class CheckBody(Input):
     option: OptionIO
 
 
@@ -167,20 +263,16 @@ class CheckOut(BaseModel):
     violations: list[ViolationOut]
 
 
-class HoldBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class HoldBody(Input):
     option: OptionIO
-    hold_minutes: int | None = Field(default=None, ge=1, le=1440)
+    hold_minutes: Count | None = Field(default=None, ge=1, le=1440)
     override: OverrideIn | None = None
 
 
-class BookBody(BaseModel):
+class BookBody(Input):
     """Book from a hold (``hold_id``) or straight from an option (``option``)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    hold_id: str | None = Field(default=None, min_length=1, max_length=200)
+    hold_id: Id | None = None
     option: OptionIO | None = None
     override: OverrideIn | None = None
 
@@ -191,13 +283,13 @@ class BookBody(BaseModel):
         return self
 
 
-class CancelBody(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000)
+class CancelBody(Input):
+    reason: Text
 
 
-class RescheduleBody(BaseModel):
+class RescheduleBody(Input):
     option: OptionIO
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Text
     override: OverrideIn | None = None
 
 
@@ -218,8 +310,8 @@ class BookingOut(BaseModel):
     end: datetime
     urgency: str
     expires_at: datetime | None
-    allocations: list[AllocationIO]
-    items: list[ItemIO]
+    allocations: list[AllocationOut]
+    items: list[ItemOut]
     overrides: list[OverrideOut]
     rule_version: str
     created_at: datetime | None
@@ -231,8 +323,8 @@ class BookingOut(BaseModel):
     def of(cls, b: Booking) -> BookingOut:
         return cls(id=b.id, status=b.status.value, patient_id=b.patient_id, service_id=b.service_id,
                    site_id=b.site_id, start=b.start, end=b.end, urgency=b.urgency.value,
-                   expires_at=b.expires_at, allocations=[AllocationIO.of(a) for a in b.allocations],
-                   items=[ItemIO(sku=i.sku, quantity=i.quantity) for i in b.items],
+                   expires_at=b.expires_at, allocations=[AllocationOut.of(a) for a in b.allocations],
+                   items=[ItemOut(sku=i.sku, quantity=i.quantity) for i in b.items],
                    overrides=[OverrideOut(codes=list(o.codes), reason=o.reason, by=o.by, at=o.at)
                               for o in b.overrides],
                    rule_version=b.rule_version, created_at=b.created_at, created_by=b.created_by,

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
+from pydantic import AfterValidator
 
 from careflow.api.deps import ActorDep, AppDep
 from careflow.api.schemas import (
+    ID_PATTERN,
     BookBody,
     BookingOut,
     CancelBody,
@@ -21,6 +23,8 @@ from careflow.api.schemas import (
     Problem,
     RescheduleBody,
     ViolationOut,
+    clean_optional,
+    no_control_characters,
 )
 from careflow.domain.bookings import BookingStatus
 from careflow.domain.commands import (
@@ -43,7 +47,12 @@ from careflow.services.ports import BookingFilter
 
 router = APIRouter(prefix="/api/v1", tags=["booking"])
 
-BookingIdPath = Annotated[str, Path(min_length=1, max_length=200)]
+ID_SCHEMA: dict[str, object] = {"pattern": ID_PATTERN}
+BookingIdPath = Annotated[str, Path(min_length=1, max_length=200, json_schema_extra=ID_SCHEMA),
+                          AfterValidator(no_control_characters)]
+IdFilter = Annotated[str | None, Query(min_length=1, max_length=200, json_schema_extra=ID_SCHEMA),
+                     AfterValidator(clean_optional)]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": Problem, "description": "unknown id"},
     409: {"model": Problem, "description": "a dependency fails or a race was lost; see violations"},
@@ -93,9 +102,9 @@ def book(body: BookBody, app: AppDep, actor: ActorDep) -> BookingOut:
 
 
 @router.get("/bookings", responses=ERRORS)
-def list_bookings(app: AppDep, patient_id: str | None = None, site_id: str | None = None,
-                  resource_id: str | None = None, status: BookingStatus | None = None,
-                  offset: Annotated[int, Query(ge=0)] = 0,
+def list_bookings(app: AppDep, patient_id: IdFilter = None, site_id: IdFilter = None,
+                  resource_id: IdFilter = None, status: BookingStatus | None = None,
+                  offset: Offset = 0,
                   limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Page[BookingOut]:
     """Bookings filtered by patient, site, resource and status, by start time."""
     flt = BookingFilter(PatientId(patient_id) if patient_id else None, SiteId(site_id) if site_id else None,

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import AfterValidator
 
 from careflow.adapters.codec import patient_to_dict, resource_to_dict, service_to_dict, site_to_dict
 from careflow.api.deps import AppDep
-from careflow.api.schemas import Page
+from careflow.api.schemas import ID_PATTERN, Page, clean_optional
 from careflow.domain.resources import ResourceKind
 from careflow.domain.violations import CODES
 
@@ -33,7 +34,10 @@ def list_sites(app: AppDep, offset: Offset = 0, limit: Limit = 50) -> Page[dict[
 
 
 @router.get("/resources")
-def list_resources(app: AppDep, offset: Offset = 0, limit: Limit = 50, site_id: str | None = None,
+def list_resources(app: AppDep, offset: Offset = 0, limit: Limit = 50,
+                   site_id: Annotated[str | None, Query(min_length=1, max_length=200,
+                                                        json_schema_extra={"pattern": ID_PATTERN}),
+                                      AfterValidator(clean_optional)] = None,
                    kind: ResourceKind | None = None) -> Page[dict[str, Any]]:
     """Resources, filtered by site and kind, with their profiles and availability."""
     with app.deps.uow() as uow:
@@ -55,7 +59,8 @@ def list_services(app: AppDep, offset: Offset = 0, limit: Limit = 50) -> Page[di
 
 @router.get("/patients")
 def list_patients(app: AppDep, offset: Offset = 0, limit: Limit = 50,
-                  search: Annotated[str | None, Query(max_length=100)] = None) -> Page[dict[str, Any]]:
+                  search: Annotated[str | None, Query(max_length=100),
+                                    AfterValidator(clean_optional)] = None) -> Page[dict[str, Any]]:
     """Patients (synthetic in the demo), searchable by id, MRN or name."""
     with app.deps.uow() as uow:
         patients, total = uow.master.patients(offset, limit, search)
