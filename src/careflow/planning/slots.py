@@ -15,6 +15,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import combinations
 
 from careflow.domain.bookings import Allocation, ItemReservation
 from careflow.domain.catalog import Catalog
@@ -32,7 +33,7 @@ from careflow.domain.patients import Authorization, Patient
 from careflow.domain.preference_cards import Need, Service
 from careflow.domain.sites import Site, distance_km
 from careflow.domain.stock import StockLevel
-from careflow.domain.timespans import Span, from_ts, intersect, to_ts
+from careflow.domain.timespans import Span, from_ts, intersect, normalize, to_ts
 from careflow.domain.violations import Violation, ViolationCode, hard
 from careflow.planning.feasibility import (
     Candidate,
@@ -191,7 +192,31 @@ def _plan_site(inp: SearchInputs, si: SiteInputs, window: Span,
         units[need.role] = cands
         if need.role != "room":
             feasible[need.role] = _need_starts(need, cands)
+    feasible.update(_distinct_units(needs, units))
     return _SitePlan(si, needs, units, feasible)
+
+
+def _distinct_units(needs: Sequence[Need], units: dict[str, list[Candidate]]) -> dict[str, list[Span]]:
+    """Starts at which roles that draw on the same single units (a surgeon who could lead or
+    assist) can all be filled by different ones: every group of such roles has as many
+    units free at once as it needs together (Hall's condition), keyed by the group's roles."""
+    single = [n for n in needs if n.role != "room" and n.pool_role is None]
+    ids = {n.role: {c.resource_id for c in units[n.role]} for n in single}
+    groups: list[list[Need]] = []
+    for need in single:  # roles connected by a shared unit
+        joined = [g for g in groups if any(ids[n.role] & ids[need.role] for n in g)]
+        groups = [g for g in groups if g not in joined] + [[need, *(n for g in joined for n in g)]]
+    out: dict[str, list[Span]] = {}
+    for group in groups:
+        for size in range(2, len(group) + 1):
+            for roles in combinations(group, size):
+                by_unit: dict[str, list[Span]] = {}
+                for n in roles:
+                    for c in units[n.role]:
+                        by_unit.setdefault(c.resource_id, []).extend(c.starts)
+                out["+".join(sorted(n.role for n in roles))] = at_least(
+                    sum(n.count for n in roles), [normalize(s) for s in by_unit.values()])
+    return out
 
 
 def _within_contract(need: Need, cands: list[Candidate], si: SiteInputs,
@@ -375,18 +400,23 @@ def _wanted_clinicians(inp: SearchInputs) -> frozenset[ResourceId]:
     return patient.usual_clinicians | patient.preferences.clinicians | inp.request.preferred_clinicians
 
 
+ASSIGN_STEPS = 256  # units tried per slot before giving up on an assignment
+
+
 def _assign(inp: SearchInputs, plan: _SitePlan, slot: _Slot) -> list[tuple[Assignment, int]] | None:
-    """Concrete units for every need at the slot's start: preferred people, then tightest fit."""
+    """Concrete units for every need at the slot's start: preferred people, then tightest fit.
+
+    A single unit fills one role of a case, never two; when the preferred choice for one
+    role leaves another role without anyone (the only privileged surgeon picked to assist),
+    the next choice is tried.
+    """
     t = slot.start
     wanted = _wanted_clinicians(inp)
-    chosen: list[tuple[Assignment, int]] = []
-    people: set[str] = set()  # a single unit fills one role of a case, never two
-    if slot.room is not None:
-        people.add(slot.room.resource_id)
+    fits_by_need: list[list[Candidate]] = []
     for need in plan.needs:
         if need.role == "room":
             assert slot.room is not None
-            chosen.append((Assignment("room", ResourceId(slot.room.resource_id)), slot.room.lane))
+            fits_by_need.append([slot.room])
             continue
         fits: list[tuple[int, int, Candidate]] = []
         for c in plan.units[need.role]:
@@ -398,19 +428,42 @@ def _assign(inp: SearchInputs, plan: _SitePlan, slot: _Slot) -> list[tuple[Assig
             if span is not None:
                 fits.append((0 if c.resource_id in wanted else 1, t - span[0], c))
         fits.sort(key=lambda f: (f[0], f[1], f[2].resource_id, f[2].lane))
-        taken = 0
-        for _, _, c in fits:
-            if need.pool_role is None and c.resource_id in people:
-                continue
-            if need.pool_role is None:
-                people.add(c.resource_id)
-            chosen.append((Assignment(need.role, ResourceId(c.resource_id)), c.lane))
-            taken += 1
-            if taken == need.count:
-                break
-        if taken < need.count:
+        if len(fits) < need.count:
             return None
-    return chosen
+        fits_by_need.append([c for _, _, c in fits])
+    chosen: list[tuple[Assignment, int]] = []
+    people: set[str] = set()
+    steps = ASSIGN_STEPS
+
+    def fill(i: int, first: int, left: int) -> bool:
+        """Fill need ``i`` (``left`` units still, from its ``first`` fit on), then the rest."""
+        nonlocal steps
+        if i == len(plan.needs):
+            return True
+        need, fits = plan.needs[i], fits_by_need[i]
+        if left == 0:
+            return fill(i + 1, 0, plan.needs[i + 1].count if i + 1 < len(plan.needs) else 0)
+        single = need.pool_role is None
+        for k in range(first, len(fits)):
+            c = fits[k]
+            if single and c.resource_id in people:
+                continue
+            steps -= 1
+            if steps < 0:
+                return False
+            chosen.append((Assignment(need.role, ResourceId(c.resource_id)), c.lane))
+            if single:
+                people.add(c.resource_id)
+            if fill(i, k + 1, left - 1):
+                return True
+            chosen.pop()
+            if single:
+                people.discard(c.resource_id)
+        return False
+
+    if not plan.needs:
+        return chosen
+    return chosen if fill(0, 0, plan.needs[0].count) else None
 
 
 def _materialize(inp: SearchInputs, plans: list[_SitePlan], slots: list[_Slot],
