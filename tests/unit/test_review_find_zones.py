@@ -37,7 +37,7 @@ def test_an_evening_clinic_in_another_zone_is_judged_by_its_own_dates(
     start = local(CASE_DAY, "07:00")
 
     found = find(FindRequest(ServiceId("svc_consult"), PatientId("pt_1"), start,
-                             start + timedelta(days=1), limit=20), deps)
+                             start + timedelta(days=1), limit=4), deps)  # each site's first and last
 
     west = [o.start.astimezone(ZoneInfo(LOS_ANGELES)) for o in found.options if o.site_id == "site_west"]
     assert local(CASE_DAY, "23:30", LOS_ANGELES) in west, west
@@ -56,7 +56,7 @@ def test_the_prerequisites_of_a_later_zone_do_not_hide_a_site_that_qualifies(
     start = local("2026-06-04", "00:30")  # 3 June, 21:30 in Los Angeles
 
     found = find(FindRequest(ServiceId("svc_consult"), PatientId("pt_1"), start,
-                             start + timedelta(hours=3), limit=20), deps)
+                             start + timedelta(hours=3), limit=2), deps)
 
     assert [(o.site_id, o.start) for o in found.options] == [
         ("site_west", local(CASE_DAY, "21:30", LOS_ANGELES)),

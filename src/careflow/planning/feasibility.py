@@ -9,13 +9,12 @@ sorted disjoint integer spans, so this is linear merging, not a walk over a time
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from careflow.domain.occupancy import Occupancy
+from careflow.domain.occupancy import Busy, Occupancy
 from careflow.domain.options import equipment_tail
 from careflow.domain.preference_cards import Anchor, Need
 from careflow.domain.resources import ResourceKind
@@ -88,29 +87,28 @@ def patient_free(window: Span, busy: Sequence[Span], duration: int) -> list[Span
     return subtract([window], blocked)
 
 
-def local_bounds(window: Span, zone: ZoneInfo) -> tuple[list[int], list[int]]:
-    """Local midnights of the days, and of the ISO-week Mondays, around ``window``.
+def local_bounds(window: Span, zone: ZoneInfo) -> list[int]:
+    """Local midnights of whole ISO weeks (Monday to Monday) around ``window``.
 
-    Both lists start a period before the window and end a period after it, so a case that
-    starts in the window and runs past midnight (or into Monday) has its next period too.
+    From the Monday of the week before the window's first day to a week past its last, so
+    a case that starts in the window and runs past midnight (or into Monday) has its next
+    day and week too. Every seventh midnight is a Monday: weeks are runs of seven days.
     """
     first = datetime.fromtimestamp(window[0], zone).date() - timedelta(days=1)
-    last = datetime.fromtimestamp(window[1], zone).date() + timedelta(days=2)
-    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    last = datetime.fromtimestamp(window[1], zone).date() + timedelta(days=1)
     monday = first - timedelta(days=first.weekday())
-    weeks = [monday + timedelta(days=7 * i) for i in range((last - monday).days // 7 + 3)]
-    return _midnights(days, zone), _midnights(weeks, zone)
+    weeks = (last - monday).days // 7 + 2
+    return [int(datetime.combine(monday + timedelta(days=i), time(), tzinfo=zone).timestamp())
+            for i in range(7 * weeks + 1)]
 
 
-def _midnights(days: Sequence[date], zone: ZoneInfo) -> list[int]:
-    return [int(datetime.combine(d, time(), tzinfo=zone).timestamp()) for d in days]
-
-
-def contract_starts(need: Need, occ: Occupancy, zone: ZoneInfo, bounds: tuple[list[int], list[int]],
+def contract_starts(need: Need, occ: Occupancy, zone: ZoneInfo, days: Sequence[int],
                     duration: int) -> list[Span] | None:
     """Starts at which the clinician's credentials are valid on the case's local day and the
     case keeps them within the contract's daily and weekly maximums (as ``check_case`` judges
-    them: every local day and ISO week the case touches); None when nothing limits them."""
+    them: every local day and ISO week the case touches); None when nothing limits them.
+
+    ``days`` are local midnights from ``local_bounds``."""
     req, prof = need.clinician, occ.resource.clinician
     assert req is not None
     allowed: list[Span] | None = None
@@ -119,25 +117,36 @@ def contract_starts(need: Need, occ: Occupancy, zone: ZoneInfo, bounds: tuple[li
         lapse = datetime.combine(min(expiries) + timedelta(days=1), time(), tzinfo=zone)
         allowed = [(-FAR, int(lapse.timestamp()))]
     contract = prof.contract
-    booked = sum(b.end - b.start for b in occ.busy)
-    if duration > 20 * 3600 or booked + duration <= min(contract.max_hours_day,
-                                                           contract.max_hours_week) * 3600:
+    if duration > 20 * 3600 or not occ.busy:
         return allowed
-    days, weeks = bounds
-    for period, limit in ((days, contract.max_hours_day), (weeks, contract.max_hours_week)):
-        spans = _within(period, _busy_per_period(occ, period), limit * 3600, duration)
+    per_day = _busy_per_period(occ.busy, days)
+    per_week = [sum(per_day[i:i + 7]) for i in range(0, len(per_day), 7)]
+    for bounds, busy, hours in ((days, per_day, contract.max_hours_day),
+                                (days[::7], per_week, contract.max_hours_week)):
+        limit = hours * 3600
+        if max(busy) + duration <= limit:
+            continue  # no period can go over
+        spans = _within(bounds, busy, limit, duration)
         allowed = spans if allowed is None else intersect(allowed, spans)
     return allowed
 
 
-def _busy_per_period(occ: Occupancy, bounds: Sequence[int]) -> list[int]:
-    """Seconds of the resource's allocations in each period ``[bounds[i], bounds[i + 1])``."""
+def _busy_per_period(busy: Sequence[Busy], bounds: Sequence[int]) -> list[int]:
+    """Seconds of allocations (sorted by start) in each period ``[bounds[i], bounds[i + 1])``."""
     out = [0] * (len(bounds) - 1)
-    for b in occ.busy:
-        i = max(bisect_right(bounds, b.start) - 1, 0)
-        while i < len(out) and bounds[i] < b.end:
-            out[i] += max(0, min(b.end, bounds[i + 1]) - max(b.start, bounds[i]))
+    last = len(out)
+    i = 0
+    for b in busy:
+        start, end = b.start, b.end
+        while i < last and bounds[i + 1] <= start:
             i += 1
+        j = i
+        while j < last and bounds[j] < end:
+            lo = bounds[j] if bounds[j] > start else start
+            hi = bounds[j + 1] if bounds[j + 1] < end else end
+            if hi > lo:
+                out[j] += hi - lo
+            j += 1
     return out
 
 

@@ -14,7 +14,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from itertools import combinations
 
 from careflow.domain.bookings import Allocation, ItemReservation
@@ -134,6 +134,7 @@ def find_options(inp: SearchInputs) -> FindResult:
     patient_free_starts = patient_free(window, inp.patient_busy, service.duration)
     slots: list[_Slot] = []
     plans: list[_SitePlan] = []
+    gaps: list[_Gap] = []
     for site_inputs, (allowed, _) in zip(inp.sites, prerequisites, strict=True):
         if not allowed:
             continue
@@ -141,9 +142,16 @@ def find_options(inp: SearchInputs) -> FindResult:
         if plan is None:
             continue
         plans.append(plan)
-        slots.extend(_slots_at(inp, plan, intersect(patient_free_starts, allowed), window[0]))
+        slots.extend(_slots_at(inp, plan, intersect(patient_free_starts, allowed), window[0], gaps))
     slots.sort(key=lambda s: (s.score, s.start, s.site.site.id))
-    options = _materialize(inp, plans, slots, blockers)
+    search = _Search(inp, plans)
+    options = search.materialize(slots)
+    if len(options) < inp.request.limit and search.budget > 0:  # edges of the gaps were too few
+        inner = _inner_slots(inp, gaps, window[0], search.budget, search.seen)
+        slots.extend(inner)
+        options = search.materialize(inner)
+    if not options:
+        blockers.extend(search.refused)
     if not options and not blockers:
         blockers.append(hard(ViolationCode.RESOURCE_BOOKED, service.id,
                              "every required resource is never free at once in the window"))
@@ -177,7 +185,7 @@ def _plan_site(inp: SearchInputs, si: SiteInputs, window: Span,
     needs = service.needs(patient.interpreter_language)
     units: dict[str, list[Candidate]] = {}
     feasible: dict[str, list[Span]] = {}
-    bounds: tuple[list[int], list[int]] | None = None
+    bounds: list[int] | None = None
     for need in needs:
         eligible = [si.occupancy[rid] for rid in si.eligible.get(need.role, [])]
         if not eligible:
@@ -220,7 +228,7 @@ def _distinct_units(needs: Sequence[Need], units: dict[str, list[Candidate]]) ->
 
 
 def _within_contract(need: Need, cands: list[Candidate], si: SiteInputs,
-                     bounds: tuple[list[int], list[int]], duration: int) -> list[Candidate]:
+                     bounds: list[int], duration: int) -> list[Candidate]:
     """Clinician candidates cut to the starts their credentials and working hours allow."""
     out: list[Candidate] = []
     for c in cands:
@@ -279,8 +287,19 @@ def _room_equipment_starts(plan: _SitePlan, room: Candidate, roles: set[str],
     return allowed
 
 
-def _slots_at(inp: SearchInputs, plan: _SitePlan, base: list[Span], window_lo: int) -> list[_Slot]:
-    """First and last grid start of every feasible gap, per room, scored."""
+@dataclass
+class _Gap:
+    """The feasible starts of a case in one room (or with no room) at a site."""
+
+    plan: _SitePlan
+    room: Candidate | None
+    starts: list[Span]
+
+
+def _slots_at(inp: SearchInputs, plan: _SitePlan, base: list[Span], window_lo: int,
+              gaps: list[_Gap]) -> list[_Slot]:
+    """First and last grid start of every feasible gap, per room, scored (and the first of
+    the patient's preferred part of each day); the feasible starts are added to ``gaps``."""
     sensitive = _fixed_sensitive(plan, inp.catalog)
     common = base
     for role, starts in plan.feasible.items():
@@ -290,15 +309,44 @@ def _slots_at(inp: SearchInputs, plan: _SitePlan, base: list[Span], window_lo: i
         if not common:
             return []
     rooms: list[Candidate | None] = [*plan.units["room"]] if "room" in plan.units else [None]
+    part = inp.patient.preferences.time_of_day
+    site, slot_minutes = plan.inputs.site, inp.service.slot_minutes
     slots: list[_Slot] = []
     for room in rooms:
         starts = common if room is None else intersect(common, room.starts)
         if room is not None and sensitive:
             fixed = _room_equipment_starts(plan, room, sensitive, inp.catalog)
             starts = intersect(starts, fixed or [])
-        for t in _grid_starts(starts, plan.inputs.site, inp.service.slot_minutes):
+        if not starts:
+            continue
+        gaps.append(_Gap(plan, room, starts))
+        times = _grid_starts(starts, site, slot_minutes)
+        if part is not None:
+            times = list(dict.fromkeys(times + _preferred_starts(starts, site, slot_minutes, part)))
+        for t in times:
             score, reasons = _score(inp, plan, room, t, window_lo)
             slots.append(_Slot(plan.inputs, room, t, score, reasons))
+    return slots
+
+
+def _inner_slots(inp: SearchInputs, gaps: Sequence[_Gap], window_lo: int, most: int,
+                 seen: set[tuple[str, int]]) -> list[_Slot]:
+    """Starts inside the gaps, packed from the front, when their edges gave too few options:
+    the earliest ``most`` not yet proposed at their site, scored."""
+    service = inp.service
+    room_need = next((n for n in service.needs(None) if n.role == "room"), None)
+    step = service.duration + (room_need.before + room_need.after if room_need is not None else 0)
+    found: dict[tuple[str, int], _Gap] = {}
+    for gap in gaps:
+        site = gap.plan.inputs.site
+        for t in _packed_starts(gap.starts, site, service.slot_minutes, step, most):
+            found.setdefault((site.id, t), gap)
+    slots: list[_Slot] = []
+    for key in sorted((k for k in found if k not in seen), key=lambda k: k[1])[:most]:
+        gap = found[key]
+        score, reasons = _score(inp, gap.plan, gap.room, key[1], window_lo)
+        slots.append(_Slot(gap.plan.inputs, gap.room, key[1], score, reasons))
+    slots.sort(key=lambda s: (s.score, s.start, s.site.site.id))
     return slots
 
 
@@ -307,25 +355,69 @@ def _offset(ts: int, site: Site) -> int:
     return int(delta.total_seconds()) if delta is not None else 0
 
 
-def _grid_starts(spans: Sequence[Span], site: Site, slot_minutes: int) -> list[int]:
-    """The first and the last start on the site-local slot grid inside each span.
-
-    The grid is the tidy wall-clock times of the slot length: multiples of
+def _grid(slot_minutes: int) -> int:
+    """The grid step in seconds: tidy wall-clock times of the slot length, multiples of
     ``gcd(slot_minutes, 60)`` minutes past each local hour, so every full hour is on it (a
     45-minute grid counted from midnight would never offer 07:00), it is the same every
-    day, and a daylight-saving change, a whole hour, does not move it.
-    """
-    grid = math.gcd(slot_minutes, 60) * 60
+    day, and a daylight-saving change, a whole hour, does not move it."""
+    return math.gcd(slot_minutes, 60) * 60
+
+
+def _ceil_grid(ts: int, site: Site, grid: int) -> int:
+    off = _offset(ts, site)
+    return -(-(ts + off) // grid) * grid - off
+
+
+def _grid_starts(spans: Sequence[Span], site: Site, slot_minutes: int) -> list[int]:
+    """The first and the last start on the site-local slot grid (``_grid``) inside each span."""
+    grid = _grid(slot_minutes)
     out: list[int] = []
     for lo, hi in spans:
-        off = _offset(lo, site)
-        first = -(-(lo + off) // grid) * grid - off
+        first = _ceil_grid(lo, site, grid)
         off_hi = _offset(hi - 1, site)
         last = ((hi - 1 + off_hi) // grid) * grid - off_hi
         if first < hi:
             out.append(first)
         if first < last < hi:
             out.append(last)
+    return out
+
+
+# Local hours at which each part of the day begins (see ``ranking.time_of_day``).
+PARTS_OF_DAY = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24)}
+
+
+def _preferred_starts(spans: Sequence[Span], site: Site, slot_minutes: int, part: str) -> list[int]:
+    """In each span, the first grid start of each local day's preferred part of the day."""
+    grid, (begins, ends) = _grid(slot_minutes), PARTS_OF_DAY[part]
+    zone = site.zone
+    out: list[int] = []
+    for lo, hi in spans:
+        day = datetime.fromtimestamp(lo, zone).date()
+        while int(datetime.combine(day, time(), tzinfo=zone).timestamp()) < hi:
+            part_lo = int(datetime.combine(day, time(begins), tzinfo=zone).timestamp())
+            part_hi = (int(datetime.combine(day, time(ends), tzinfo=zone).timestamp()) if ends < 24
+                       else int(datetime.combine(day + timedelta(days=1), time(), tzinfo=zone).timestamp()))
+            t = _ceil_grid(max(lo, part_lo), site, grid)
+            if t < min(hi, part_hi):
+                out.append(t)
+            day += timedelta(days=1)
+    return out
+
+
+def _packed_starts(spans: Sequence[Span], site: Site, slot_minutes: int, step: int,
+                   most: int) -> list[int]:
+    """Starts inside each span after its first, packed from the front (one case after the
+    other), on the grid: at most ``most`` per span."""
+    grid = _grid(slot_minutes)
+    out: list[int] = []
+    for lo, hi in spans:
+        t = _ceil_grid(lo, site, grid)
+        for _ in range(most):
+            t = _ceil_grid(t + step, site, grid)
+            if t >= hi:
+                break
+            out.append(t)
     return out
 
 
@@ -466,44 +558,48 @@ def _assign(inp: SearchInputs, plan: _SitePlan, slot: _Slot) -> list[tuple[Assig
     return chosen if fill(0, 0, plan.needs[0].count) else None
 
 
-def _materialize(inp: SearchInputs, plans: list[_SitePlan], slots: list[_Slot],
-                 blockers: list[Violation]) -> list[Option]:
-    """Turn the best slots into checked options until no unchecked slot can rank in the top.
+class _Search:
+    """Turns slots into checked options, best first, within one budget of full checks."""
 
-    A slot's score is a lower bound of its option's: the full check may add points for
-    soft violations. So once ``limit`` options are in hand, slots keep being checked while
-    one could still beat the last option kept (within the budget of checks).
-    """
-    by_site = {id(p.inputs): p for p in plans}
-    seen: set[tuple[str, int]] = set()
-    options: list[Option] = []
-    refused: list[Violation] = []
-    limit = inp.request.limit
-    budget = limit * 6
-    for slot in slots:
-        if budget <= 0:
-            break
-        if len(options) >= limit:
-            options.sort(key=lambda o: (o.score, o.start))
-            del options[limit:]
-            if slot.score > options[-1].score:
+    def __init__(self, inp: SearchInputs, plans: list[_SitePlan]) -> None:
+        self.inp = inp
+        self.by_site = {id(p.inputs): p for p in plans}
+        self.seen: set[tuple[str, int]] = set()  # (site, start) already proposed
+        self.options: list[Option] = []
+        self.refused: list[Violation] = []
+        self.budget = inp.request.limit * 6
+
+    def materialize(self, slots: list[_Slot]) -> list[Option]:
+        """Check the best slots until no unchecked one can rank in the top ``limit``.
+
+        A slot's score is a lower bound of its option's: the full check may add points for
+        soft violations. So once ``limit`` options are in hand, slots keep being checked
+        while one could still beat the last option kept (within the budget of checks).
+        """
+        inp, options, limit = self.inp, self.options, self.inp.request.limit
+        for slot in slots:
+            if self.budget <= 0:
                 break
-        key = (slot.site.site.id, slot.start)
-        if key in seen:
-            continue
-        plan = by_site[id(slot.site)]
-        chosen = _assign(inp, plan, slot)
-        if chosen is None:
-            continue
-        budget -= 1
-        option = _checked_option(inp, plan, slot, chosen, refused)
-        if option is not None:
-            seen.add(key)
-            options.append(option)
-    if not options:
-        blockers.extend(refused)
-    options.sort(key=lambda o: (o.score, o.start))
-    return options[:limit]
+            if len(options) >= limit:
+                options.sort(key=lambda o: (o.score, o.start))
+                del options[limit:]
+                if slot.score > options[-1].score:
+                    break
+            key = (slot.site.site.id, slot.start)
+            if key in self.seen:
+                continue
+            plan = self.by_site[id(slot.site)]
+            chosen = _assign(inp, plan, slot)
+            if chosen is None:
+                continue
+            self.budget -= 1
+            option = _checked_option(inp, plan, slot, chosen, self.refused)
+            if option is not None:
+                self.seen.add(key)
+                options.append(option)
+        options.sort(key=lambda o: (o.score, o.start))
+        del options[limit:]
+        return list(options)
 
 
 def _checked_option(inp: SearchInputs, plan: _SitePlan, slot: _Slot,
