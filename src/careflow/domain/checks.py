@@ -221,20 +221,23 @@ def check_resource_time(need: Need, occ: Occupancy, allocs: Sequence[Allocation]
                         site: Site | None = None) -> list[Violation]:
     """The resource is on duty and free for each allocation (lanes, for pools)."""
     resource, rid, role = occ.resource, occ.resource.id, need.role
+    tail = equipment_tail(resource)  # reprocessing: allocated, but not needing the unit on duty
     out: list[Violation] = []
     if resource.kind is ResourceKind.STAFF_POOL or resource.capacity > 1:
         span = allocs[0].span
-        free = len(occ.lanes_free(span))
+        duty = (span[0], span[1] - tail)
+        free = len(occ.lanes_free(span, duty))
         if free < len(allocs):
             code = _kind_code(need) if resource.kind is ResourceKind.STAFF_POOL else V.CAPACITY_EXCEEDED
-            on_duty = occ.min_capacity(span)
+            on_duty = occ.min_capacity(duty)
             out.append(hard(code, rid, f"{rid} has {free} of {on_duty} on duty free, "
                                        f"the case needs {len(allocs)}", role))
         return out
     for alloc in allocs:
         span = alloc.span
-        if not occ.on_duty(span):
-            if resource.kind is ResourceKind.EQUIPMENT and occ.maintenance_overlapping(span):
+        duty = (span[0], span[1] - tail)
+        if not occ.on_duty(duty):
+            if resource.kind is ResourceKind.EQUIPMENT and occ.maintenance_overlapping(duty):
                 out.append(hard(V.EQUIPMENT_IN_MAINTENANCE, rid, f"{rid} is in maintenance then", role))
             elif resource.kind is ResourceKind.BED:
                 out.append(hard(V.BED_UNAVAILABLE, rid, f"{rid} is closed for part of the stay", role))

@@ -114,7 +114,7 @@ class Occupancy:
             peak = max(peak, level)
         return peak
 
-    def lanes_free(self, span: Span) -> list[int]:
+    def lanes_free(self, span: Span, duty: Span | None = None) -> list[int]:
         """Lanes free throughout ``span``: lane i is on duty while headcount exceeds i.
 
         A pool of capacity N is N single lanes; the store guards each lane against
@@ -124,11 +124,14 @@ class Occupancy:
         once cases were booked, an allocation may sit on a lane that is no longer on duty,
         and the person doing it is one of those who are. So no more lanes are returned
         than there are units on duty and unallocated (on any lane) at every instant.
+
+        ``duty`` is the part of ``span`` that needs the lane on duty (all of it by default;
+        equipment is reprocessed after its case whether it is scheduled then or not).
         """
         busy = self.conflicts(span)
         used = {b.lane for b in busy}
         free = [lane for lane in range(self.resource.capacity)
-                if lane not in used and self.on_duty(span, lane + 1)]
+                if lane not in used and self.on_duty(duty or span, lane + 1)]
         if free and any(not self.on_duty((b.start, b.end), b.lane + 1) for b in busy):
             return free[:max(0, self._spare(span, busy))]
         return free
@@ -150,6 +153,17 @@ class Occupancy:
 
     def lane_free_spans(self, lane: int = 0) -> list[Span]:
         """Spans in which ``lane`` is on duty (headcount above it) and unallocated."""
+        on_duty = self.lane_duty_spans(lane)
+        taken = self._taken_by_lane().get(lane)
+        return subtract(on_duty, taken) if taken else on_duty
+
+    def lane_unallocated_spans(self, lane: int = 0) -> list[Span]:
+        """Spans of the window in which ``lane`` holds no allocation, on duty or not."""
+        taken = self._taken_by_lane().get(lane)
+        return subtract([self.window], taken) if taken else [self.window]
+
+    def lane_duty_spans(self, lane: int = 0) -> list[Span]:
+        """Spans of the window in which ``lane`` is on duty (headcount above it)."""
         on_duty: list[Span] = []
         lo_w, hi_w = self.window
         pieces = self.pieces
@@ -164,8 +178,7 @@ class Occupancy:
                 on_duty[-1] = (on_duty[-1][0], max(on_duty[-1][1], end))
             else:
                 on_duty.append((start, end))
-        taken = self._taken_by_lane().get(lane)
-        return subtract(on_duty, taken) if taken else on_duty
+        return on_duty
 
 
 def _piece_end(piece: CapacityPiece) -> int:

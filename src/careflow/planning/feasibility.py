@@ -51,7 +51,11 @@ def unit_starts(need: Need, occ: Occupancy, duration: int) -> list[Candidate]:
     out: list[Candidate] = []
     ready = occ.resource.equipment.ready_at if occ.resource.kind is ResourceKind.EQUIPMENT else None
     for lane in lanes:
-        starts = shrink(occ.lane_free_spans(lane), -a, b)
+        if tail:  # on duty for the case; unallocated for the case and its reprocessing after
+            starts = intersect(shrink(occ.lane_duty_spans(lane), -a, b - tail),
+                               shrink(occ.lane_unallocated_spans(lane), -a, b))
+        else:
+            starts = shrink(occ.lane_free_spans(lane), -a, b)
         if ready is not None:
             starts = subtract(starts, [(-(2**62), int(ready.timestamp()))])
         if starts:
