@@ -73,6 +73,7 @@ class CalendarCache:
         self._calendars: dict[ResourceId, _Calendar] = {}
         self._where: dict[str, set[ResourceId]] = {}  # booking -> cached resources holding it
         self._low: int | None = None  # every event id <= low has been applied
+        self._top = 0  # the highest event id applied
         self._seen: set[int] = set()  # applied ids above low
         self._gaps: dict[int, float] = {}  # missing id -> when first noticed
         self._master_version: int | None = None
@@ -83,6 +84,12 @@ class CalendarCache:
         with self._lock:
             self._sync(uow)
             missing = [r for r in resource_ids if not self._covers(r, window)]
+            if missing and uow.bookings.change_head() < self._top:
+                # This reader's transaction began before changes the model has applied: what
+                # it reads is older than the model, so serve it but do not keep it.
+                found = uow.bookings.busy(missing, window)
+                old = {r: sorted(found.get(r, []), key=_order) for r in missing}
+                return {r: old[r] if r in old else self._calendars[r].slice(window) for r in resource_ids}
             if missing:
                 self._load(uow, missing, window)
             return {r: self._calendars[r].slice(window) for r in resource_ids}
@@ -121,6 +128,7 @@ class CalendarCache:
             # A reseed empties the outbox, and SQLite then hands out ids from 1 again:
             # tail from the new head, or ids below the old mark would never be read.
             self._low = None
+            self._top = 0
             self._seen.clear()
             self._gaps.clear()
         if self._low is None:
@@ -130,6 +138,7 @@ class CalendarCache:
         if fresh:
             self._apply(uow, {agg for _, agg in fresh})
             self._seen.update(i for i, _ in fresh)
+            self._top = max(self._top, max(i for i, _ in fresh))
         self._advance(max((i for i, _ in rows), default=self._low))
 
     def _apply(self, uow: UnitOfWork, booking_ids: set[str]) -> None:
