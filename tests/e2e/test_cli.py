@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,3 +106,121 @@ def test_seed_refuses_a_broken_file_naming_the_field(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "timezone" in result.stderr and "Mars/Olympus" in result.stderr
     assert not (tmp_path / "never.db").exists(), "nothing is written for a broken file"
+
+
+TKA = ["find", "--service", "svc-tka", "--patient", "pat-00001"]
+
+
+def assert_one_line_exit_2(result: subprocess.CompletedProcess[str], message: str) -> None:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert message in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["find", "--service", "svc-tka", "--patient", "pat-00001", "--days", "0"], "--days"),
+        (["find", "--service", "svc-tka", "--patient", "pat-00001", "--days", "abc"], "--days"),
+        (["find", "--service", "svc-tka", "--patient", "pat-00001", "--urgency", "bogus"], "--urgency"),
+        (["find", "--service", "svc-tka"], "Missing option '--patient'"),
+        (["find", "--service", "svc-tka", "--patient", "pat-00001", "--bogus"], "No such option: --bogus"),
+        (["hold", "--option", "found.json", "--minutes", "0"], "--minutes"),
+        (["bogus-command"], "No such command 'bogus-command'"),
+        (["seed", "--scenario", "tiny", "--seed", "abc"], "--seed"),
+        (["serve", "--port", "0"], "--port"),
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_2(live_db: str, args: list[str], message: str) -> None:
+    assert_one_line_exit_2(careflow(*args, "--db", live_db), message)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([*TKA, "--earliest", "0001-01-01T00:00:00+00:00"], "--earliest"),
+        ([*TKA, "--earliest", "9999-12-31T00:00:00+00:00"], "--earliest"),
+        ([*TKA, "--earliest", "9999-12-20T00:00:00Z", "--latest", "9999-12-31T00:00:00Z"], "--earliest"),
+        (["find", "--service", "svc-tka", "--patient", "pat\x1b-00001"], "control characters"),
+        (["book", "--hold", "bk_x", "--override", "   "], "an override needs a reason"),
+        (["seed", "--scenario", "tiny", "--anchor", "9999-12-31"], "--anchor"),
+        (["seed", "--scenario", "tiny", "--anchor", "0001-01-01"], "--anchor"),
+    ],
+)
+def test_out_of_range_values_are_one_line_with_exit_2(live_db: str, args: list[str], message: str) -> None:
+    assert_one_line_exit_2(careflow(*args, "--db", live_db), message)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [("bogus://x", "--db"), ("not a url", "--db"), ("postgresql://nobody@127.0.0.1:1/x", "--db")],
+)
+def test_a_database_url_that_cannot_be_opened_is_one_line_with_exit_2(url: str, message: str) -> None:
+    assert_one_line_exit_2(careflow("show", "bk_x", "--db", url), message)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"options": 5}', "options must be a list"),
+        (b"[]", "must be an option"),
+        (b'"hello"', "must be an option"),
+        (b"\xff\xfe garbage", "not UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"options": [' + b"9" * 5_000 + b"]}", "digits"),
+    ],
+)
+def test_an_unreadable_option_file_is_one_line_with_exit_2(live_db: str, tmp_path: Path, content: bytes,
+                                                           message: str) -> None:
+    path = tmp_path / "option.json"
+    path.write_bytes(content)
+    assert_one_line_exit_2(careflow("check", "--option", str(path), "--db", live_db), message)
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [("0001-01-01T00:00:00Z", "0001-01-01T02:00:00Z"), ("9999-12-31T20:00:00Z", "9999-12-31T22:00:00Z")],
+)
+def test_an_option_in_year_1_or_9999_is_refused_in_one_line_and_not_booked(live_db: str, tmp_path: Path,
+                                                                           start: str, end: str) -> None:
+    found = careflow("find", "--service", "svc-ortho-new", "--patient", "pat-00003", "--db", live_db,
+                     "--days", "14", "--json")
+    assert found.returncode == 0, found.stderr
+    option = {**json.loads(found.stdout)["options"][0], "start": start, "end": end}
+    path = tmp_path / "far.json"
+    path.write_text(json.dumps(option))
+    for command in ("check", "hold", "book"):
+        assert_one_line_exit_2(careflow(command, "--option", str(path), "--db", live_db), "start")
+
+
+def _broken_copy(tmp_path: Path, change: Any) -> Path:
+    """The example health system as JSON, with one value changed by ``change``."""
+    import yaml
+
+    data = yaml.safe_load((EXAMPLES / "health-system.yaml").read_text())
+    change(data)
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda d: d["stock"][0].update(on_hand=3_000_000_000), "stock[0].on_hand"),
+        (lambda d: d["resources"][0].update(capacity=2**63), "resources[0].capacity"),
+        (lambda d: d["patients"][0].update(name="Ada\x00"), "patients[0].name"),
+        (lambda d: d["sites"][0].update(languages=["en", "e\x00s"]), "sites[0].languages"),
+        (lambda d: d["resources"][0]["availability"]["exceptions"][0].update(
+            start="9999-12-31T23:00:00-05:00"), "resources[0].availability.exceptions[0].start"),
+        (lambda d: d["resources"][0]["profile"]["contract"].update(max_hours_day=float("nan")),
+         "resources[0].profile.contract.max_hours_day"),
+    ],
+)
+def test_seed_refuses_values_the_database_cannot_store_naming_the_field(tmp_path: Path, change: Any,
+                                                                        field: str) -> None:
+    db = tmp_path / "never.db"
+    result = careflow("seed", "--from", str(_broken_copy(tmp_path, change)), "--db", f"sqlite:///{db}")
+    assert_one_line_exit_2(result, field)
+    assert not db.exists(), "nothing is written for a broken file"

@@ -7,6 +7,7 @@ raising ``InvalidRequest`` that names the offending field (prefixed with where i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, time
@@ -66,6 +67,23 @@ __all__ = [
 
 T = TypeVar("T")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Integers are stored in 32-bit columns; strings must be storable as PostgreSQL text (no
+# NUL) and are free of other control characters but tab and newlines.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+_CONTROL = frozenset(chr(c) for c in range(32)) - frozenset("\t\n\r") | {"\x7f"}
+
+
+def _checked(value: Any, name: str) -> Any:
+    """Refuse values that no column can store: huge integers, NaN/infinity, control characters."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and not INT_MIN <= value <= INT_MAX:
+        raise InvalidRequest(f"{name} is out of range ({value} is not between {INT_MIN} and {INT_MAX})", name)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidRequest(f"{name} must be a finite number (got {value})", name)
+    if isinstance(value, str) and not _CONTROL.isdisjoint(value):
+        raise InvalidRequest(f"{name} must not contain control characters", name)
+    return value
 
 
 class _Reader:
@@ -93,7 +111,7 @@ class _Reader:
             value = float(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise InvalidRequest(f"{self._name(key)} must be a {kind.__name__}", self._name(key))
-        return value
+        return _checked(value, self._name(key))  # type: ignore[no-any-return]
 
     def opt(self, key: str, kind: type[T]) -> T | None:
         return self.get(key, kind) if self.has(key) else None
@@ -102,6 +120,8 @@ class _Reader:
         values = self.data.get(key) or []
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise InvalidRequest(f"{self._name(key)} must be a list of strings", self._name(key))
+        for value in values:
+            _checked(value, self._name(key))
         return frozenset(values)
 
     def parse(self, key: str, fn: Callable[[str], T], default: T | None = None) -> T:
@@ -112,6 +132,7 @@ class _Reader:
             return default
         if not isinstance(raw, str):  # a YAML 17:00 arrives as 1020: never guess
             raise InvalidRequest(f"{self._name(key)} must be a string (got {raw!r})", self._name(key))
+        _checked(raw, self._name(key))
         try:
             return fn(raw)
         except ValueError as exc:
@@ -139,7 +160,10 @@ def _aware(text: str) -> datetime:
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if value.tzinfo is None:
         raise ValueError(f"{text} needs a UTC offset or Z")
-    return require_aware(value, "datetime")
+    try:
+        return require_aware(value, "datetime")
+    except OverflowError as exc:  # 9999-12-31T23:00-05:00 is past the last datetime in UTC
+        raise ValueError(f"{text} is out of range") from exc
 
 
 @contextmanager
@@ -448,7 +472,8 @@ def patient_from_dict(data: Any, where: str = "patient") -> Patient:
         raise InvalidRequest(f"{where}.completed_prep must be an object of code: date",
                              f"{where}.completed_prep")
     try:
-        prep = {str(k): date.fromisoformat(str(v)) for k, v in prep_raw.items()}
+        prep = {_checked(str(k), f"{where}.completed_prep"): date.fromisoformat(str(v))
+                for k, v in prep_raw.items()}
     except ValueError as exc:
         raise InvalidRequest(f"{where}.completed_prep: {exc}", f"{where}.completed_prep") from exc
     sex = r.get("sex", str, "unknown")

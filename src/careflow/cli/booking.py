@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +22,7 @@ from careflow.domain.commands import (
     OverrideRequest,
     PlaceHold,
 )
+from careflow.domain.errors import InvalidRequest
 from careflow.domain.options import Option
 from careflow.services import booking as use
 from careflow.services.finding import find as find_use_case
@@ -49,14 +50,41 @@ def _option(path: str, rank: int) -> Option:
     data = read_json(path)
     if isinstance(data, dict) and "options" in data:
         options = data["options"]
+        if not isinstance(options, list):
+            fail(f"{path}: options must be a list (a find --json output)")
         if not 1 <= rank <= len(options):
             fail(f"{path} has {len(options)} options; --rank {rank} is out of range")
         data = options[rank - 1]
+    if not isinstance(data, dict):
+        fail(f"{path} must be an option (a JSON object) or a find --json output")
     try:
         return OptionIO.model_validate(data).to_domain()
     except ValidationError as exc:
-        err = exc.errors()[0]
-        fail(f"{path}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}")
+        fail(f"{path}: {_invalid(exc)}")
+    except InvalidRequest as exc:
+        fail(f"{path}: {exc.message}")
+
+
+FIND_FLAGS = {"service_id": "--service", "patient_id": "--patient", "earliest": "--earliest",
+              "latest": "--latest", "within_days": "--days", "site_ids": "--site", "limit": "--limit"}
+
+
+def _invalid(exc: ValidationError, flags: dict[str, str] | None = None) -> str:
+    """The first error as ``field: message``, the field named as its flag when it has one."""
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    if loc and flags and loc[0] in flags:
+        loc = [flags[loc[0]]]
+    where = ".".join(loc)
+    return f"{where}: {err['msg']}" if where else str(err["msg"])
+
+
+def _override(reason: str | None) -> OverrideRequest | None:
+    if reason is None:
+        return None
+    if not reason.strip():
+        fail("an override needs a reason (--override must not be blank)")
+    return OverrideRequest(reason)
 
 
 def find(
@@ -72,16 +100,14 @@ def find(
     as_json: AsJson = False,
 ) -> None:
     """Ranked options where every required resource is free at once."""
+    try:
+        body = FindBody(service_id=service, patient_id=patient, earliest=_when(earliest, "--earliest"),
+                        latest=_when(latest, "--latest"), within_days=days, site_ids=site or [],
+                        urgency=urgency, limit=limit)
+    except ValidationError as exc:
+        fail(_invalid(exc, FIND_FLAGS))
     with opened(db) as app:
-        start = _when(earliest, "--earliest") or app.deps.clock()
-        end = _when(latest, "--latest") or start + timedelta(days=days)
-        try:
-            body = FindBody(service_id=service, patient_id=patient, earliest=start, latest=end,
-                            site_ids=site or [], urgency=urgency, limit=limit)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            fail(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}")
-        result = run(lambda: find_use_case(body.to_domain(start), app.deps))
+        result = run(lambda: find_use_case(body.to_domain(app.deps.clock()), app.deps))
         with app.deps.uow() as uow:
             zones: dict[str, ZoneInfo] = {s.id: s.zone for s in app.deps.catalogs.get(uow).sites.values()}
     options = [OptionIO.of(o, i + 1) for i, o in enumerate(result.options)]
@@ -174,7 +200,7 @@ def book(
     if (option_file is None) == (hold_id is None):
         fail("give exactly one of --option or --hold")
     who = _actor(actor, roles)
-    ovr = OverrideRequest(override) if override else None
+    ovr = _override(override)
     with opened(db) as app:
         if hold_id is not None:
             booking = run(lambda: use.book_hold(BookHold(hold_id, who, ovr), app.deps), as_json)

@@ -11,6 +11,9 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from careflow.bootstrap import App, bootstrap
 from careflow.config import Settings, load_settings
@@ -34,15 +37,49 @@ def settings_for(db: str | None, **extra: Any) -> Settings:
         fail(f"invalid setting: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
 
 
+def one_line(message: str) -> str:
+    """``message`` on one line (library messages sometimes span several)."""
+    return " ".join(part.strip() for part in message.splitlines() if part.strip())
+
+
+def say_error(message: str) -> None:
+    """``error: message`` as one line on stderr; the message is never read as Rich markup."""
+    errors.print(f"[bold red]error:[/] {escape(one_line(message))}", highlight=False, soft_wrap=True)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """One line on stderr and a non-zero exit (2: bad input)."""
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    say_error(message)
     raise typer.Exit(code)
+
+
+def _shown(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return repr(url)
+
+
+@contextmanager
+def database(url: str, storing: str | None = None) -> Iterator[None]:
+    """Turn a database that cannot be opened (a malformed URL, an unknown dialect, a server
+    that refuses the connection) into one line naming ``--db``, instead of a traceback;
+    with ``storing``, a database that refuses what is being stored, naming that instead."""
+    try:
+        yield
+    except (SQLAlchemyError, ImportError, OverflowError) as exc:
+        cause = getattr(exc, "orig", None) or exc
+        reason = one_line(str(cause)).split(" (Background on this error")[0]
+        if storing is not None:
+            fail(f"{storing}: the database refused it: {reason}")
+        fail(f"--db: cannot open the database {_shown(url)}: {reason}")
 
 
 @contextmanager
 def opened(db: str | None) -> Iterator[App]:
-    app = bootstrap(settings_for(db))
+    settings = settings_for(db)
+    with database(settings.database_url):
+        app = bootstrap(settings)
     try:
         yield app
     finally:
@@ -77,5 +114,11 @@ def read_json(path: str) -> Any:
             return json.load(fh)
     except OSError as exc:
         fail(f"cannot read {path}: {exc.strerror}")
+    except UnicodeDecodeError:
+        fail(f"{path} is not UTF-8 text")
     except json.JSONDecodeError as exc:
         fail(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}")
+    except RecursionError:
+        fail(f"{path} is not usable JSON: it is nested too deeply")
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        fail(f"{path} is not usable JSON: {exc}")

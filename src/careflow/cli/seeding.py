@@ -11,9 +11,14 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from careflow.cli.common import AsJson, Db, console, emit, fail, settings_for
+from careflow.api.schemas import EARLIEST_INSTANT, LATEST_INSTANT
+from careflow.cli.common import AsJson, Db, console, database, emit, fail, settings_for
 from careflow.domain.errors import InvalidRequest
 from careflow.domain.health_system import HealthSystem
+
+# The demo's bookings, holds and expiries must be instants the API accepts back.
+FIRST_ANCHOR = EARLIEST_INSTANT.date()
+LAST_ANCHOR = date(LATEST_INSTANT.year - 2, 1, 1)
 
 
 def seed(
@@ -34,6 +39,8 @@ def seed(
         first_day = date.fromisoformat(anchor) if anchor else None
     except ValueError:
         fail(f"--anchor must be a date like 2026-12-01, not {anchor!r}")
+    if first_day is not None and not FIRST_ANCHOR <= first_day <= LAST_ANCHOR:
+        fail(f"--anchor must be between {FIRST_ANCHOR} and {LAST_ANCHOR}, not {anchor}")
     settings = settings_for(db)
     timings: dict[str, float] = {}
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
@@ -51,11 +58,13 @@ def seed(
         path = settings.sqlite_path()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        migrate(settings.database_url)
+        with database(settings.database_url):
+            migrate(settings.database_url)
         progress.update(task, advance=1, description=f"loading {len(system.bookings):,} bookings")
         engine = make_engine(settings.database_url)
         try:
-            load_health_system(engine, system, replace=not keep)
+            with database(settings.database_url, storing=str(from_file or scenario)):
+                load_health_system(engine, system, replace=not keep)
         finally:
             engine.dispose()
         timings["load_s"] = time.perf_counter() - began
