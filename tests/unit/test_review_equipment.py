@@ -7,13 +7,15 @@ case during that hour. The next case, though, must wait for it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from tests.factories import CASE_DAY, NEW_YORK, block, equipment, knee_replacement, local, option, room
+from tests.factories import CASE_DAY, NEW_YORK, bed, block, equipment, knee_replacement, local, option, room
 from tests.fakes import FakeUnitOfWorkFactory
 
 from careflow.domain.access import Actor
+from careflow.domain.calendars import Availability
 from careflow.domain.commands import BookOption, CheckOption
 from careflow.domain.ids import PatientId, ServiceId
 from careflow.domain.options import FindRequest
@@ -70,3 +72,17 @@ def test_find_offers_the_last_case_that_ends_at_closing_time(deps: BookingDeps,
     last = max(o.start for o in found.options).astimezone(ZoneInfo(NEW_YORK))
     assert last.strftime("%H:%M") == "17:00"
     assert all(check(CheckOption(o, SCHEDULER), deps) == [] for o in found.options)
+
+
+def test_a_pair_of_c_arms_takes_a_case_ending_at_closing_time(deps: BookingDeps,
+                                                              store: FakeUnitOfWorkFactory) -> None:
+    pair = replace(equipment(sterilization_minutes=60), capacity=2,
+                   availability=Availability((block(capacity=2),)))
+    store.put(QUICK_TURNOVER, pair, room("or_2"), bed("bed_2"))
+    book_option(BookOption(option(QUICK_TURNOVER, local(CASE_DAY, "15:00"), patient_id="pt_2",
+                                  room="or_2", bed="bed_2"), SCHEDULER), deps)  # one C-arm till 18:00
+
+    booked = book_option(BookOption(option(QUICK_TURNOVER, local(CASE_DAY, "17:00")), SCHEDULER), deps)
+
+    (c_arm,) = [a for a in booked.allocations if a.role == "c_arm"]
+    assert (c_arm.lane, c_arm.end) == (1, local(CASE_DAY, "20:00")), "the other unit, with its reprocessing"

@@ -34,7 +34,7 @@ from careflow.domain.commands import (
 from careflow.domain.errors import Conflict, InvalidRequest, InvalidTransition, NotFound
 from careflow.domain.events import Event, SoftViolationsOverridden, StockFellBelowThreshold
 from careflow.domain.ids import BookingId, SiteId
-from careflow.domain.options import Option, build_allocations
+from careflow.domain.options import Option, build_allocations, equipment_tail
 from careflow.domain.resources import ResourceKind
 from careflow.domain.violations import Violation
 from careflow.services.calendar_cache import CalendarCache
@@ -136,7 +136,8 @@ def _assign_lanes(ctx: CheckContext, allocations: tuple[Allocation, ...]) -> tup
         if occ is None or (occ.resource.kind is not ResourceKind.STAFF_POOL and occ.resource.capacity == 1):
             out.append(a)
             continue
-        free = [lane for lane in occ.lanes_free(a.span) if lane not in taken.get(a.resource_id, [])]
+        duty = (a.span[0], a.span[1] - equipment_tail(occ.resource))  # reprocessing needs no duty
+        free = [lane for lane in occ.lanes_free(a.span, duty) if lane not in taken.get(a.resource_id, [])]
         lane = free[0] if free else a.lane
         taken.setdefault(a.resource_id, []).append(lane)
         out.append(Allocation(a.resource_id, a.role, a.start, a.end, lane))
