@@ -86,3 +86,19 @@ def test_a_pair_of_c_arms_takes_a_case_ending_at_closing_time(deps: BookingDeps,
 
     (c_arm,) = [a for a in booked.allocations if a.role == "c_arm"]
     assert (c_arm.lane, c_arm.end) == (1, local(CASE_DAY, "20:00")), "the other unit, with its reprocessing"
+
+
+def test_find_sees_cases_a_long_sterilization_cycle_would_run_into(
+        deps: BookingDeps, store: FakeUnitOfWorkFactory) -> None:
+    no_bed = knee_replacement(bed=None)
+    store.put(no_bed, equipment(sterilization_minutes=48 * 60), room("or_2"))  # ethylene oxide
+    book_option(BookOption(option(no_bed, local("2026-06-05", "10:00"), patient_id="pt_2", room="or_2",
+                                  bed=None), SCHEDULER), deps)
+    start = local(CASE_DAY, "07:00")
+
+    found = find(FindRequest(ServiceId(no_bed.id), PatientId("pt_1"), start, start + timedelta(hours=12),
+                             limit=20), deps)
+
+    assert found.options
+    for opt in found.options:
+        assert check(CheckOption(opt, SCHEDULER), deps) == [], opt.start

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from careflow.domain.catalog import Catalog
 from careflow.domain.ids import ResourceId, SiteId
 from careflow.domain.occupancy import Busy, Occupancy
-from careflow.domain.options import FindRequest
+from careflow.domain.options import FindRequest, equipment_tail
 from careflow.domain.patients import Patient
 from careflow.domain.preference_cards import Service
 from careflow.domain.resources import ResourceKind
@@ -43,11 +43,21 @@ def candidate_sites(catalog: Catalog, request: FindRequest, service: Service, pa
     return out
 
 
-def _window(request: FindRequest, service: Service) -> Span:
+def _window(request: FindRequest, service: Service, catalog: Catalog) -> Span:
     """The instants any allocation of a case starting in the request window can touch."""
     before = max([n.before for n in service.needs("xx")] + [0])
-    after = max([n.after for n in service.needs("xx")] + [0]) + 24 * 3600  # reprocessing tails
+    after = max([n.after for n in service.needs("xx")] + [0]) + _longest_tail(service, catalog)
     return (to_ts(request.earliest) - before, to_ts(request.latest) + service.duration + after)
+
+
+def _longest_tail(service: Service, catalog: Catalog) -> int:
+    """The longest reprocessing of any unit of the equipment the card uses (at least a day,
+    as before, so nothing that was read is read no more)."""
+    def longest() -> int:
+        types = {e.equipment_type for e in service.equipment}
+        return max([equipment_tail(r) for r in catalog.all_resources([ResourceKind.EQUIPMENT])
+                    if r.equipment.equipment_type in types] + [24 * 3600])
+    return catalog.memo(("longest_tail", service.id), longest)
 
 
 def _direct(uow: UnitOfWork, ids: Collection[ResourceId], window: Span) -> dict[ResourceId, list[Busy]]:
@@ -75,7 +85,7 @@ def _find(uow: UnitOfWork, request: FindRequest, deps: BookingDeps) -> FindResul
                      for site in sites]  # local dates: each site's own zone
     if not any(allowed for allowed, _ in prerequisites):
         return FindResult([], prerequisites[0][1])
-    window = _window(request, service)
+    window = _window(request, service, catalog)
     wide: Span = (window[0] - WEEK - 86400, window[1] + WEEK + 86400)
     eligible = {site.id: eligible_by_role(catalog, service, patient, site,
                                           request.earliest.astimezone(site.zone).date())
