@@ -3,10 +3,10 @@
 The regional demo is loaded, then a pool of mutually compatible options is found with
 `find` beyond the pre-filled horizon (clinic visits and imaging, for many patients).
 Sixteen clients (threads, each with its own connection, spread over two worker processes
-as two API workers on two cores would be) book them through the real use case, all-or-nothing with every check,
-outbox event and audit entry. Throughput counts successful bookings per wall-clock second;
-afterwards one SQL query counts overlapping active allocations on any resource lane,
-which must be 0. Target: ≥ 500 bookings/s on PostgreSQL on 2 cores.
+as two API workers on two cores would be) book them through the real use case,
+all-or-nothing with every check, outbox event and audit entry. Throughput counts
+successful bookings per wall-clock second; afterwards one SQL query counts overlapping
+active allocations on any resource lane, which must be 0. Target: ≥ 500 bookings/s on PostgreSQL on 2 cores.
 
     .venv/bin/python bench/book.py [--clients 16] [--bookings 6000] [--only postgres|sqlite]
 """
@@ -111,7 +111,8 @@ def _worker(url: str, options: list[dict[str, Any]], threads: int, start_at: flo
     app.dispose()
 
 
-def run(url: str, name: str, clients: int, processes: int, wanted: int, patients: list[str]) -> dict[str, Any]:
+def run(url: str, name: str, clients: int, processes: int, wanted: int,
+        patients: list[str]) -> dict[str, Any]:
     options = compatible_options(url, wanted, patients)
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
@@ -132,7 +133,8 @@ def run(url: str, name: str, clients: int, processes: int, wanted: int, patients
     with engine.connect() as conn:
         overlaps = int(conn.execute(OVERLAPS).scalar_one())
     engine.dispose()
-    return {"database": name, "clients": clients, "processes": processes, "attempted": len(options), "booked": ok, "refused": refused,
+    return {"database": name, "clients": clients, "processes": processes, "attempted": len(options),
+            "booked": ok, "refused": refused,
             "seconds": round(elapsed, 2), "bookings_per_s": round(ok / elapsed, 1),
             "p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
             "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1), "overlaps": overlaps}
