@@ -374,3 +374,11 @@ def test_every_error_response_is_documented_as_problem_json(client: TestClient) 
                 assert list(response["content"]) == [PROBLEM], f"{method} {path} {code}"
                 assert response["content"][PROBLEM]["schema"] == {"$ref": "#/components/schemas/Problem"}
     assert "HTTPValidationError" not in schema["components"]["schemas"]
+
+
+def test_a_request_id_is_echoed_only_when_it_looks_like_one(client: TestClient) -> None:
+    assert client.get("/health", headers={"x-request-id": "abc-123.x"}).headers["x-request-id"] == "abc-123.x"
+    for hostile in (b"a" * 5_000, "caf\u00e9".encode(), b"id with spaces", b"tab\there"):
+        echoed = client.get("/health", headers={"x-request-id": hostile}).headers["x-request-id"]
+        assert echoed.encode() != hostile
+        assert len(echoed) == 32

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -11,6 +12,10 @@ import structlog
 from fastapi import FastAPI, Request, Response
 
 __all__ = ["configure_logging", "install_access_log"]
+
+# A caller's X-Request-ID is echoed only when it looks like an id: anything else (control
+# characters, kilobytes of text) would be copied into the response and every log line.
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def configure_logging(level: str = "info") -> None:
@@ -29,7 +34,8 @@ def install_access_log(app: FastAPI) -> None:
 
     @app.middleware("http")
     async def access(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        given = request.headers.get("x-request-id", "")
+        request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         began = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")

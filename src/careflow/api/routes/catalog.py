@@ -17,6 +17,9 @@ router = APIRouter(prefix="/api/v1", tags=["master data"])
 
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Limit = Annotated[int, Query(ge=1, le=500)]
+ID_SCHEMA: dict[str, object] = {"pattern": ID_PATTERN}
+SiteFilter = Annotated[str | None, Query(min_length=1, max_length=200, json_schema_extra=ID_SCHEMA),
+                       AfterValidator(clean_optional)]
 
 
 def _page(rows: list[dict[str, Any]], offset: int, limit: int) -> Page[dict[str, Any]]:
@@ -35,9 +38,7 @@ def list_sites(app: AppDep, offset: Offset = 0, limit: Limit = 50) -> Page[dict[
 
 @router.get("/resources")
 def list_resources(app: AppDep, offset: Offset = 0, limit: Limit = 50,
-                   site_id: Annotated[str | None, Query(min_length=1, max_length=200,
-                                                        json_schema_extra={"pattern": ID_PATTERN}),
-                                      AfterValidator(clean_optional)] = None,
+                   site_id: SiteFilter = None,
                    kind: ResourceKind | None = None) -> Page[dict[str, Any]]:
     """Resources, filtered by site and kind, with their profiles and availability."""
     with app.deps.uow() as uow:
@@ -59,7 +60,7 @@ def list_services(app: AppDep, offset: Offset = 0, limit: Limit = 50) -> Page[di
 
 @router.get("/patients")
 def list_patients(app: AppDep, offset: Offset = 0, limit: Limit = 50,
-                  search: Annotated[str | None, Query(max_length=100),
+                  search: Annotated[str | None, Query(max_length=100, json_schema_extra=ID_SCHEMA),
                                     AfterValidator(clean_optional)] = None) -> Page[dict[str, Any]]:
     """Patients (synthetic in the demo), searchable by id, MRN or name."""
     with app.deps.uow() as uow:
