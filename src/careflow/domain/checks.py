@@ -228,8 +228,11 @@ def check_resource_time(need: Need, occ: Occupancy, allocs: Sequence[Allocation]
         duty = (span[0], span[1] - tail)
         free = len(occ.lanes_free(span, duty))
         if free < len(allocs):
-            code = _kind_code(need) if resource.kind is ResourceKind.STAFF_POOL else V.CAPACITY_EXCEEDED
             on_duty = occ.min_capacity(duty)
+            if resource.kind is not ResourceKind.STAFF_POOL and on_duty < len(allocs):
+                return [_off_duty(need, occ, duty, site)]  # closed, not full
+            code = (_kind_code(need) if resource.kind in (ResourceKind.STAFF_POOL, ResourceKind.BED)
+                    else V.CAPACITY_EXCEEDED)
             out.append(hard(code, rid, f"{rid} has {free} of {on_duty} on duty free, "
                                        f"the case needs {len(allocs)}", role))
         return out
@@ -237,17 +240,22 @@ def check_resource_time(need: Need, occ: Occupancy, allocs: Sequence[Allocation]
         span = alloc.span
         duty = (span[0], span[1] - tail)
         if not occ.on_duty(duty):
-            if resource.kind is ResourceKind.EQUIPMENT and occ.maintenance_overlapping(duty):
-                out.append(hard(V.EQUIPMENT_IN_MAINTENANCE, rid, f"{rid} is in maintenance then", role))
-            elif resource.kind is ResourceKind.BED:
-                out.append(hard(V.BED_UNAVAILABLE, rid, f"{rid} is closed for part of the stay", role))
-            elif (elsewhere := _works_elsewhere(resource, site, span)) is not None:
-                out.append(hard(V.RESOURCE_WRONG_SITE, rid, f"{rid} works at {elsewhere} then", role))
-            else:
-                out.append(hard(V.RESOURCE_UNAVAILABLE, rid, f"{rid} is not scheduled then", role))
+            out.append(_off_duty(need, occ, duty, site))
             continue
         out.extend(_overlap_violations(need, occ, alloc))
     return out
+
+
+def _off_duty(need: Need, occ: Occupancy, duty: Span, site: Site | None) -> Violation:
+    """Why a resource is not on duty for (part of) ``duty``."""
+    resource, rid, role = occ.resource, occ.resource.id, need.role
+    if resource.kind is ResourceKind.EQUIPMENT and occ.maintenance_overlapping(duty):
+        return hard(V.EQUIPMENT_IN_MAINTENANCE, rid, f"{rid} is in maintenance then", role)
+    if resource.kind is ResourceKind.BED:
+        return hard(V.BED_UNAVAILABLE, rid, f"{rid} is closed for part of the stay", role)
+    if (elsewhere := _works_elsewhere(resource, site, duty)) is not None:
+        return hard(V.RESOURCE_WRONG_SITE, rid, f"{rid} works at {elsewhere} then", role)
+    return hard(V.RESOURCE_UNAVAILABLE, rid, f"{rid} is not scheduled then", role)
 
 
 def _works_elsewhere(resource: Resource, site: Site | None, span: Span) -> str | None:
