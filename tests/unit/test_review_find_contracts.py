@@ -35,6 +35,7 @@ from careflow.domain.occupancy import Busy, Occupancy
 from careflow.domain.options import FindRequest, Option
 from careflow.domain.resources import ContractLimits
 from careflow.domain.timespans import covers, from_ts
+from careflow.domain.violations import ViolationCode
 from careflow.planning.feasibility import contract_starts, local_bounds
 from careflow.services.booking import BookingDeps, book_option, check
 from careflow.services.finding import find
@@ -123,3 +124,27 @@ def test_the_contract_start_set_is_exactly_where_the_hours_check_passes(seed: in
         alloc = Allocation(doctor.id, "clinician", from_ts(start), from_ts(start + duration))
         refused = [v for v in check_clinician_hours(occ, alloc, zone) if v.is_hard]
         assert covers(allowed, (start, start + 1)) == (not refused), (from_ts(start), refused)
+
+
+def test_a_surgeon_past_the_weekly_maximum_all_window_long_is_named_as_the_blocker(
+        deps: BookingDeps, store: FakeUnitOfWorkFactory) -> None:
+    store.put(clinician("dr_bone", contract=ContractLimits(max_hours_week=1, overtime_threshold_week=1)),
+              patient("pt_4"))
+    for who, at in (("pt_2", "09:00"), ("pt_4", "10:00")):
+        book_option(BookOption(option(consult(), local("2026-06-02", at), patient_id=who), SCHEDULER),
+                    deps)
+
+    found = find(consults(days=3), deps)
+
+    assert found.options == []
+    assert ViolationCode.CLINICIAN_HOURS_EXCEEDED in {v.code for v in found.blockers}
+
+
+def test_a_surgeon_whose_license_lapsed_before_the_window_is_named_as_the_blocker(
+        deps: BookingDeps, store: FakeUnitOfWorkFactory) -> None:
+    store.put(clinician("dr_bone", license_until=date(2026, 6, 2)))
+
+    found = find(consults(days=3), deps)
+
+    assert found.options == []
+    assert ViolationCode.CLINICIAN_CREDENTIAL_EXPIRED in {v.code for v in found.blockers}

@@ -189,14 +189,18 @@ def _plan_site(inp: SearchInputs, si: SiteInputs, window: Span,
     for need in needs:
         eligible = [si.occupancy[rid] for rid in si.eligible.get(need.role, [])]
         if not eligible:
-            code = _missing_code(need)
+            code = _missing_code(need, inp, site)
             blockers.append(hard(code, f"{site.id}:{need.role}",
                                  f"{site.id} has no resource that can fill role {need.role}", need.role))
             return None
         cands = [c for occ in eligible for c in unit_starts(need, occ, service.duration)]
-        if need.clinician is not None:
+        if need.clinician is not None and cands:
             bounds = bounds or local_bounds(window, site.zone)
-            cands = _within_contract(need, cands, si, bounds, service.duration)
+            within = _within_contract(need, cands, si, bounds, service.duration)
+            if not within:  # free, but never within their credentials and working hours
+                blockers.append(_contract_blocker(need, cands, si, window))
+                return None
+            cands = within
         units[need.role] = cands
         if need.role != "room":
             feasible[need.role] = _need_starts(need, cands)
@@ -240,7 +244,26 @@ def _within_contract(need: Need, cands: list[Candidate], si: SiteInputs,
     return out
 
 
-def _missing_code(need: Need) -> ViolationCode:
+def _contract_blocker(need: Need, cands: Sequence[Candidate], si: SiteInputs, window: Span) -> Violation:
+    """Why the clinicians free for ``need`` cannot take it: their credentials lapse before
+    the window, or the case would take them past their working-hour limits."""
+    site, req = si.site, need.clinician
+    assert req is not None
+    first_day = datetime.fromtimestamp(window[0], site.zone).date()
+    for c in cands:
+        prof = si.occupancy[ResourceId(c.resource_id)].resource.clinician
+        if not all((cred := prof.credential(code)) is not None and cred.valid_on(first_day)
+                   for code in req.credentials):
+            continue
+        return hard(ViolationCode.CLINICIAN_HOURS_EXCEEDED, f"{site.id}:{need.role}",
+                    f"every clinician free for role {need.role} at {site.id} would go past their "
+                    "working-hour limits", need.role)
+    return hard(ViolationCode.CLINICIAN_CREDENTIAL_EXPIRED, f"{site.id}:{need.role}",
+                f"the credentials of every clinician for role {need.role} at {site.id} lapse "
+                "before the window", need.role)
+
+
+def _missing_code(need: Need, inp: SearchInputs, site: Site) -> ViolationCode:
     if need.role == "interpreter":
         return ViolationCode.INTERPRETER_UNAVAILABLE
     if need.role == "bed":
@@ -248,6 +271,12 @@ def _missing_code(need: Need) -> ViolationCode:
     if need.pool_role is not None:
         return ViolationCode.STAFF_COVERAGE_SHORT
     if need.clinician is not None:
+        # A clinician who is privileged but whose license has lapsed is the nearest miss.
+        day = inp.request.earliest.astimezone(site.zone).date()
+        codes = {v.code for r in inp.catalog.at_site(site.id, need.kind)
+                 for v in suitability(need, r, site, inp.patient, day)}
+        if ViolationCode.CLINICIAN_CREDENTIAL_EXPIRED in codes:
+            return ViolationCode.CLINICIAN_CREDENTIAL_EXPIRED
         return ViolationCode.CLINICIAN_NOT_PRIVILEGED
     if need.room is not None:
         return ViolationCode.ROOM_UNSUITABLE
