@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -142,6 +142,13 @@ def _assign_lanes(ctx: CheckContext, allocations: tuple[Allocation, ...]) -> tup
         taken.setdefault(a.resource_id, []).append(lane)
         out.append(Allocation(a.resource_id, a.role, a.start, a.end, lane))
     return tuple(out)
+
+
+def _intervals(allocations: tuple[Allocation, ...],
+               items: tuple[ItemReservation, ...]) -> tuple[object, ...]:
+    """What a booking occupies and reserves, lanes aside (the engine picks those)."""
+    return (sorted((a.resource_id, a.role, a.start, a.end) for a in allocations), sorted(
+        (i.sku, i.quantity) for i in items))
 
 
 def _accept(violations: list[Violation], actor: Actor, override: OverrideRequest | None,
@@ -300,6 +307,11 @@ def book_hold(cmd: BookHold, deps: BookingDeps) -> Booking:
             already = frozenset(code for o in hold.overrides for code in o.codes)
             overrides = _accept(planned.violations, cmd.actor, cmd.override, now, already)
             expected = hold.version
+            if _intervals(planned.allocations, planned.items) != _intervals(hold.allocations, hold.items):
+                # The card changed since the hold: book what was checked, not the stale hold.
+                previous = replace(hold, events=[])
+                hold.end, hold.allocations, hold.items = planned.end, planned.allocations, planned.items
+                uow.bookings.replace(hold, previous)
             hold.overrides = hold.overrides + overrides
             hold.confirm(from_hold=True)
             uow.bookings.save(hold, expected)
