@@ -59,6 +59,7 @@ __all__ = [
 
 T = TypeVar("T")
 ATTEMPTS = 4
+EXPIRE_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -197,16 +198,22 @@ def _record(uow: UnitOfWork, booking: Booking, actor: Actor, action: str, reason
 
 
 def release_expired_holds(uow: UnitOfWork, now: datetime) -> int:
-    """Expire holds past their time, freeing their resources and stock; returns how many."""
+    """Expire holds past their time, freeing their resources and stock; returns how many.
+
+    All of them, batch after batch: the one in the way of a booking may come after the
+    first hundred."""
     count = 0
-    for hold in uow.bookings.expired_holds(now):
-        expected = hold.version
-        hold.expire()
-        uow.bookings.release(hold)
-        uow.bookings.save(hold, expected)
-        _record(uow, hold, SYSTEM, "expire")
-        count += 1
-    return count
+    while True:
+        batch = uow.bookings.expired_holds(now, limit=EXPIRE_BATCH)
+        for hold in batch:
+            expected = hold.version
+            hold.expire()
+            uow.bookings.release(hold)
+            uow.bookings.save(hold, expected)
+            _record(uow, hold, SYSTEM, "expire")
+        count += len(batch)
+        if len(batch) < EXPIRE_BATCH:
+            return count
 
 
 def sweep_expired_holds(deps: BookingDeps) -> int:
