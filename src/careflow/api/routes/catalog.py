@@ -18,6 +18,7 @@ router = APIRouter(prefix="/api/v1", tags=["master data"])
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 ID_SCHEMA: dict[str, object] = {"pattern": ID_PATTERN}
+SEARCH_SCHEMA: dict[str, object] = {"pattern": ID_PATTERN.replace("+", "*")}  # empty: no filter
 SiteFilter = Annotated[str | None, Query(min_length=1, max_length=200, json_schema_extra=ID_SCHEMA),
                        AfterValidator(clean_optional)]
 
@@ -60,7 +61,7 @@ def list_services(app: AppDep, offset: Offset = 0, limit: Limit = 50) -> Page[di
 
 @router.get("/patients")
 def list_patients(app: AppDep, offset: Offset = 0, limit: Limit = 50,
-                  search: Annotated[str | None, Query(max_length=100, json_schema_extra=ID_SCHEMA),
+                  search: Annotated[str | None, Query(max_length=100, json_schema_extra=SEARCH_SCHEMA),
                                     AfterValidator(clean_optional)] = None) -> Page[dict[str, Any]]:
     """Patients (synthetic in the demo), searchable by id, MRN or name."""
     with app.deps.uow() as uow:
