@@ -78,9 +78,9 @@ class Occupancy:
     def on_duty(self, span: Span, units: int = 1) -> bool:
         """True when at least ``units`` are scheduled throughout ``span``."""
         cursor = span[0]
-        for piece in self.pieces:
-            if piece.end <= cursor:
-                continue
+        pieces = self.pieces
+        for k in range(bisect_right(pieces, cursor, key=_piece_end), len(pieces)):  # ending after
+            piece = pieces[k]
             if piece.start > cursor or piece.count < units:
                 return False
             cursor = piece.end
@@ -91,9 +91,9 @@ class Occupancy:
     def min_capacity(self, span: Span) -> int:
         """The fewest units scheduled at any instant of ``span`` (0 if any gap)."""
         cursor, low = span[0], None
-        for piece in self.pieces:
-            if piece.end <= cursor:
-                continue
+        pieces = self.pieces
+        for k in range(bisect_right(pieces, cursor, key=_piece_end), len(pieces)):
+            piece = pieces[k]
             if piece.start > cursor:
                 return 0
             low = piece.count if low is None else min(low, piece.count)

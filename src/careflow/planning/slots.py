@@ -554,6 +554,22 @@ def _assign(inp: SearchInputs, plan: _SitePlan, slot: _Slot) -> list[tuple[Assig
         fits_by_need.append([c for _, _, c in fits])
     chosen: list[tuple[Assignment, int]] = []
     people: set[str] = set()
+    for need, ranked in zip(plan.needs, fits_by_need, strict=True):  # the preferred choices first
+        taken = 0
+        for unit in ranked:
+            if need.pool_role is None:
+                if unit.resource_id in people:
+                    continue
+                people.add(unit.resource_id)
+            chosen.append((Assignment(need.role, ResourceId(unit.resource_id)), unit.lane))
+            taken += 1
+            if taken == need.count:
+                break
+        if taken < need.count:
+            break
+    else:
+        return chosen
+    chosen, people = [], set()  # a role went short: search for another choice
     steps = ASSIGN_STEPS
 
     def fill(i: int, first: int, left: int) -> bool:
@@ -582,8 +598,6 @@ def _assign(inp: SearchInputs, plan: _SitePlan, slot: _Slot) -> list[tuple[Assig
                 people.discard(c.resource_id)
         return False
 
-    if not plan.needs:
-        return chosen
     return chosen if fill(0, 0, plan.needs[0].count) else None
 
 
