@@ -1,9 +1,11 @@
-"""Every option find proposes passes the booking check, whatever the day looks like.
+"""Every option find proposes passes the booking check, and find misses none it was asked for.
 
 Random bookings over three days, with working-hour limits, a license that lapses, a pool
 whose headcount changes through the day and loses a nurse to a call-out, a C-arm with a
 sterilization cycle, implants near their reorder point, a patient who prefers afternoons
-or evenings, with and without the calendar read model.
+or evenings, with and without the calendar read model. When ten options are asked for and
+ten starts would pass the check, find proposes ten, not only the first and last start of
+each free stretch.
 """
 
 from __future__ import annotations
@@ -102,3 +104,25 @@ def test_every_option_passes_the_booking_check(seed: int, store: FakeUnitOfWorkF
             for opt in found.options:
                 assert check(CheckOption(opt, COORDINATOR), deps) == list(opt.warnings), (service, who,
                                                                                           opt.start)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_find_returns_as_many_options_as_asked_when_that_many_starts_pass_the_check(
+        seed: int, store: FakeUnitOfWorkFactory, clock: FixedClock) -> None:
+    rng = random.Random(seed)
+    deps = BookingDeps(uow=store, catalogs=CatalogCache(), clock=clock)
+    busy_days(store, deps, rng)
+    knee = knee_replacement()
+
+    for who in ("pt_1", "pt_3"):
+        found = find(FindRequest(ServiceId(knee.id), PatientId(who), DAY_START,
+                                 DAY_START + timedelta(hours=12), limit=10), deps)
+        interpreter = {"interpreter": "interpreters"} if who == "pt_3" else {}
+        feasible = {start for start in (DAY_START + timedelta(minutes=15 * k) for k in range(48))
+                    for theatre in ("or_1", "or_2") for surgeon in ("dr_bone", "dr_two")
+                    for ward_bed in ("bed_1", "bed_2", "bed_3")
+                    if not [v for v in check(CheckOption(option(
+                        knee, start, patient_id=who, room=theatre, surgeon=surgeon, bed=ward_bed,
+                        **interpreter), COORDINATOR), deps) if v.is_hard]}
+
+        assert len(found.options) >= min(10, len(feasible)), (who, sorted(feasible))

@@ -147,7 +147,8 @@ def find_options(inp: SearchInputs) -> FindResult:
     search = _Search(inp, plans)
     options = search.materialize(slots)
     if len(options) < inp.request.limit and search.budget > 0:  # edges of the gaps were too few
-        inner = _inner_slots(inp, gaps, window[0], search.budget, search.seen)
+        tried: set[tuple[str, int]] = {(s.site.site.id, s.start) for s in slots}
+        inner = _inner_slots(inp, gaps, window[0], search.budget, tried)
         slots.extend(inner)
         options = search.materialize(inner)
     if not options:
@@ -359,19 +360,16 @@ def _slots_at(inp: SearchInputs, plan: _SitePlan, base: list[Span], window_lo: i
 
 
 def _inner_slots(inp: SearchInputs, gaps: Sequence[_Gap], window_lo: int, most: int,
-                 seen: set[tuple[str, int]]) -> list[_Slot]:
-    """Starts inside the gaps, packed from the front, when their edges gave too few options:
-    the earliest ``most`` not yet proposed at their site, scored."""
-    service = inp.service
-    room_need = next((n for n in service.needs(None) if n.role == "room"), None)
-    step = service.duration + (room_need.before + room_need.after if room_need is not None else 0)
+                 skip: set[tuple[str, int]]) -> list[_Slot]:
+    """Grid starts inside the gaps, for when their edges gave too few options: the earliest
+    ``most`` at their site not in ``skip``, scored (packing and waiting rank them)."""
     found: dict[tuple[str, int], _Gap] = {}
     for gap in gaps:
         site = gap.plan.inputs.site
-        for t in _packed_starts(gap.starts, site, service.slot_minutes, step, most):
+        for t in _inner_grid_starts(gap.starts, site, inp.service.slot_minutes, most):
             found.setdefault((site.id, t), gap)
     slots: list[_Slot] = []
-    for key in sorted((k for k in found if k not in seen), key=lambda k: k[1])[:most]:
+    for key in sorted((k for k in found if k not in skip), key=lambda k: k[1])[:most]:
         gap = found[key]
         score, reasons = _score(inp, gap.plan, gap.room, key[1], window_lo)
         slots.append(_Slot(gap.plan.inputs, gap.room, key[1], score, reasons))
@@ -434,16 +432,14 @@ def _preferred_starts(spans: Sequence[Span], site: Site, slot_minutes: int, part
     return out
 
 
-def _packed_starts(spans: Sequence[Span], site: Site, slot_minutes: int, step: int,
-                   most: int) -> list[int]:
-    """Starts inside each span after its first, packed from the front (one case after the
-    other), on the grid: at most ``most`` per span."""
+def _inner_grid_starts(spans: Sequence[Span], site: Site, slot_minutes: int, most: int) -> list[int]:
+    """Grid starts inside each span after its first: at most ``most`` per span."""
     grid = _grid(slot_minutes)
     out: list[int] = []
     for lo, hi in spans:
         t = _ceil_grid(lo, site, grid)
         for _ in range(most):
-            t = _ceil_grid(t + step, site, grid)
+            t = _ceil_grid(t + grid, site, grid)
             if t >= hi:
                 break
             out.append(t)
