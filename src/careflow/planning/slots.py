@@ -4,8 +4,10 @@ The search runs on a snapshot (``SearchInputs``) that the service layer loads in
 read transaction. Per site it screens resources with the same ``suitability`` check the
 booking path uses, intersects feasible start sets (``feasibility``), takes the first and
 last start of every feasible gap on the slot grid (first fills from the front of a gap,
-last packs against the next case), ranks them (``ranking``), assigns concrete resources
-to the best ones and runs the full dependency check on each before proposing it.
+last packs against the next case) and the first of the patient's preferred part of each
+day, ranks them (``ranking``), assigns concrete resources to the best ones and runs the
+full dependency check on each before proposing it. When that gives fewer options than
+asked, the grid starts inside the gaps are ranked and checked too.
 """
 
 from __future__ import annotations
