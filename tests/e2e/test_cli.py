@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from careflow import demo
 from careflow.adapters.db.engine import make_engine
 from careflow.adapters.db.loader import load_health_system
 from careflow.adapters.db.migrator import migrate
+from careflow.cli import main
 
 CLI = [sys.executable, "-m", "careflow.cli"]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -111,6 +113,15 @@ def test_seed_refuses_a_broken_file_naming_the_field(tmp_path: Path) -> None:
 TKA = ["find", "--service", "svc-tka", "--patient", "pat-00001"]
 
 
+def in_process(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The command line's entry point called in this process: the same code as the
+    console script, without an interpreter start per case."""
+    with pytest.raises(SystemExit) as exited:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["careflow", *args], int(exited.value.code or 0), out, err)
+
+
 def assert_one_line_exit_2(result: subprocess.CompletedProcess[str], message: str) -> None:
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
@@ -118,22 +129,28 @@ def assert_one_line_exit_2(result: subprocess.CompletedProcess[str], message: st
     assert message in result.stderr, result.stderr
 
 
+def test_a_usage_error_is_one_line_from_the_console_script(live_db: str) -> None:
+    """Click would print a five-line box; the entry point makes it one line with exit 2."""
+    assert_one_line_exit_2(careflow(*TKA, "--days", "0", "--db", live_db), "--days")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["find", "--service", "svc-tka", "--patient", "pat-00001", "--days", "0"], "--days"),
-        (["find", "--service", "svc-tka", "--patient", "pat-00001", "--days", "abc"], "--days"),
-        (["find", "--service", "svc-tka", "--patient", "pat-00001", "--urgency", "bogus"], "--urgency"),
+        ([*TKA, "--days", "0"], "--days"),
+        ([*TKA, "--days", "abc"], "--days"),
+        ([*TKA, "--urgency", "bogus"], "--urgency"),
         (["find", "--service", "svc-tka"], "Missing option '--patient'"),
-        (["find", "--service", "svc-tka", "--patient", "pat-00001", "--bogus"], "No such option: --bogus"),
+        ([*TKA, "--bogus"], "No such option: --bogus"),
         (["hold", "--option", "found.json", "--minutes", "0"], "--minutes"),
         (["bogus-command"], "No such command 'bogus-command'"),
         (["seed", "--scenario", "tiny", "--seed", "abc"], "--seed"),
         (["serve", "--port", "0"], "--port"),
     ],
 )
-def test_usage_errors_are_one_line_with_exit_2(live_db: str, args: list[str], message: str) -> None:
-    assert_one_line_exit_2(careflow(*args, "--db", live_db), message)
+def test_usage_errors_are_one_line_with_exit_2(capsys: pytest.CaptureFixture[str], live_db: str,
+                                               args: list[str], message: str) -> None:
+    assert_one_line_exit_2(in_process(capsys, *args, "--db", live_db), message)
 
 
 @pytest.mark.parametrize(
@@ -143,21 +160,25 @@ def test_usage_errors_are_one_line_with_exit_2(live_db: str, args: list[str], me
         ([*TKA, "--earliest", "9999-12-31T00:00:00+00:00"], "--earliest"),
         ([*TKA, "--earliest", "9999-12-20T00:00:00Z", "--latest", "9999-12-31T00:00:00Z"], "--earliest"),
         (["find", "--service", "svc-tka", "--patient", "pat\x1b-00001"], "control characters"),
+        (["find", "--service", "[red]svc", "--patient", "pat-00001"], "service '[red]svc' not found"),
         (["book", "--hold", "bk_x", "--override", "   "], "an override needs a reason"),
         (["seed", "--scenario", "tiny", "--anchor", "9999-12-31"], "--anchor"),
         (["seed", "--scenario", "tiny", "--anchor", "0001-01-01"], "--anchor"),
     ],
 )
-def test_out_of_range_values_are_one_line_with_exit_2(live_db: str, args: list[str], message: str) -> None:
-    assert_one_line_exit_2(careflow(*args, "--db", live_db), message)
+def test_out_of_range_values_are_one_line_with_exit_2(capsys: pytest.CaptureFixture[str], live_db: str,
+                                                       args: list[str], message: str) -> None:
+    assert_one_line_exit_2(in_process(capsys, *args, "--db", live_db), message)
 
 
 @pytest.mark.parametrize(
-    ("url", "message"),
-    [("bogus://x", "--db"), ("not a url", "--db"), ("postgresql://nobody@127.0.0.1:1/x", "--db")],
+    "url", ["bogus://x", "not a url", "mysql://u@localhost/x", "postgresql://nobody:secret@127.0.0.1:1/x"],
 )
-def test_a_database_url_that_cannot_be_opened_is_one_line_with_exit_2(url: str, message: str) -> None:
-    assert_one_line_exit_2(careflow("show", "bk_x", "--db", url), message)
+def test_a_database_url_that_cannot_be_opened_is_one_line_with_exit_2(capsys: pytest.CaptureFixture[str],
+                                                                      url: str) -> None:
+    result = in_process(capsys, "show", "bk_x", "--db", url)
+    assert_one_line_exit_2(result, "--db: cannot open the database")
+    assert "secret" not in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -171,33 +192,32 @@ def test_a_database_url_that_cannot_be_opened_is_one_line_with_exit_2(url: str, 
         (b'{"options": [' + b"9" * 5_000 + b"]}", "digits"),
     ],
 )
-def test_an_unreadable_option_file_is_one_line_with_exit_2(live_db: str, tmp_path: Path, content: bytes,
+def test_an_unreadable_option_file_is_one_line_with_exit_2(capsys: pytest.CaptureFixture[str], live_db: str,
+                                                           tmp_path: Path, content: bytes,
                                                            message: str) -> None:
     path = tmp_path / "option.json"
     path.write_bytes(content)
-    assert_one_line_exit_2(careflow("check", "--option", str(path), "--db", live_db), message)
+    assert_one_line_exit_2(in_process(capsys, "check", "--option", str(path), "--db", live_db), message)
 
 
 @pytest.mark.parametrize(
     ("start", "end"),
     [("0001-01-01T00:00:00Z", "0001-01-01T02:00:00Z"), ("9999-12-31T20:00:00Z", "9999-12-31T22:00:00Z")],
 )
-def test_an_option_in_year_1_or_9999_is_refused_in_one_line_and_not_booked(live_db: str, tmp_path: Path,
-                                                                           start: str, end: str) -> None:
-    found = careflow("find", "--service", "svc-ortho-new", "--patient", "pat-00003", "--db", live_db,
-                     "--days", "14", "--json")
+def test_an_option_in_year_1_or_9999_is_refused_in_one_line_and_not_booked(
+        capsys: pytest.CaptureFixture[str], live_db: str, tmp_path: Path, start: str, end: str) -> None:
+    found = in_process(capsys, "find", "--service", "svc-ortho-new", "--patient", "pat-00003",
+                       "--db", live_db, "--days", "14", "--json")
     assert found.returncode == 0, found.stderr
     option = {**json.loads(found.stdout)["options"][0], "start": start, "end": end}
     path = tmp_path / "far.json"
     path.write_text(json.dumps(option))
     for command in ("check", "hold", "book"):
-        assert_one_line_exit_2(careflow(command, "--option", str(path), "--db", live_db), "start")
+        assert_one_line_exit_2(in_process(capsys, command, "--option", str(path), "--db", live_db), "start")
 
 
 def _broken_copy(tmp_path: Path, change: Any) -> Path:
     """The example health system as JSON, with one value changed by ``change``."""
-    import yaml
-
     data = yaml.safe_load((EXAMPLES / "health-system.yaml").read_text())
     change(data)
     path = tmp_path / "broken.json"
@@ -218,9 +238,9 @@ def _broken_copy(tmp_path: Path, change: Any) -> Path:
          "resources[0].profile.contract.max_hours_day"),
     ],
 )
-def test_seed_refuses_values_the_database_cannot_store_naming_the_field(tmp_path: Path, change: Any,
-                                                                        field: str) -> None:
+def test_seed_refuses_values_the_database_cannot_store_naming_the_field(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, change: Any, field: str) -> None:
     db = tmp_path / "never.db"
-    result = careflow("seed", "--from", str(_broken_copy(tmp_path, change)), "--db", f"sqlite:///{db}")
+    result = in_process(capsys, "seed", "--from", str(_broken_copy(tmp_path, change)), "--db", f"sqlite:///{db}")
     assert_one_line_exit_2(result, field)
     assert not db.exists(), "nothing is written for a broken file"
