@@ -44,14 +44,14 @@ FAR_INSTANTS = [
 ]
 
 
-@pytest.mark.parametrize("route", WRITES)
 @pytest.mark.parametrize(("start", "end"), FAR_INSTANTS)
 def test_an_option_in_year_1_or_9999_is_a_422_naming_start_and_writes_nothing(
-        client: TestClient, route: str, start: str, end: str) -> None:
+        client: TestClient, start: str, end: str) -> None:
     option = {**an_option(client), "start": start, "end": end}
     before = booking_count(client)
-    body = assert_problem(client.post(route, json={"option": option}), 422, "option.start")
-    assert "between" in body["detail"]
+    for route in WRITES:
+        body = assert_problem(client.post(route, json={"option": option}), 422, "option.start")
+        assert "between" in body["detail"]
     assert booking_count(client) == before
 
 
@@ -149,14 +149,14 @@ NUL = "pat\x00-00001"
         (lambda o: o["allocations"][0].update(role="room\x00"), "option.allocations.0.role"),
     ],
 )
-@pytest.mark.parametrize("route", WRITES)
 def test_control_characters_in_an_option_are_a_422_and_write_nothing(
-        client: TestClient, route: str, mutate: Callable[[dict[str, Any]], None], field: str) -> None:
+        client: TestClient, mutate: Callable[[dict[str, Any]], None], field: str) -> None:
     option = an_option(client)
     mutate(option)
     before = booking_count(client)
-    body = assert_problem(client.post(route, json={"option": option}), 422, field)
-    assert "control character" in body["detail"]
+    for route in WRITES:
+        body = assert_problem(client.post(route, json={"option": option}), 422, field)
+        assert "control character" in body["detail"]
     assert booking_count(client) == before
 
 
