@@ -38,6 +38,7 @@ from careflow.domain.commands import (
 from careflow.domain.errors import Conflict, InvalidRequest, InvalidTransition, NotFound, PermissionDenied
 from careflow.domain.events import BookingCancelled, BookingConfirmed, BookingRescheduled, HoldPlaced
 from careflow.domain.options import Option
+from careflow.domain.preference_cards import BookingWindow
 from careflow.domain.violations import ViolationCode
 from careflow.services.booking import (
     BookingDeps,
@@ -394,3 +395,16 @@ def test_checking_ignores_a_hold_that_expired_but_was_not_swept_yet(deps: Bookin
 
     assert check(CheckOption(option(consult(), local(CASE_DAY, "09:00"), patient_id="pt_2"),
                              SCHEDULER), deps) == []
+
+
+def test_a_hold_placed_in_time_stays_bookable_while_it_lasts(
+        deps: BookingDeps, store: FakeUnitOfWorkFactory, clock: FixedClock) -> None:
+    store.put(consult(window=BookingWindow(min_lead_minutes=60)))
+    clock.set(local(CASE_DAY, "07:55"))
+    held = hold(deps, option(consult(), local(CASE_DAY, "09:00")))  # 65 minutes' notice
+    clock.advance(minutes=8)  # 57 minutes before the start: too late for a new request
+
+    assert book_hold(BookHold(held.id, SCHEDULER), deps).status is BookingStatus.BOOKED
+    fresh = option(consult(), local(CASE_DAY, "09:00"), patient_id="pt_2", room="exam_1")
+    refused = {v.code for v in check(CheckOption(fresh, SCHEDULER), deps)}
+    assert ViolationCode.OUTSIDE_BOOKING_WINDOW in refused

@@ -67,6 +67,7 @@ class CheckContext:
     authorizations: Sequence[Authorization] = ()
     patient_busy: Sequence[Span] = ()
     hold_expires_at: datetime | None = None
+    requested_at: datetime | None = None  # when the hold being booked was placed
 
     @property
     def zone(self) -> ZoneInfo:
@@ -98,11 +99,17 @@ def check_service_offered(service: Service, site: Site) -> list[Violation]:
     return []
 
 
-def check_booking_window(service: Service, start: int, now: datetime) -> list[Violation]:
-    """The start is not in the past, respects the minimum lead time and the horizon."""
+def check_booking_window(service: Service, start: int, now: datetime,
+                         requested_at: datetime | None = None) -> list[Violation]:
+    """The start is not in the past, respects the minimum lead time and the horizon.
+
+    Lead time and horizon count from ``requested_at`` when given (a hold's creation), so
+    a hold placed in time stays bookable while it lasts.
+    """
     now_ts = to_ts(now)
-    earliest = now_ts + service.window.min_lead_minutes * 60
-    latest = now_ts + service.window.max_days_ahead * 86400
+    asked = to_ts(requested_at) if requested_at is not None else now_ts
+    earliest = asked + service.window.min_lead_minutes * 60
+    latest = asked + service.window.max_days_ahead * 86400
     if start < now_ts:
         return [hard(V.OUTSIDE_BOOKING_WINDOW, service.id, "the start is in the past")]
     if start < earliest:
@@ -410,7 +417,7 @@ def check_case(ctx: CheckContext, start: datetime, end: datetime,
     needs = service.needs(patient.interpreter_language)
     out = check_hold(ctx.hold_expires_at, ctx.now)
     out += check_service_offered(service, site)
-    out += check_booking_window(service, span[0], ctx.now)
+    out += check_booking_window(service, span[0], ctx.now, ctx.requested_at)
     out += check_requirements_filled(needs, allocations)
     out += check_each_unit_once(allocations, ctx.resources)
     room_id = next((a.resource_id for a in allocations if a.role == "room"), None)

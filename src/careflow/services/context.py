@@ -85,6 +85,7 @@ def case_context(
         occupancy=occupancy, stock=stock,
         authorizations=uow.master.authorizations(patient.id) if service.prerequisites.authorization else (),
         patient_busy=patient_busy, hold_expires_at=hold_expires_at,
+        requested_at=own.created_at if own is not None and hold_expires_at is not None else None,
     )
 
 
