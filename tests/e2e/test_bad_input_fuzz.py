@@ -382,3 +382,25 @@ def test_a_request_id_is_echoed_only_when_it_looks_like_one(client: TestClient) 
         echoed = client.get("/health", headers={"x-request-id": hostile}).headers["x-request-id"]
         assert echoed.encode() != hostile
         assert len(echoed) == 32
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda o: o.update(end=o["start"]), "option.end"),
+        (lambda o: o.update(start=o["end"], end=o["start"]), "option.end"),
+        (lambda o: o["allocations"][1].update(end=o["allocations"][1]["start"]), "option.allocations.1.end"),
+    ],
+)
+def test_an_end_not_after_its_start_names_that_end(
+        client: TestClient, mutate: Callable[[dict[str, Any]], None], field: str) -> None:
+    option = an_option(client)
+    mutate(option)
+    body = assert_problem(client.post("/api/v1/bookings/check", json={"option": option}), 422, field)
+    assert body["detail"] == f"{field}: must be after start"
+
+
+def test_giving_both_a_hold_and_an_option_says_so_plainly(client: TestClient) -> None:
+    both = {"option": an_option(client), "hold_id": "bk_x"}
+    body = assert_problem(client.post("/api/v1/bookings", json=both), 422, "body")
+    assert body["detail"] == "body: give exactly one of hold_id or option"

@@ -12,6 +12,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -64,6 +66,14 @@ def no_control_characters(value: str, allowed: frozenset[str] = frozenset()) -> 
 
 def _text(value: str) -> str:
     return no_control_characters(value, _TEXT_ALLOWED)
+
+
+def _after_start(end: datetime, info: ValidationInfo) -> datetime:
+    """An ``end`` field validator: refuse an end that is not after the ``start`` beside it."""
+    start = info.data.get("start")
+    if start is not None and end <= start:
+        raise PydanticCustomError("end_before_start", "must be after start")
+    return end
 
 
 def clean_optional(value: str | None) -> str | None:
@@ -134,6 +144,8 @@ class AllocationIO(BaseModel):
     end: Instant
     lane: Count = Field(default=0, ge=0, le=MAX_LANE)
 
+    _ordered = field_validator("end")(_after_start)
+
     @classmethod
     def of(cls, a: Allocation) -> AllocationIO:
         return cls(resource_id=a.resource_id, role=a.role, start=a.start, end=a.end, lane=a.lane)
@@ -195,14 +207,7 @@ class OptionIO(BaseModel):
     reasons: list[RankReasonOut] = Field(default_factory=list, max_length=200)
     warnings: list[ViolationOut] = Field(default_factory=list, max_length=200)
 
-    @model_validator(mode="after")
-    def _ordered(self) -> OptionIO:
-        if self.end <= self.start:
-            raise ValueError("end must be after start")
-        for a in self.allocations:
-            if a.end <= a.start:
-                raise ValueError(f"allocation for {a.role} ends before it starts")
-        return self
+    _ordered = field_validator("end")(_after_start)
 
     @classmethod
     def of(cls, o: Option, rank: int | None = None) -> OptionIO:
@@ -279,7 +284,7 @@ class BookBody(Input):
     @model_validator(mode="after")
     def _one_source(self) -> BookBody:
         if (self.hold_id is None) == (self.option is None):
-            raise ValueError("give exactly one of hold_id or option")
+            raise PydanticCustomError("one_source", "give exactly one of hold_id or option")
         return self
 
 
