@@ -404,3 +404,18 @@ def test_giving_both_a_hold_and_an_option_says_so_plainly(client: TestClient) ->
     both = {"option": an_option(client), "hold_id": "bk_x"}
     body = assert_problem(client.post("/api/v1/bookings", json=both), 422, "body")
     assert body["detail"] == "body: give exactly one of hold_id or option"
+
+
+@pytest.mark.parametrize("route", [*WRITES, "reschedule"])
+def test_a_role_not_on_the_card_names_the_options_allocations(client: TestClient, route: str) -> None:
+    option = an_option(client)
+    booking = client.post("/api/v1/bookings", json={"option": option}).json()
+    option["allocations"][0]["role"] = "juggler"
+    before = booking_count(client)
+    body: dict[str, Any] = {"option": option}
+    if route == "reschedule":
+        route, body["reason"] = f"/api/v1/bookings/{booking['id']}/reschedule", "x"
+    response = client.post(route, json=body)
+    problem = assert_problem(response, 422, "option.allocations")
+    assert "juggler" in problem["detail"]
+    assert booking_count(client) == before

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
@@ -39,7 +41,7 @@ from careflow.domain.commands import (
     PlaceHold,
     RescheduleBooking,
 )
-from careflow.domain.errors import NotFound
+from careflow.domain.errors import InvalidRequest, NotFound
 from careflow.domain.ids import PatientId, ResourceId, SiteId
 from careflow.services import booking as use
 from careflow.services.finding import find
@@ -60,6 +62,21 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
+OPTION_FIELDS = frozenset(OptionIO.model_fields)
+
+
+@contextmanager
+def _about_the_option() -> Iterator[None]:
+    """The domain names an option's fields relative to the option (``allocations``); on
+    the wire they sit under ``option``."""
+    try:
+        yield
+    except InvalidRequest as exc:
+        if exc.field in OPTION_FIELDS:
+            raise InvalidRequest(exc.message, f"option.{exc.field}") from exc
+        raise
+
+
 def _override(body_override: object) -> OverrideRequest | None:
     reason = getattr(body_override, "reason", None)
     return OverrideRequest(reason) if reason is not None else None
@@ -78,7 +95,8 @@ def find_options(body: FindBody, app: AppDep) -> FindOut:
 @router.post("/bookings/check", responses=ERRORS)
 def check_option(body: CheckBody, app: AppDep, actor: ActorDep) -> CheckOut:
     """Every violation the option would meet if booked now; nothing is written."""
-    violations = use.check(CheckOption(body.option.to_domain(), actor), app.deps)
+    with _about_the_option():
+        violations = use.check(CheckOption(body.option.to_domain(), actor), app.deps)
     hard = any(v.is_hard for v in violations)
     return CheckOut(ok=not violations, bookable_with_override=not hard and bool(violations),
                     violations=[ViolationOut.of(v) for v in violations])
@@ -88,7 +106,8 @@ def check_option(body: CheckBody, app: AppDep, actor: ActorDep) -> CheckOut:
 def place_hold(body: HoldBody, app: AppDep, actor: ActorDep) -> BookingOut:
     """Hold an option's resources and items until the hold expires (10 minutes by default)."""
     cmd = PlaceHold(body.option.to_domain(), actor, body.hold_minutes, _override(body.override))
-    return BookingOut.of(use.place_hold(cmd, app.deps))
+    with _about_the_option():
+        return BookingOut.of(use.place_hold(cmd, app.deps))
 
 
 @router.post("/bookings", status_code=status.HTTP_201_CREATED, responses=ERRORS)
@@ -98,7 +117,8 @@ def book(body: BookBody, app: AppDep, actor: ActorDep) -> BookingOut:
     if body.hold_id is not None:
         return BookingOut.of(use.book_hold(BookHold(body.hold_id, actor, override), app.deps))
     assert body.option is not None
-    return BookingOut.of(use.book_option(BookOption(body.option.to_domain(), actor, override), app.deps))
+    with _about_the_option():
+        return BookingOut.of(use.book_option(BookOption(body.option.to_domain(), actor, override), app.deps))
 
 
 @router.get("/bookings", responses=ERRORS)
@@ -134,7 +154,8 @@ def cancel(booking_id: BookingIdPath, body: CancelBody, app: AppDep, actor: Acto
 def reschedule(booking_id: BookingIdPath, body: RescheduleBody, app: AppDep, actor: ActorDep) -> BookingOut:
     """Move to another option atomically; on refusal the booking keeps its time."""
     cmd = RescheduleBooking(booking_id, body.option.to_domain(), body.reason, actor, _override(body.override))
-    return BookingOut.of(use.reschedule(cmd, app.deps))
+    with _about_the_option():
+        return BookingOut.of(use.reschedule(cmd, app.deps))
 
 
 @router.post("/bookings/{booking_id}/arrive", responses=ERRORS)
