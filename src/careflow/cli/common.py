@@ -77,7 +77,11 @@ def database(url: str, storing: str | None = None) -> Iterator[None]:
 
 @contextmanager
 def opened(db: str | None) -> Iterator[App]:
+    """The application over an existing database (a typo must not create an empty one)."""
     settings = settings_for(db)
+    path = settings.sqlite_path()
+    if path is not None and not path.exists():
+        fail(f"--db: no database at {path}; create one with `careflow seed`")
     with database(settings.database_url):
         app = bootstrap(settings)
     try:

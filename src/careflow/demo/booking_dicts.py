@@ -29,6 +29,8 @@ def _text(data: Mapping[str, Any], key: str, where: str, default: str | None = N
     value = data.get(key, default)
     if not isinstance(value, str) or not value:
         raise InvalidRequest(f"{where}.{key} is required and must be a string", f"{where}.{key}")
+    if any(ord(ch) < 32 for ch in value):
+        raise InvalidRequest(f"{where}.{key} must not contain control characters", f"{where}.{key}")
     return value
 
 
@@ -36,15 +38,16 @@ def _instant(data: Mapping[str, Any], key: str, where: str) -> datetime:
     raw = data.get(key)
     try:
         return require_aware(datetime.fromisoformat(str(raw).replace("Z", "+00:00")), key)
-    except (ValueError, InvalidRequest) as exc:
-        raise InvalidRequest(f"{where}.{key} must be an ISO datetime with a UTC offset (got {raw!r})",
-                             f"{where}.{key}") from exc
+    except (ValueError, OverflowError, InvalidRequest) as exc:
+        raise InvalidRequest(
+            f"{where}.{key} must be an ISO datetime with a UTC offset, 1970–2200 (got {raw!r})",
+            f"{where}.{key}") from exc
 
 
 def _int(data: Mapping[str, Any], key: str, where: str, default: int) -> int:
     value = data.get(key, default)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise InvalidRequest(f"{where}.{key} must be a non-negative integer", f"{where}.{key}")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**31:
+        raise InvalidRequest(f"{where}.{key} must be a non-negative 32-bit integer", f"{where}.{key}")
     return value
 
 

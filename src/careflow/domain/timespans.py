@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from careflow.domain.errors import InvalidRequest
 
 __all__ = [
+    "EARLIEST",
+    "LATEST",
     "MAX_WINDOW",
     "Interval",
     "Span",
@@ -36,11 +38,23 @@ Span = tuple[int, int]
 MAX_WINDOW = timedelta(days=366)
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
 def require_aware(value: datetime, field: str) -> datetime:
-    """Return ``value`` in UTC, refusing naive datetimes (their zone would be a guess)."""
+    """Return ``value`` in UTC, refusing naive datetimes (their zone would be a guess) and
+    instants outside 1970–2200 (no schedule needs them; date arithmetic near the ends of
+    the calendar would overflow)."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidRequest(f"{field} must carry a UTC offset or zone (got {value.isoformat()})", field)
-    return value.astimezone(UTC)
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = EARLIEST if value.year < 1970 else LATEST + timedelta(days=1)
+    if not EARLIEST <= utc < LATEST:
+        raise InvalidRequest(f"{field} must fall between 1970 and 2200 (got {value.isoformat()})", field)
+    return utc
 
 
 def to_ts(value: datetime) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from careflow.domain.catalog import Catalog
+from careflow.domain.errors import InvalidRequest
 from careflow.domain.ids import ResourceId, SiteId
 from careflow.domain.occupancy import Busy, Occupancy
 from careflow.domain.options import FindRequest, equipment_tail
@@ -29,6 +30,9 @@ def candidate_sites(catalog: Catalog, request: FindRequest, service: Service, pa
     """Sites that may perform the service, narrowed by the request and travel limits."""
     for site_id in request.site_ids:
         catalog.site(site_id)
+    for rid in request.preferred_clinicians:
+        if catalog.resource(rid).kind is not ResourceKind.CLINICIAN:
+            raise InvalidRequest(f"{rid} is not a clinician", "preferred_clinician_ids")
     limit = request.max_travel_km or patient.preferences.max_travel_km
     out = []
     for site in sorted(catalog.sites.values(), key=lambda s: s.id):
