@@ -62,6 +62,28 @@ def test_find_book_and_cancel_from_the_command_line(live_db: str, tmp_path: Path
     assert json.loads(cancelled.stdout)["status"] == "cancelled"
 
 
+def test_reschedule_from_the_command_line(live_db: str, tmp_path: Path) -> None:
+    found = careflow("find", "--service", "svc-ortho-new", "--patient", "pat-00005", "--db", live_db,
+                     "--days", "14", "--json")
+    assert found.returncode == 0, found.stderr
+    first = tmp_path / "first.json"
+    first.write_text(found.stdout)
+    booking = json.loads(careflow("book", "--option", str(first), "--db", live_db, "--json").stdout)
+    moved_options = careflow("find", "--service", "svc-ortho-new", "--patient", "pat-00005", "--db", live_db,
+                             "--days", "14", "--reschedule", booking["id"], "--json")
+    assert moved_options.returncode == 0, moved_options.stderr
+    later = tmp_path / "later.json"
+    later.write_text(moved_options.stdout)
+    ranks = json.loads(moved_options.stdout)["options"]
+    rank = next(i + 1 for i, o in enumerate(ranks) if o["start"] != booking["start"])
+    moved = careflow("reschedule", booking["id"], "--option", str(later), "--rank", str(rank),
+                     "--reason", "patient asked for another time", "--db", live_db, "--json")
+    assert moved.returncode == 0, moved.stderr
+    result = json.loads(moved.stdout)
+    assert result["id"] == booking["id"]
+    assert result["start"] == ranks[rank - 1]["start"]
+
+
 def test_find_prints_a_table_by_default(live_db: str) -> None:
     found = careflow("find", "--service", "svc-ortho-new", "--patient", "pat-00002", "--db", live_db,
                      "--days", "14")

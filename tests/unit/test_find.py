@@ -31,6 +31,7 @@ from tests.fakes import FakeUnitOfWorkFactory, FixedClock
 from careflow.domain.access import Actor
 from careflow.domain.bookings import Urgency
 from careflow.domain.commands import BookOption, CheckOption
+from careflow.domain.errors import InvalidRequest
 from careflow.domain.ids import PatientId, ResourceId, ServiceId, SiteId
 from careflow.domain.options import FindRequest, Option
 from careflow.domain.patients import AuthorizationStatus, Preferences
@@ -225,3 +226,20 @@ def test_after_random_bookings_every_option_still_passes_the_check(seed: int, de
     for who in ("pt_1", "pt_2", "pt_3"):
         for opt in find(request("svc_consult", who, limit=30), deps).options:
             assert check(CheckOption(opt, SCHEDULER), deps) == list(opt.warnings)
+
+
+def test_a_reschedule_search_counts_the_moving_booking_as_free(deps: BookingDeps) -> None:
+    booked = book_option(BookOption(option(consult(), local(CASE_DAY, "09:00")), SCHEDULER), deps)
+    window = request("svc_consult", start=local(CASE_DAY, "08:45"), limit=3)
+    blocked = find(window, deps).options
+    assert all(o.start >= local(CASE_DAY, "09:30") for o in blocked), "the patient is busy 09:00-09:30"
+    moving = find(replace(window, reschedule_of=booked.id), deps).options
+    assert moving[0].start == local(CASE_DAY, "08:45"), "a shift by 15 minutes overlaps the old slot"
+
+
+def test_a_reschedule_search_refuses_another_patients_booking(deps: BookingDeps) -> None:
+    other = book_option(BookOption(option(consult(), local(CASE_DAY, "09:00"), patient_id="pt_2"),
+                                   SCHEDULER), deps)
+    with pytest.raises(InvalidRequest) as refused:
+        find(replace(request("svc_consult"), reschedule_of=other.id), deps)
+    assert refused.value.field == "reschedule_of"

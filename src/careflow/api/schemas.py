@@ -19,7 +19,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from careflow.domain.bookings import Allocation, Booking, ItemReservation, Urgency
-from careflow.domain.ids import PatientId, ResourceId, ServiceId, SiteId
+from careflow.domain.ids import BookingId, PatientId, ResourceId, ServiceId, SiteId
 from careflow.domain.options import FindRequest, Option, RankReason
 from careflow.domain.violations import Violation
 
@@ -236,6 +236,8 @@ class FindBody(Input):
     preferred_clinician_ids: list[Id] = Field(default_factory=list, max_length=100)
     max_travel_km: float | None = Field(default=None, gt=0, le=20_000, strict=True, allow_inf_nan=False)
     limit: Count = Field(default=10, ge=1, le=100)
+    reschedule_of: Id | None = Field(
+        default=None, description="a booking being moved: its own time and resources count as free")
 
     def to_domain(self, now: datetime) -> FindRequest:
         earliest = self.earliest or now
@@ -243,7 +245,8 @@ class FindBody(Input):
         return FindRequest(ServiceId(self.service_id), PatientId(self.patient_id), earliest, latest,
                            frozenset(SiteId(s) for s in self.site_ids), self.urgency,
                            frozenset(ResourceId(c) for c in self.preferred_clinician_ids),
-                           self.max_travel_km, self.limit)
+                           self.max_travel_km, self.limit,
+                           BookingId(self.reschedule_of) if self.reschedule_of else None)
 
 
 class FindOut(BaseModel):

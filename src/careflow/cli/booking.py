@@ -21,6 +21,7 @@ from careflow.domain.commands import (
     CheckOption,
     OverrideRequest,
     PlaceHold,
+    RescheduleBooking,
 )
 from careflow.domain.errors import InvalidRequest
 from careflow.domain.options import Option
@@ -66,7 +67,8 @@ def _option(path: str, rank: int) -> Option:
 
 
 FIND_FLAGS = {"service_id": "--service", "patient_id": "--patient", "earliest": "--earliest",
-              "latest": "--latest", "within_days": "--days", "site_ids": "--site", "limit": "--limit"}
+              "latest": "--latest", "within_days": "--days", "site_ids": "--site", "limit": "--limit",
+              "reschedule_of": "--reschedule"}
 
 
 def _invalid(exc: ValidationError, flags: dict[str, str] | None = None) -> str:
@@ -96,6 +98,7 @@ def find(
     site: Annotated[list[str] | None, typer.Option("--site", help="limit to these sites (repeatable)")] = None,
     urgency: Annotated[Urgency, typer.Option("--urgency")] = Urgency.ROUTINE,
     limit: Annotated[int, typer.Option("--limit", min=1, max=100)] = 10,
+    reschedule: Annotated[str | None, typer.Option("--reschedule", help="a booking being moved: its own time counts as free")] = None,
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
@@ -103,7 +106,7 @@ def find(
     try:
         body = FindBody(service_id=service, patient_id=patient, earliest=_when(earliest, "--earliest"),
                         latest=_when(latest, "--latest"), within_days=days, site_ids=site or [],
-                        urgency=urgency, limit=limit)
+                        urgency=urgency, limit=limit, reschedule_of=reschedule)
     except ValidationError as exc:
         fail(_invalid(exc, FIND_FLAGS))
     with opened(db) as app:
@@ -222,6 +225,23 @@ def cancel(
     with opened(db) as app:
         booking = run(lambda: use.cancel(CancelBooking(booking_id, reason, _actor(actor, "scheduler")),
                                          app.deps), as_json)
+    _show(booking, as_json)
+
+
+def reschedule(
+    booking_id: Annotated[str, typer.Argument(help="the booking to move")],
+    option_file: Annotated[str, typer.Option("--option", help="an option, or a `find --reschedule` --json output")],
+    reason: Annotated[str, typer.Option("--reason", help="why (kept in the audit trail)")],
+    rank: Annotated[int, typer.Option("--rank")] = 1,
+    actor: Annotated[str, typer.Option("--actor", help=ACTOR_HELP)] = "cli",
+    db: Db = None,
+    as_json: AsJson = False,
+) -> None:
+    """Move a booking to another option atomically; on refusal it keeps its time."""
+    option = _option(option_file, rank)
+    with opened(db) as app:
+        booking = run(lambda: use.reschedule(
+            RescheduleBooking(booking_id, option, reason, _actor(actor, "scheduler")), app.deps), as_json)
     _show(booking, as_json)
 
 

@@ -19,6 +19,7 @@ app.command()(booking.check)
 app.command()(booking.hold)
 app.command()(booking.book)
 app.command()(booking.cancel)
+app.command()(booking.reschedule)
 app.command()(booking.show)
 
 

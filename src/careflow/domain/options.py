@@ -17,7 +17,7 @@ from datetime import datetime
 
 from careflow.domain.bookings import Allocation, ItemReservation, Urgency
 from careflow.domain.errors import InvalidRequest
-from careflow.domain.ids import PatientId, ResourceId, ServiceId, SiteId
+from careflow.domain.ids import BookingId, PatientId, ResourceId, ServiceId, SiteId
 from careflow.domain.preference_cards import Need, Service
 from careflow.domain.resources import Resource, ResourceKind
 from careflow.domain.timespans import MAX_WINDOW, from_ts, require_aware, to_ts
@@ -48,6 +48,7 @@ class FindRequest:
     preferred_clinicians: frozenset[ResourceId] = frozenset()
     max_travel_km: float | None = None
     limit: int = 10
+    reschedule_of: BookingId | None = None  # its own time and resources count as free
 
     def __post_init__(self) -> None:
         earliest = require_aware(self.earliest, "earliest")

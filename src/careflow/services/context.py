@@ -19,7 +19,7 @@ from careflow.domain.stock import StockLevel
 from careflow.domain.timespans import Span, to_ts
 from careflow.services.ports import UnitOfWork
 
-__all__ = ["case_context", "load_patient", "week_hull"]
+__all__ = ["case_context", "load_patient", "stock_without", "week_hull"]
 
 WEEK = 7 * 86400
 
@@ -77,7 +77,7 @@ def case_context(
         occupancy[rid] = Occupancy(resource, window, catalog.capacity(resource, site.id, window), entries)
     stock = uow.master.stock(site.id, [i.sku for i in service.items])
     if own is not None and own.site_id == site.id and own.active:
-        stock = _add_back(stock, own)
+        stock = stock_without(stock, own)
     case: Span = (to_ts(start), to_ts(end))
     patient_busy = uow.bookings.patient_busy(patient.id, case, own.id if own else None)
     return CheckContext(
@@ -89,7 +89,7 @@ def case_context(
     )
 
 
-def _add_back(stock: dict[str, StockLevel], own: Booking) -> dict[str, StockLevel]:
+def stock_without(stock: dict[str, StockLevel], own: Booking) -> dict[str, StockLevel]:
     """Stock as if ``own``'s reservations were released (it is being re-checked)."""
     out = dict(stock)
     for item in own.items:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from careflow.domain.bookings import Booking, BookingStatus
 from careflow.domain.catalog import Catalog
-from careflow.domain.errors import InvalidRequest
+from careflow.domain.errors import InvalidRequest, NotFound
 from careflow.domain.ids import ResourceId, SiteId
 from careflow.domain.occupancy import Busy, Occupancy
 from careflow.domain.options import FindRequest, equipment_tail
@@ -18,7 +19,7 @@ from careflow.domain.violations import ViolationCode, hard
 from careflow.planning.prerequisites import prerequisite_days
 from careflow.planning.slots import FindResult, SearchInputs, SiteInputs, eligible_by_role, find_options
 from careflow.services.booking import BookingDeps
-from careflow.services.context import load_patient
+from careflow.services.context import load_patient, stock_without
 from careflow.services.ports import UnitOfWork
 
 __all__ = ["candidate_sites", "find"]
@@ -74,6 +75,22 @@ def find(request: FindRequest, deps: BookingDeps) -> FindResult:
         return _find(uow, request, deps)
 
 
+def _moving(uow: UnitOfWork, request: FindRequest, service_id: str, patient_id: str) -> Booking | None:
+    """The booking a reschedule search moves: its own time and resources count as free."""
+    if request.reschedule_of is None:
+        return None
+    booking = uow.bookings.get(request.reschedule_of)
+    if booking is None:
+        raise NotFound("booking", request.reschedule_of)
+    if (booking.service_id, booking.patient_id) != (service_id, patient_id):
+        raise InvalidRequest(f"booking {booking.id} is for another service or patient; a reschedule "
+                             "keeps both", "reschedule_of")
+    if booking.status not in (BookingStatus.BOOKED, BookingStatus.HELD):
+        raise InvalidRequest(f"booking {booking.id} is {booking.status.value}; only booked or held "
+                             "bookings move", "reschedule_of")
+    return booking
+
+
 def _find(uow: UnitOfWork, request: FindRequest, deps: BookingDeps) -> FindResult:
     now = deps.clock()
     catalog = deps.catalogs.get(uow)
@@ -83,6 +100,8 @@ def _find(uow: UnitOfWork, request: FindRequest, deps: BookingDeps) -> FindResul
     if not sites:
         return FindResult([], [hard(ViolationCode.SERVICE_NOT_OFFERED, service.id,
                                     f"no site in reach offers {service.code}")])
+    moving = _moving(uow, request, service.id, patient.id)
+    skip = moving.id if moving is not None else None
     auths = uow.master.authorizations(patient.id)
     window_asked = (to_ts(request.earliest), to_ts(request.latest))
     prerequisites = [prerequisite_days(service, patient, auths, window_asked, now, site.zone)
@@ -107,10 +126,15 @@ def _find(uow: UnitOfWork, request: FindRequest, deps: BookingDeps) -> FindResul
         for rid in {rid for rids in eligible[site.id].values() for rid in rids}:
             r = catalog.resources[rid]
             span = wide if r.kind is ResourceKind.CLINICIAN else window
+            entries = busy.get(rid, [])
+            if skip is not None:
+                entries = [b for b in entries if b.booking_id != skip]
             occupancy[rid] = Occupancy(r, span, catalog.capacity_cover(r, SiteId(site.id), span),
-                                       busy.get(rid, []), presorted=deps.calendar is not None)
+                                       entries, presorted=deps.calendar is not None)
         stock = uow.master.stock(site.id, skus) if skus else {}
+        if moving is not None and moving.site_id == site.id:
+            stock = stock_without(stock, moving)
         site_inputs.append(SiteInputs(site, eligible[site.id], occupancy, stock))
-    patient_busy = uow.bookings.patient_busy(patient.id, window, None)
+    patient_busy = uow.bookings.patient_busy(patient.id, window, skip)
     return find_options(SearchInputs(request, catalog, service, patient, now, site_inputs,
                                      auths, patient_busy))
