@@ -153,3 +153,18 @@ def test_malformed_json_and_bad_options_write_nothing(client: TestClient) -> Non
 def test_violation_codes_are_listed(client: TestClient) -> None:
     codes = {c["code"] for c in client.get("/api/v1/violation-codes").json()}
     assert {"RESOURCE_BOOKED", "HOLD_EXPIRED", "CLINICIAN_OVERTIME_NEEDS_APPROVAL"} <= codes
+
+
+def test_bookings_are_listed_by_start_time_window(client: TestClient) -> None:
+    _, found = first_bookable(client)
+    booked = client.post("/api/v1/bookings", json={"option": found["options"][0]}).json()
+    start = booked["start"]
+    inside = client.get("/api/v1/bookings", params={"start_from": start, "start_to": booked["end"],
+                                                     "patient_id": booked["patient_id"]}).json()
+    assert [b["id"] for b in inside["items"]] == [booked["id"]]
+    after = client.get("/api/v1/bookings", params={"start_from": booked["end"],
+                                                    "patient_id": booked["patient_id"]}).json()
+    assert booked["id"] not in [b["id"] for b in after["items"]]
+    naive = client.get("/api/v1/bookings", params={"start_from": "2026-06-01T08:00"})
+    assert naive.status_code == 422
+    assert naive.json()["field"] == "start_from"

@@ -41,7 +41,8 @@ _TEXT_ALLOWED = frozenset("\t\n\r")
 
 def _iso_text(value: Any) -> Any:
     """Refuse numbers for instants (pydantic would read 20260601 as seconds after 1970)."""
-    if isinstance(value, (int, float)):
+    numeric = isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
+    if isinstance(value, (int, float)) or numeric:  # a query string "0.5" is a number too
         raise PydanticCustomError(
             "datetime_type", "must be an ISO 8601 string with a UTC offset, e.g. 2026-12-01T08:00:00-05:00")
     return value

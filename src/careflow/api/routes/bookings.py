@@ -20,6 +20,7 @@ from careflow.api.schemas import (
     FindBody,
     FindOut,
     HoldBody,
+    Instant,
     OptionIO,
     Page,
     Problem,
@@ -124,11 +125,13 @@ def book(body: BookBody, app: AppDep, actor: ActorDep) -> BookingOut:
 @router.get("/bookings", responses=ERRORS)
 def list_bookings(app: AppDep, patient_id: IdFilter = None, site_id: IdFilter = None,
                   resource_id: IdFilter = None, status: BookingStatus | None = None,
+                  start_from: Annotated[Instant | None, Query(description="starts at or after")] = None,
+                  start_to: Annotated[Instant | None, Query(description="starts before")] = None,
                   offset: Offset = 0,
                   limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Page[BookingOut]:
-    """Bookings filtered by patient, site, resource and status, by start time."""
+    """Bookings filtered by patient, site, resource, status and start time, by start time."""
     flt = BookingFilter(PatientId(patient_id) if patient_id else None, SiteId(site_id) if site_id else None,
-                        ResourceId(resource_id) if resource_id else None, status)
+                        ResourceId(resource_id) if resource_id else None, status, start_from, start_to)
     with app.deps.uow() as uow:
         rows, total = uow.bookings.find(flt, offset, limit)
     return Page[BookingOut](items=[BookingOut.of(b) for b in rows], total=total, offset=offset, limit=limit)
