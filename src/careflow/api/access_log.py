@@ -7,6 +7,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request, Response
@@ -19,18 +20,23 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def configure_logging(level: str = "info") -> None:
-    """JSON lines on stderr through structlog, for the server process."""
+    """Log lines on stderr at ``level``, for the server process (the access log's lines are
+    JSON already). Without it, as in tests, info lines stay quiet."""
     logging.basicConfig(format="%(message)s", level=level.upper())
-    structlog.configure(
-        processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True),
-                    structlog.processors.JSONRenderer()],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-    )
+
+
+def _json_logger(name: str) -> Any:
+    """A structlog logger rendering JSON into the standard-library logger ``name``."""
+    return structlog.wrap_logger(
+        logging.getLogger(name), wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[structlog.stdlib.filter_by_level, structlog.stdlib.add_log_level,
+                    structlog.processors.TimeStamper(fmt="iso", utc=True),
+                    structlog.processors.JSONRenderer()])
 
 
 def install_access_log(app: FastAPI) -> None:
     """Log method, route template, status and duration; echo or issue an X-Request-ID."""
-    log = structlog.get_logger("careflow.access")
+    log = _json_logger("careflow.access")
 
     @app.middleware("http")
     async def access(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
