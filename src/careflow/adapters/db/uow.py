@@ -17,8 +17,9 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from careflow.adapters.db.booking_store import SqlBookingStore
-from careflow.adapters.db.engine import WRITE_OPTION
+from careflow.adapters.db.engine import WRITE_OPTION, is_postgres
 from careflow.adapters.db.master_store import SqlMasterStore
+from careflow.adapters.db.pg_hot import PgBookingStore, PgMasterStore, driver, insert_journal
 from careflow.adapters.db.races import translating_races
 from careflow.adapters.db.tables import audit_log, outbox
 from careflow.domain.events import Event
@@ -62,8 +63,12 @@ class SqlUnitOfWork:
             conn.close()
             raise
         self._conn = conn
-        self.master = SqlMasterStore(conn)
-        self.bookings = SqlBookingStore(conn)
+        if is_postgres(conn):  # the booking path's statements go straight to psycopg
+            self.master = PgMasterStore(conn)
+            self.bookings = PgBookingStore(conn)
+        else:
+            self.master = SqlMasterStore(conn)
+            self.bookings = SqlBookingStore(conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -81,8 +86,14 @@ class SqlUnitOfWork:
         """Write the buffered outbox and audit rows, then commit (a guard firing at commit
         is a lost race too)."""
         with translating_races():
-            self._flush()
-            self.connection.commit()
+            if is_postgres(self.connection):
+                # outbox, audit and COMMIT in one round trip
+                with driver(self.connection).pipeline():
+                    self._flush()
+                    self.connection.commit()
+            else:
+                self._flush()
+                self.connection.commit()
 
     def _flush(self) -> None:
         """The outbox and audit rows of this transaction, written last: an outbox id is
@@ -90,6 +101,9 @@ class SqlUnitOfWork:
         that tail the outbox (see services/calendar_cache.py)."""
         events, audits = self._events, self._audits
         self._events, self._audits = [], []
+        if is_postgres(self.connection):
+            insert_journal(driver(self.connection), events, audits)
+            return
         if events:
             self.connection.execute(outbox.insert(), events)
         if audits:
