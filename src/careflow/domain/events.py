@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -29,13 +30,18 @@ class Event:
     aggregate_id: str
 
     def payload(self) -> dict[str, Any]:
-        """JSON-ready fields (datetimes as ISO strings)."""
+        """JSON-ready fields (datetimes as ISO strings); field by field, without
+        ``dataclasses.asdict``'s recursive deep copy (the fields are flat)."""
         out: dict[str, Any] = {}
-        for key, value in asdict(self).items():
+        for f in fields(self):
+            key = f.name
+            value = getattr(self, key)
             if isinstance(value, datetime):
                 out[key] = value.isoformat()
             elif isinstance(value, (tuple, frozenset, list)):
                 out[key] = [v.isoformat() if isinstance(v, datetime) else v for v in value]
+            elif isinstance(value, dict):
+                out[key] = copy.deepcopy(value)
             else:
                 out[key] = value
         return out
