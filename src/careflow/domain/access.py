@@ -1,8 +1,15 @@
 """Who is acting, and what they may do.
 
-The full role model, tokens and scopes arrive with the API security layer; the domain
-only needs an ``Actor`` and named permissions so that use cases can refuse what the
-actor may not do (an override of soft violations, for one).
+Roles map to named permissions; a token's SMART-style scopes can only narrow them
+(``user/Appointment.read`` lets a scheduler's token read appointments and nothing else).
+An actor may be limited to some sites: a clinic manager of one clinic sees and changes
+that clinic only. Break-glass adds a small, explicit set of permissions for a limited
+time; the API layer grants and audits it, the domain only sees the resulting actor.
+
+"Minimum necessary" (HIPAA) is expressed by two patient permissions: ``patient.read``
+gives what scheduling needs (name, birth date, language, interpreter, preferences,
+readiness), ``patient.read_clinical`` adds the rest (MRN, home position, isolation,
+prep dates, usual clinicians).
 """
 
 from __future__ import annotations
@@ -11,41 +18,137 @@ from dataclasses import dataclass
 
 from careflow.domain.errors import PermissionDenied
 
-__all__ = ["ROLE_PERMISSIONS", "SYSTEM", "Actor", "Permission"]
+__all__ = [
+    "BREAK_GLASS_PERMISSIONS",
+    "ROLES",
+    "ROLE_PERMISSIONS",
+    "SCOPE_PERMISSIONS",
+    "SYSTEM",
+    "Actor",
+    "Permission",
+    "permissions_for_scopes",
+]
 
 
 class Permission:
     BOOKING_READ = "booking.read"
     BOOKING_WRITE = "booking.write"
     BOOKING_OVERRIDE = "booking.override"
+    PATIENT_READ = "patient.read"
+    PATIENT_READ_CLINICAL = "patient.read_clinical"
+    PATIENT_WRITE = "patient.write"
+    AUTHORIZATION_READ = "authorization.read"
+    AUTHORIZATION_WRITE = "authorization.write"
+    MASTER_READ = "master.read"
     MASTER_WRITE = "master.write"
+    STOCK_READ = "stock.read"
+    STOCK_WRITE = "stock.write"
+    AUDIT_READ = "audit.read"
+    RULE_WRITE = "rule.write"
+    RULE_APPROVE = "rule.approve"
+    USER_MANAGE = "user.manage"
+    EVENT_INGEST = "event.ingest"
+    BREAK_GLASS = "break_glass"
 
+
+P = Permission
+ALL_PERMISSIONS: frozenset[str] = frozenset(
+    v for k, v in vars(Permission).items() if k.isupper() and isinstance(v, str))
+
+_SCHEDULING = frozenset({P.BOOKING_READ, P.BOOKING_WRITE, P.PATIENT_READ, P.MASTER_READ,
+                         P.STOCK_READ, P.AUTHORIZATION_READ, P.BREAK_GLASS})
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "scheduler": frozenset({Permission.BOOKING_READ, Permission.BOOKING_WRITE}),
-    "perioperative_coordinator": frozenset(
-        {Permission.BOOKING_READ, Permission.BOOKING_WRITE, Permission.BOOKING_OVERRIDE}),
-    "clinic_manager": frozenset(
-        {Permission.BOOKING_READ, Permission.BOOKING_WRITE, Permission.BOOKING_OVERRIDE}),
-    "bed_manager": frozenset({Permission.BOOKING_READ, Permission.BOOKING_WRITE}),
-    "operations_viewer": frozenset({Permission.BOOKING_READ}),
-    "admin": frozenset({Permission.BOOKING_READ, Permission.BOOKING_WRITE,
-                        Permission.BOOKING_OVERRIDE, Permission.MASTER_WRITE}),
+    "scheduler": _SCHEDULING,
+    "perioperative_coordinator": _SCHEDULING | {P.BOOKING_OVERRIDE, P.PATIENT_READ_CLINICAL, P.STOCK_WRITE},
+    "bed_manager": _SCHEDULING | {P.PATIENT_READ_CLINICAL},
+    "clinic_manager": _SCHEDULING | {P.BOOKING_OVERRIDE, P.MASTER_WRITE},
+    "operations_viewer": frozenset({P.BOOKING_READ, P.MASTER_READ, P.STOCK_READ}),
+    "rule_author": frozenset({P.MASTER_READ, P.RULE_WRITE}),
+    "rule_approver": frozenset({P.MASTER_READ, P.RULE_APPROVE}),
+    "auditor": frozenset({P.AUDIT_READ, P.BOOKING_READ, P.MASTER_READ}),
+    "integration_client": frozenset({
+        P.BOOKING_READ, P.BOOKING_WRITE, P.PATIENT_READ, P.PATIENT_WRITE, P.MASTER_READ,
+        P.MASTER_WRITE, P.STOCK_READ, P.STOCK_WRITE, P.AUTHORIZATION_READ, P.AUTHORIZATION_WRITE,
+        P.EVENT_INGEST}),
+    "admin": ALL_PERMISSIONS - {P.BREAK_GLASS},
 }
+ROLES: tuple[str, ...] = tuple(ROLE_PERMISSIONS)
+
+# What an active break-glass elevation adds: the clinical patient view, at every site.
+BREAK_GLASS_PERMISSIONS: frozenset[str] = frozenset({P.PATIENT_READ, P.PATIENT_READ_CLINICAL})
+
+# SMART-style scopes: ``{user|system|patient}/{ResourceType|*}.{read|write|*}``. A scope
+# names a FHIR resource type; these are the permissions it lets through.
+_TYPE_PERMISSIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    # type: (read permissions, write permissions)
+    "Appointment": (frozenset({P.BOOKING_READ}), frozenset({P.BOOKING_WRITE, P.BOOKING_OVERRIDE})),
+    "AppointmentResponse": (frozenset({P.BOOKING_READ}), frozenset({P.BOOKING_WRITE})),
+    "Slot": (frozenset({P.BOOKING_READ, P.MASTER_READ}), frozenset()),
+    "Schedule": (frozenset({P.MASTER_READ}), frozenset({P.MASTER_WRITE})),
+    "Patient": (frozenset({P.PATIENT_READ, P.PATIENT_READ_CLINICAL}), frozenset({P.PATIENT_WRITE})),
+    "Coverage": (frozenset({P.AUTHORIZATION_READ}), frozenset({P.AUTHORIZATION_WRITE})),
+    "Practitioner": (frozenset({P.MASTER_READ}), frozenset({P.MASTER_WRITE})),
+    "PractitionerRole": (frozenset({P.MASTER_READ}), frozenset({P.MASTER_WRITE})),
+    "Location": (frozenset({P.MASTER_READ}), frozenset({P.MASTER_WRITE})),
+    "HealthcareService": (frozenset({P.MASTER_READ}), frozenset({P.MASTER_WRITE})),
+    "Device": (frozenset({P.MASTER_READ}), frozenset({P.MASTER_WRITE})),
+    "SupplyDelivery": (frozenset({P.STOCK_READ}), frozenset({P.STOCK_WRITE})),
+    "AuditEvent": (frozenset({P.AUDIT_READ}), frozenset()),
+}
+SCOPE_PERMISSIONS = _TYPE_PERMISSIONS
+
+
+def permissions_for_scopes(scopes: frozenset[str]) -> frozenset[str]:
+    """The permissions a set of SMART-style scopes lets through (``*`` types include the
+    permissions no FHIR type names: rules, users, events, break-glass)."""
+    allowed: set[str] = set()
+    for scope in scopes:
+        context, _, rest = scope.partition("/")
+        resource, _, access = rest.partition(".")
+        if context not in ("user", "system", "patient") or access not in ("read", "write", "*"):
+            continue
+        if resource == "*":
+            types = list(_TYPE_PERMISSIONS.values())
+        elif resource in _TYPE_PERMISSIONS:
+            types = [_TYPE_PERMISSIONS[resource]]
+        else:
+            continue
+        for read, write in types:
+            if access in ("read", "*"):
+                allowed |= read
+            if access in ("write", "*"):
+                allowed |= write | read
+        if resource == "*" and access in ("write", "*"):
+            allowed |= {P.RULE_WRITE, P.RULE_APPROVE, P.USER_MANAGE, P.EVENT_INGEST, P.BREAK_GLASS}
+    return frozenset(allowed)
 
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """A person or system acting through careflow (an id only: never a name in logs)."""
+    """A person or system acting through careflow (an id only: never a name in logs).
+
+    ``scopes`` of ``None`` means no narrowing (the CLI, tests, the system itself);
+    ``sites`` of ``None`` means every site. ``break_glass`` is set while an elevation is
+    active; it widens the patient view and lifts the site limit.
+    """
 
     id: str
     roles: frozenset[str] = frozenset()
+    scopes: frozenset[str] | None = None
+    sites: frozenset[str] | None = None
+    break_glass: bool = False
 
     @property
     def permissions(self) -> frozenset[str]:
         perms: set[str] = set()
         for role in self.roles:
             perms |= ROLE_PERMISSIONS.get(role, frozenset())
+        if self.break_glass and P.BREAK_GLASS in perms:
+            perms |= BREAK_GLASS_PERMISSIONS
+        if self.scopes is not None:
+            perms &= permissions_for_scopes(self.scopes) | (
+                BREAK_GLASS_PERMISSIONS if self.break_glass else frozenset())
         return frozenset(perms)
 
     def can(self, permission: str) -> bool:
@@ -54,6 +157,14 @@ class Actor:
     def require(self, permission: str) -> None:
         if not self.can(permission):
             raise PermissionDenied(permission, f"actor {self.id!r} lacks permission {permission!r}")
+
+    def may_see_site(self, site_id: str) -> bool:
+        """Whether this actor's site limit lets it see or change things at ``site_id``."""
+        return self.sites is None or self.break_glass or site_id in self.sites
+
+    def require_site(self, site_id: str) -> None:
+        if not self.may_see_site(site_id):
+            raise PermissionDenied("site", f"actor {self.id!r} may not act at site {site_id!r}")
 
 
 SYSTEM = Actor("system", frozenset({"admin"}))

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from careflow.adapters.db import master_rows as rows
+from careflow.adapters.db.audit import canonical_body
 from careflow.adapters.db.booking_rows import booking_row, overrides_to_json
 from careflow.adapters.db.booking_store import SqlBookingStore
 from careflow.adapters.db.master_store import SqlMasterStore
@@ -76,8 +77,9 @@ INSERT_RESERVATION = ("INSERT INTO stock_reservation (booking_id, site_id, sku, 
                       "revision) VALUES (%s, %s, %s, %s, 'reserved', %s)")
 INSERT_OUTBOX = ("INSERT INTO outbox (occurred_at, type, aggregate_id, payload, published_at) "
                  "VALUES (%s, %s, %s, %s, NULL)")
+# seq and the hashes come from the chain trigger (migration 0002, adapters/db/audit.py).
 INSERT_AUDIT = ("INSERT INTO audit_log (at, actor, action, entity_type, entity_id, outcome, "
-                "reason, rule_version, detail) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)")
+                "reason, rule_version, detail, body) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
 
 
 def driver(conn: Connection) -> psycopg.Connection[Any]:
@@ -117,7 +119,8 @@ def insert_journal(raw: psycopg.Connection[Any], events: Sequence[dict[str, Any]
         with _wrapped(INSERT_AUDIT):
             cur.executemany(INSERT_AUDIT, [
                 (_aware(a["at"]), a["actor"], a["action"], a["entity_type"], a["entity_id"],
-                 a["outcome"], a["reason"], a["rule_version"], Jsonb(a["detail"])) for a in audits])
+                 a["outcome"], a["reason"], a["rule_version"], Jsonb(a["detail"]), canonical_body(a))
+                for a in audits])
 
 
 class PgMasterStore(SqlMasterStore):

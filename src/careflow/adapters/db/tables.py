@@ -37,9 +37,12 @@ __all__ = [
     "ALL_TABLES",
     "META_MASTER_VERSION",
     "allocation",
+    "audit_head",
     "audit_log",
     "authorization",
     "booking",
+    "break_glass",
+    "idempotency_record",
     "meta",
     "metadata",
     "outbox",
@@ -49,6 +52,7 @@ __all__ = [
     "site",
     "stock_item",
     "stock_reservation",
+    "user_account",
 ]
 
 META_MASTER_VERSION = "master_version"
@@ -219,9 +223,67 @@ audit_log = Table(
     Column("reason", Text, nullable=False, server_default=""),
     Column("rule_version", String(64), nullable=False, server_default=""),
     Column("detail", JSONDoc, nullable=False),
+    # The hash chain (migration 0002): ``body`` is the entry as canonical JSON, ``hash`` is
+    # sha256(prev_hash | seq | body); seq and the hashes are assigned at insert, by a
+    # trigger on PostgreSQL and by the unit of work on SQLite (see adapters/db/audit.py).
+    Column("seq", BigInteger, nullable=True, unique=True),
+    Column("body", Text, nullable=True),
+    Column("prev_hash", String(64), nullable=True),
+    Column("hash", String(64), nullable=True),
     Index("ix_audit_log_entity", "entity_type", "entity_id"),
+    Index("ix_audit_log_actor", "actor"),
 )
 
-# Children before parents: the order to delete in (reverse it to insert).
-ALL_TABLES = (audit_log, outbox, stock_reservation, allocation, booking, authorization,
+# The chain's head: one row (id 1), the last seq and hash. On PostgreSQL only the trigger
+# function (security definer) may change it; the application role cannot.
+audit_head = Table(
+    "audit_head", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger, nullable=False, server_default="0"),
+    Column("hash", String(64), nullable=False),
+)
+
+# Local users (the embedded default); at scale an identity provider issues the tokens.
+user_account = Table(
+    "user_account", metadata,
+    Column("id", String(128), primary_key=True),  # the username
+    Column("password_hash", Text, nullable=False),
+    Column("roles", JSONDoc, nullable=False),
+    Column("sites", JSONDoc, nullable=True),  # null: every site
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Break-glass elevations: explicit, time-limited, with a reason; audited at start and stop.
+break_glass = Table(
+    "break_glass", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("user_id", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("patient_id", String(64), nullable=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Column("ended_by", String(128), nullable=True),
+    Index("ix_break_glass_user_id_expires_at", "user_id", "expires_at"),
+)
+
+# Idempotency-Key records: the first request with a key claims the row (primary key), runs,
+# and stores its response; later requests with the key and the same fingerprint replay it.
+idempotency_record = Table(
+    "idempotency_record", metadata,
+    Column("actor", String(128), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),  # sha256 of method, path and body
+    Column("status_code", Integer, nullable=True),  # null while the first request runs
+    Column("headers", JSONDoc, nullable=True),
+    Column("body", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("completed_at", UTCDateTime, nullable=True),
+)
+
+# The domain's tables, children before parents: the order to delete in (reverse it to
+# insert). Reseeding wipes these; the audit trail, users and break-glass and idempotency
+# records are not domain data and stay (the audit log is append-only).
+ALL_TABLES = (outbox, stock_reservation, allocation, booking, authorization,
               patient, stock_item, service, resource, site, meta)

@@ -16,12 +16,13 @@ from typing import Any, Self
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
+from careflow.adapters.db.audit import seal_sqlite
 from careflow.adapters.db.booking_store import SqlBookingStore
 from careflow.adapters.db.engine import WRITE_OPTION, is_postgres
 from careflow.adapters.db.master_store import SqlMasterStore
 from careflow.adapters.db.pg_hot import PgBookingStore, PgMasterStore, driver, insert_journal
 from careflow.adapters.db.races import translating_races
-from careflow.adapters.db.tables import audit_log, outbox
+from careflow.adapters.db.tables import outbox
 from careflow.domain.events import Event
 from careflow.services.ports import AuditEntry, BookingStore, Clock, MasterStore
 
@@ -107,7 +108,7 @@ class SqlUnitOfWork:
         if events:
             self.connection.execute(outbox.insert(), events)
         if audits:
-            self.connection.execute(audit_log.insert(), audits)
+            seal_sqlite(self.connection, audits)
 
     def rollback(self) -> None:
         """Discard everything written in this unit of work."""
