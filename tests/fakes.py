@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
-from careflow.domain.bookings import Allocation, Booking, ItemReservation
+from careflow.domain.bookings import Allocation, Booking, BookingStatus, ItemReservation
 from careflow.domain.catalog import Catalog
 from careflow.domain.events import Event
 from careflow.domain.health_system import HealthSystem
@@ -107,6 +107,7 @@ class FakeBookingStore:
         def wanted(b: Booking) -> bool:
             return ((flt.patient_id is None or b.patient_id == flt.patient_id)
                     and (flt.site_id is None or b.site_id == flt.site_id)
+                    and (flt.site_ids is None or b.site_id in flt.site_ids)
                     and (flt.resource_id is None or flt.resource_id in b.resource_ids)
                     and (flt.status is None or b.status is flt.status)
                     and (flt.start_from is None or b.start >= flt.start_from)
@@ -124,6 +125,10 @@ class FakeBookingStore:
     def patient_busy(self, patient_id: PatientId, window: Span, exclude: str | None) -> list[Span]:
         return [b.span for b in self._s.bookings.values() if b.patient_id == patient_id
                 and b.active and b.id != exclude and overlaps(b.span, window)]
+
+    def open_holds(self, patient_id: PatientId, now: datetime) -> int:
+        return sum(1 for b in self._s.bookings.values() if b.patient_id == patient_id
+                   and b.status is BookingStatus.HELD and b.expires_at is not None and b.expires_at > now)
 
     def add(self, booking: Booking) -> None:
         assert booking.id not in self._s.bookings, f"duplicate booking id {booking.id}"

@@ -23,10 +23,30 @@ class Settings(BaseSettings):
     hold_minutes: int = Field(default=10, ge=1, le=1440)
     sweep_seconds: float = Field(default=5.0, gt=0, le=3600)
     environment: str = "development"
-    # Until tokens arrive (the security issue), requests act as this local actor.
-    local_actor: str = "local-scheduler"
+    # The CLI acts as this local actor (the API always needs a bearer token).
+    local_actor: str = "local-admin"
     local_roles: str = "admin"
     log_level: str = "info"
+
+    # Authentication (api/security.py). The embedded default signs HS256 tokens with a
+    # secret generated at first run and kept beside the database (``auth_secret_file``
+    # overrides where). At scale, set ``jwks_url`` (and issuer and audience) to verify
+    # RS256 tokens from an identity provider instead.
+    auth_secret_file: str = ""
+    jwt_issuer: str = "careflow"
+    jwt_audience: str = "careflow"
+    jwks_url: str = ""
+    jwt_roles_claim: str = "roles"
+    token_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    break_glass_max_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    demo_password: str = ""
+
+    # Abuse limits (api/rate_limit.py, services/booking.py): requests per client per
+    # minute, with Redis (``redis_url``) sharing the counters between API processes.
+    rate_limit_per_minute: int = Field(default=6000, ge=1)
+    rate_limit_token_per_minute: int = Field(default=30, ge=1)
+    redis_url: str = ""
+    max_open_holds_per_patient: int = Field(default=3, ge=1, le=100)
 
     @field_validator("environment")
     @classmethod

@@ -17,6 +17,7 @@ from careflow.adapters.db.migrator import migrate
 from careflow.api.app import create_app
 from careflow.bootstrap import App, bootstrap
 from careflow.config import load_settings
+from tests.auth import auth_headers
 from tests.fakes import FixedClock
 
 ANCHOR = date(2026, 6, 1)  # a Monday
@@ -48,6 +49,14 @@ def app(seeded_db: str, clock: FixedClock) -> Iterator[App]:
 
 @pytest.fixture
 def client(app: App) -> Iterator[TestClient]:
+    """The API, as an admin (``tests.auth.auth_headers`` gives other roles' headers)."""
+    with TestClient(create_app(app), raise_server_exceptions=False, headers=auth_headers(app)) as c:
+        yield c
+
+
+@pytest.fixture
+def anonymous(app: App) -> Iterator[TestClient]:
+    """The API without credentials."""
     with TestClient(create_app(app), raise_server_exceptions=False) as c:
         yield c
 

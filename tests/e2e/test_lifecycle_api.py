@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from careflow.api.app import create_app
 from careflow.bootstrap import bootstrap
 from careflow.config import load_settings
+from tests.auth import auth_headers
 from tests.e2e.conftest import NOW
 from tests.e2e.test_booking_api import first_bookable
 from tests.fakes import FixedClock
@@ -68,7 +69,7 @@ def test_arrive_fulfil_and_no_show_follow_the_lifecycle(client: TestClient, cloc
 def fast_sweeper(seeded_db: str, clock: FixedClock) -> Iterator[TestClient]:
     settings = load_settings(database_url=seeded_db, environment="test", sweep_seconds=0.05)
     app = bootstrap(settings, clock=clock)
-    with TestClient(create_app(app), raise_server_exceptions=False) as c:
+    with TestClient(create_app(app), raise_server_exceptions=False, headers=auth_headers(app)) as c:
         yield c
     app.dispose()
 

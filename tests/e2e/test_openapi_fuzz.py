@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from careflow.adapters.db.tables import outbox
 from careflow.api.app import create_app
 from careflow.bootstrap import App
+from tests.auth import auth_headers
 
 # The schema comes from the routes alone (no database); each test gets its own seeded app.
 schema = schemathesis.openapi.from_dict(create_app().openapi())
@@ -38,7 +39,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 def test_every_operation_answers_per_its_schema_and_never_with_a_5xx(case: schemathesis.Case,
                                                                      client: TestClient, app: App) -> None:
     before = events(app)
-    response = case.call_and_validate(app=client.app, checks=CHECKS)
+    response = case.call_and_validate(app=client.app, checks=CHECKS, headers=auth_headers(app))
     if response.status_code >= 400:
         assert events(app) == before, "a refused request wrote something"
 

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from careflow.config import load_settings
+from tests.auth import auth_headers
 from tests.e2e.test_cli import live_db  # noqa: F401  (fixture)
 
 
@@ -44,8 +46,9 @@ def server(live_db: str) -> Iterator[str]:  # noqa: F811
     proc.wait(timeout=20)
 
 
-def test_the_served_api_finds_and_books(server: str) -> None:
-    with httpx.Client(base_url=server, timeout=30) as http:
+def test_the_served_api_finds_and_books(server: str, live_db: str) -> None:  # noqa: F811
+    headers = auth_headers(load_settings(database_url=live_db), "scheduler")
+    with httpx.Client(base_url=server, timeout=30, headers=headers) as http:
         assert http.get("/api/v1/sites").json()["total"] == 2
         found = http.post("/api/v1/availability/find",
                           json={"service_id": "svc-ortho-new", "patient_id": "pat-00003", "within_days": 14})

@@ -10,13 +10,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
 
 from careflow.api.access_log import install_access_log
 from careflow.api.body_limit import BodyLimit
+from careflow.api.deps import get_actor
 from careflow.api.errors import install_error_handlers
-from careflow.api.routes import bookings, catalog, health
+from careflow.api.routes import auth, bookings, catalog, health
 from careflow.bootstrap import App, bootstrap
 from careflow.services.booking import sweep_expired_holds
 
@@ -28,15 +29,24 @@ log = logging.getLogger("careflow.api")
 MAX_BODY_BYTES = 1024 * 1024
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 VALIDATION = {"description": "malformed input; `field` names it"}
+PUBLIC_PATHS = frozenset({"/health", "/api/v1/token"})
+AUTHENTICATED = Depends(get_actor)  # routers whose every route needs a verified caller
 
 
 def _problem_json_errors(schema: dict[str, Any]) -> dict[str, Any]:
     """Document every error response as what it is: ``application/problem+json`` with a
     ``Problem`` (FastAPI documents them as ``application/json``, and 422 with its own
     ``HTTPValidationError``, which careflow never sends)."""
-    for operations in schema.get("paths", {}).values():
+    for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
+            if path not in PUBLIC_PATHS:
+                operation["security"] = [{"bearerAuth": []}]
+                responses.setdefault("401", {"description": "no valid bearer token"})
+                responses.setdefault("403", {"description": "the token's roles, scopes or sites do not "
+                                                            "allow this"})
+            if "429" not in responses:
+                responses["429"] = {"description": "too many requests from this client; see Retry-After"}
             if (operation.get("parameters") or operation.get("requestBody")) and "422" not in responses:
                 responses["422"] = dict(VALIDATION)
             if operation.get("requestBody"):
@@ -44,6 +54,9 @@ def _problem_json_errors(schema: dict[str, Any]) -> dict[str, Any]:
             for code, response in responses.items():
                 if code[0] in "45":
                     response["content"] = {"application/problem+json": {"schema": PROBLEM_REF}}
+    schema.setdefault("components", {})["securitySchemes"] = {
+        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                       "description": "POST /api/v1/token, or a token from the identity provider"}}
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
@@ -87,7 +100,8 @@ def create_app(app: App | None = None) -> FastAPI:
     api.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     install_access_log(api)  # outermost: refusals of oversized bodies are logged too
     api.include_router(health.router)
-    api.include_router(catalog.router)
+    api.include_router(auth.router)
+    api.include_router(catalog.router, dependencies=[AUTHENTICATED])
     api.include_router(bookings.router)
 
     @api.get("/", include_in_schema=False)

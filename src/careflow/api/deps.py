@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from careflow.api.security import actor_from_request
 from careflow.bootstrap import App
 from careflow.domain.access import Actor
 
@@ -18,10 +19,8 @@ def get_app(request: Request) -> App:
 
 
 def get_actor(request: Request) -> Actor:
-    """The acting user. Until token authentication lands, the configured local actor."""
-    settings = get_app(request).settings
-    roles = frozenset(r.strip() for r in settings.local_roles.split(",") if r.strip())
-    return Actor(settings.local_actor, roles)
+    """The acting user, from the request's bearer token (401 without a valid one)."""
+    return actor_from_request(request)
 
 
 AppDep = Annotated[App, Depends(get_app)]

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -13,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from careflow.api.schemas import ViolationOut
+from careflow.api.security import audit_refusal
 from careflow.domain.errors import (
     CareflowError,
     Conflict,
@@ -20,6 +22,7 @@ from careflow.domain.errors import (
     InvalidTransition,
     NotFound,
     PermissionDenied,
+    Unauthenticated,
 )
 
 __all__ = ["install_error_handlers", "problem"]
@@ -70,8 +73,21 @@ async def _careflow(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, InvalidTransition):
         return problem(409, "Invalid transition", str(exc), "invalid-transition", request)
     if isinstance(exc, PermissionDenied):
+        await _audit_refusal(request, 403, str(exc), exc.permission)
         return problem(403, "Forbidden", str(exc), "forbidden", request, permission=exc.permission)
+    if isinstance(exc, Unauthenticated):
+        await _audit_refusal(request, 401, str(exc))
+        return problem(401, "Unauthorized", str(exc), "unauthorized", request,
+                       headers={"WWW-Authenticate": 'Bearer realm="careflow", error="invalid_token"'})
     return await _unexpected(request, exc)
+
+
+async def _audit_refusal(request: Request, status: int, reason: str, permission: str = "") -> None:
+    """Every denial is audited; a failure to audit is logged, never shown to the caller."""
+    try:
+        await anyio.to_thread.run_sync(audit_refusal, request, status, reason, permission)
+    except Exception:
+        log.exception("could not audit a refusal on %s %s", request.method, request.url.path)
 
 
 def _undecodable(cause: BaseException | None) -> str:

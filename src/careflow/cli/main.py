@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from careflow.cli import booking, seeding
+from careflow.cli import booking, security, seeding
 from careflow.cli.common import AsJson, Db, console, emit, fail, settings_for
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -21,6 +21,10 @@ app.command()(booking.book)
 app.command()(booking.cancel)
 app.command()(booking.reschedule)
 app.command()(booking.show)
+app.command()(security.token)
+app.add_typer(security.users_app, name="users")
+app.add_typer(security.audit_app, name="audit")
+app.add_typer(security.db_app, name="db")
 
 
 @app.command()
@@ -67,11 +71,18 @@ def demo(
         console.print(f"seeding the {scenario} demo health system into {settings.database_url} …")
         seeding.seed(scenario=scenario, from_file=None, db=settings.database_url, seed_value=7,
                      anchor=None, keep=False, as_json=False)
+    password = security.demo_users(settings)
     base = f"http://{settings.host}:{settings.port}"
-    console.print(f"\nopen {base}/docs for the API; try:\n"
-                  f"  curl -s {base}/api/v1/sites\n"
-                  f"  curl -s -X POST {base}/api/v1/availability/find -H 'content-type: application/json' "
-                  f"-d @examples/requests/surgery-knee-replacement.json\n", soft_wrap=True)
+    console.print(f"\ndemo users, one per role, named after it (scheduler, admin, auditor, …), "
+                  f"password: {password}\n"
+                  f"open {base}/docs for the API; try:\n"
+                  f"  TOKEN=$(curl -s -X POST {base}/api/v1/token -H 'content-type: application/json' "
+                  f"-d '{{\"username\": \"scheduler\", \"password\": \"{password}\"}}' | "
+                  f"python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')\n"
+                  f"  curl -s {base}/api/v1/sites -H \"Authorization: Bearer $TOKEN\"\n"
+                  f"  curl -s -X POST {base}/api/v1/availability/find -H \"Authorization: Bearer $TOKEN\" "
+                  f"-H 'content-type: application/json' -d @examples/requests/surgery-knee-replacement.json\n",
+                  soft_wrap=True, highlight=False, markup=False)
     serve(db=settings.database_url, host=None, port=settings.port)
 
 

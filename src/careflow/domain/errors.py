@@ -8,6 +8,7 @@ not an exception. Exceptions are for requests that cannot be processed at all:
     ├── NotFound            an id that does not exist
     ├── Conflict            a dependency fails or a race is lost (carries violations)
     ├── InvalidTransition   a lifecycle step that the booking's status forbids
+    ├── Unauthenticated     no valid credentials (missing, forged or expired token)
     └── PermissionDenied    the actor lacks a permission (e.g. to override)
 
 Entry points map these once: problem+json on REST, exit code 2 on the CLI.
@@ -28,6 +29,7 @@ __all__ = [
     "InvalidTransition",
     "NotFound",
     "PermissionDenied",
+    "Unauthenticated",
 ]
 
 
@@ -64,6 +66,10 @@ class Conflict(CareflowError):
 
 class InvalidTransition(CareflowError):
     """The booking's current status does not allow the requested step."""
+
+
+class Unauthenticated(CareflowError):
+    """No valid credentials: a missing, malformed, forged or expired bearer token."""
 
 
 class PermissionDenied(CareflowError):

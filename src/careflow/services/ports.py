@@ -28,10 +28,15 @@ __all__ = [
     "BookingFilter",
     "BookingStore",
     "Clock",
+    "InUse",
+    "Key",
+    "MasterAdminStore",
     "MasterStore",
     "RaceLost",
     "UnitOfWork",
     "UnitOfWorkFactory",
+    "Usage",
+    "Versioned",
 ]
 
 Clock = Callable[[], datetime]
@@ -63,6 +68,7 @@ class BookingFilter:
     status: BookingStatus | None = None
     start_from: datetime | None = None
     start_to: datetime | None = None
+    site_ids: frozenset[SiteId] | None = None  # an actor's site limit (None: every site)
 
 
 class MasterStore(Protocol):
@@ -103,6 +109,12 @@ class BookingStore(Protocol):
 
     def patient_busy(self, patient_id: PatientId, window: Span, exclude: str | None) -> list[Span]:
         """Spans of the patient's other active bookings overlapping ``window``."""
+        ...
+
+    def open_holds(self, patient_id: PatientId, now: datetime) -> int:
+        """How many unexpired holds the patient has. On PostgreSQL the patient's row is
+        locked first, so writers placing holds for one patient take turns until commit
+        (SQLite writers are serialized anyway)."""
         ...
 
     def add(self, booking: Booking) -> None:
@@ -164,3 +176,80 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self, *, write: bool = False) -> UnitOfWork: ...
+
+
+# --- master-data administration (services/management.py) -----------------------------
+
+Key = tuple[str, ...]
+"""An item's key: ``(id,)`` for most kinds, ``(site_id, sku)`` for a stock item."""
+
+
+@dataclass(frozen=True, slots=True)
+class Versioned:
+    """A master-data item with its strong ETag (a hash of its canonical JSON, quoted)."""
+
+    item: Any
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class InUse:
+    """Something that refers to an item: what, how many, and a few of their ids."""
+
+    what: str  # "booking", "resource", "stock_item", ...
+    count: int
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What stands in the way of deleting an item.
+
+    ``blocking`` must go first (active or future bookings, items that would dangle);
+    ``history`` says past records refer to the item, so it can only be retired.
+    """
+
+    blocking: tuple[InUse, ...] = ()
+    history: bool = False
+
+
+class MasterAdminStore(Protocol):
+    """Create, read, update and delete master data inside one unit of work.
+
+    ``kind`` is one of ``site``, ``resource``, ``service``, ``stock_item``, ``patient``,
+    ``authorization``; items are domain objects. Writes do not commit or audit (the use
+    case does) and do not move the catalog version (``bump_version`` does).
+    """
+
+    def get(self, kind: str, key: Key, *, lock: bool = False) -> Versioned | None:
+        """The item, or None; ``lock`` holds its row until commit (``FOR UPDATE``)."""
+        ...
+
+    def page(self, kind: str, filters: dict[str, Any], sites: frozenset[str] | None,
+             offset: int, limit: int) -> tuple[list[Versioned], int]:
+        """A page of items in key order, and the total; ``sites`` limits site-bound kinds."""
+        ...
+
+    def insert(self, kind: str, item: Any) -> Versioned:
+        """Add a new item (``Conflict`` when its key is taken)."""
+        ...
+
+    def update(self, kind: str, item: Any) -> Versioned:
+        """Replace the item with the same key."""
+        ...
+
+    def delete(self, kind: str, key: Key) -> None:
+        """Remove the item (and what belongs only to it: a patient's authorizations)."""
+        ...
+
+    def check_references(self, kind: str, item: Any) -> None:
+        """``InvalidRequest`` naming the field when the item refers to something missing."""
+        ...
+
+    def usage(self, kind: str, key: Key, now: datetime) -> Usage:
+        """What refers to the item: active or future bookings and other blockers, history."""
+        ...
+
+    def bump_version(self) -> int:
+        """Move the catalog version on, so every process's catalog cache reloads."""
+        ...

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, select, update
 
 from careflow.adapters.db.tables import audit_head, audit_log
 
-__all__ = ["GENESIS", "ChainReport", "canonical_body", "chain_hash", "seal_sqlite", "verify"]
+__all__ = ["GENESIS", "ChainReport", "append", "canonical_body", "chain_hash", "seal_sqlite", "verify"]
 
 GENESIS = "0" * 64
 _FIELDS = ("at", "actor", "action", "entity_type", "entity_id", "outcome", "reason",
@@ -64,6 +64,15 @@ def seal_sqlite(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         prev = digest
     conn.execute(audit_log.insert(), sealed)
     conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev))
+
+
+def append(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Append audit rows in the caller's transaction, on either database."""
+    if conn.dialect.name == "postgresql":
+        if rows:
+            conn.execute(audit_log.insert(), [{**r, "body": canonical_body(r)} for r in rows])
+    else:
+        seal_sqlite(conn, rows)
 
 
 @dataclass(frozen=True, slots=True)

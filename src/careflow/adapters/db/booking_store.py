@@ -36,7 +36,7 @@ from careflow.adapters.db.booking_rows import allocation_rows, assemble, booking
 from careflow.adapters.db.coltypes import UTCDateTime
 from careflow.adapters.db.engine import is_postgres
 from careflow.adapters.db.races import translating_races
-from careflow.adapters.db.tables import allocation, booking, resource, stock_reservation
+from careflow.adapters.db.tables import allocation, booking, patient, resource, stock_reservation
 from careflow.domain.bookings import ACTIVE_STATUSES, Booking, BookingStatus
 from careflow.domain.ids import PatientId, ResourceId
 from careflow.domain.occupancy import Busy
@@ -112,6 +112,8 @@ class SqlBookingStore:
             where.append(booking.c.patient_id == flt.patient_id)
         if flt.site_id is not None:
             where.append(booking.c.site_id == flt.site_id)
+        if flt.site_ids is not None:
+            where.append(booking.c.site_id.in_(sorted(flt.site_ids)))
         if flt.status is not None:
             where.append(booking.c.status == flt.status.value)
         if flt.start_from is not None:
@@ -172,6 +174,17 @@ class SqlBookingStore:
         if exclude is not None:
             stmt = stmt.where(booking.c.id != exclude)
         return sorted((int(s.timestamp()), int(e.timestamp())) for s, e in self._conn.execute(stmt))
+
+    def open_holds(self, patient_id: PatientId, now: datetime) -> int:
+        """The patient's unexpired holds; on PostgreSQL after locking the patient's row, so
+        concurrent holds for one patient count each other (SQLite writers are serial)."""
+        if self._pg:
+            self._conn.execute(select(patient.c.id).where(patient.c.id == patient_id)
+                               .with_for_update()).all()
+        stmt = select(func.count()).select_from(booking).where(
+            booking.c.patient_id == patient_id, booking.c.status == BookingStatus.HELD.value,
+            booking.c.expires_at > now)
+        return int(self._conn.execute(stmt).scalar_one())
 
     def expired_holds(self, now: datetime, limit: int = 100) -> list[Booking]:
         """Holds past their expiry, oldest first; on PostgreSQL locked, skipping locked ones."""

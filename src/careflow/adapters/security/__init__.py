@@ -1,0 +1,1 @@
+"""Security adapters: JWT tokens (PyJWT), password hashing (argon2), the local user store."""
