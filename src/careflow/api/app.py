@@ -17,6 +17,7 @@ from careflow.api.access_log import install_access_log
 from careflow.api.body_limit import BodyLimit
 from careflow.api.deps import get_actor
 from careflow.api.errors import install_error_handlers
+from careflow.api.fhir import router as fhir_router
 from careflow.api.routes import auth, bookings, catalog, health
 from careflow.bootstrap import App, bootstrap
 from careflow.services.booking import sweep_expired_holds
@@ -103,6 +104,7 @@ def create_app(app: App | None = None) -> FastAPI:
     api.include_router(auth.router)
     api.include_router(catalog.router, dependencies=[AUTHENTICATED])
     api.include_router(bookings.router)
+    api.include_router(fhir_router)
 
     @api.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
