@@ -241,6 +241,7 @@ audit_head = Table(
     Column("id", Integer, primary_key=True),
     Column("seq", BigInteger, nullable=False, server_default="0"),
     Column("hash", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False, server_default="0" * 64),
 )
 
 # Local users (the embedded default); at scale an identity provider issues the tokens.

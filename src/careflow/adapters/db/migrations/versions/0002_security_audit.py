@@ -49,6 +49,7 @@ def _tables() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False, server_default="0"),
         sa.Column("hash", sa.String(64), nullable=False),
+        sa.Column("prev_hash", sa.String(64), nullable=False, server_default=GENESIS),
         sa.PrimaryKeyConstraint("id", name="pk_audit_head"),
     )
     op.execute(f"INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '{GENESIS}')")
@@ -92,20 +93,17 @@ def _tables() -> None:
 _PG_CHAIN = """
 CREATE OR REPLACE FUNCTION careflow_audit_chain() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
-DECLARE
-    head_seq bigint;
-    head_hash varchar(64);
 BEGIN
     IF NEW.body IS NULL THEN
         RAISE EXCEPTION 'audit_log: an entry needs its canonical body';
     END IF;
     -- The row lock on the head orders concurrent appends; it is held until commit.
-    UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash INTO head_seq, head_hash;
-    NEW.seq := head_seq;
-    NEW.prev_hash := head_hash;
-    NEW.hash := encode(sha256(convert_to(head_hash || '|' || head_seq::text || '|' || NEW.body, 'UTF8')),
-                       'hex');
-    UPDATE audit_head SET hash = NEW.hash WHERE id = 1;
+    -- One UPDATE (its SET sees the head as it was): fewer row versions of the hot head row.
+    UPDATE audit_head
+       SET seq = seq + 1, prev_hash = hash,
+           hash = encode(sha256(convert_to(hash || '|' || (seq + 1)::text || '|' || NEW.body, 'UTF8')), 'hex')
+     WHERE id = 1
+    RETURNING seq, prev_hash, hash INTO NEW.seq, NEW.prev_hash, NEW.hash;
     RETURN NEW;
 END $$;
 """
