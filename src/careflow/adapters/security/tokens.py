@@ -171,6 +171,8 @@ def _claims(data: dict[str, Any], roles_claim: str) -> Claims:
     if sites is not None and (not isinstance(sites, list) or not all(isinstance(s, str) for s in sites)):
         raise InvalidToken("the token's sites claim must be a list of site ids")
     known = frozenset(r for r in roles if r in ROLES)
+    if not known:
+        raise InvalidToken(f"the token's {roles_claim!r} claim names no role careflow knows")
     return Claims(subject=subject, roles=known, scopes=frozenset(scope.split()),
                   sites=None if sites is None else frozenset(sites),
                   expires_at=datetime.fromtimestamp(int(data["exp"]), UTC),
