@@ -67,5 +67,6 @@ def bootstrap(
         engine = make_engine(settings.database_url)
         uow = SqlUnitOfWorkFactory(engine)
     deps = BookingDeps(uow=uow, catalogs=CatalogCache(), clock=clock or utc_now,
-                       hold_minutes=settings.hold_minutes, calendar=CalendarCache())
+                       hold_minutes=settings.hold_minutes, calendar=CalendarCache(),
+                       max_open_holds=settings.max_open_holds_per_patient)
     return App(settings, deps, engine)

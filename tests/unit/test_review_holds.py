@@ -10,6 +10,7 @@ Expired holds are released by a write that finds them in its way, however many t
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from tests.factories import CASE_DAY, clinician, consult, local, option
@@ -56,6 +57,7 @@ def test_booking_releases_an_expired_hold_in_the_way_however_many_have_expired(
     starts = [local(day, "07:00") + timedelta(minutes=30 * i)
               for day in ("2026-06-03", "2026-06-04", "2026-06-05", "2026-06-06", "2026-06-07")
               for i in range(24)]
+    deps = replace(deps, max_open_holds=len(starts))  # one patient holds them all
     for start in starts[:100]:  # a hundred holds nobody booked (no server sweeping them)
         place_hold(PlaceHold(option(consult(), start), SCHEDULER), deps)
     clock.advance(minutes=1)

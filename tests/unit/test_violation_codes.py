@@ -367,6 +367,25 @@ def test_refuses_to_book_a_hold_after_it_expired(deps: BookingDeps, clock: Fixed
     assert f"expired at {hold.expires_at.isoformat()}" in v.message  # type: ignore[union-attr]
 
 
+@explains(V.PATIENT_HOLD_LIMIT)
+def test_refuses_a_fourth_open_hold_for_one_patient(deps: BookingDeps, store: FakeUnitOfWorkFactory,
+                                                    clock: FixedClock) -> None:
+    for hour in ("09:00", "10:00", "11:00"):
+        place_hold(PlaceHold(option(consult(), local(CASE_DAY, hour)), SCHEDULER), deps)
+    commits = store.commits
+
+    with pytest.raises(Conflict) as refused:
+        place_hold(PlaceHold(option(consult(), local(CASE_DAY, "14:00")), SCHEDULER), deps)
+
+    assert store.commits == commits
+    (v,) = refused.value.violations
+    assert (v.code, v.severity, v.remedy) == (V.PATIENT_HOLD_LIMIT, Severity.HARD,
+                                              CODES[V.PATIENT_HOLD_LIMIT].remedy)
+    assert "already has 3 open holds (at most 3 at once)" in v.message
+    clock.advance(minutes=11)  # the holds lapse: the patient may hold again
+    place_hold(PlaceHold(option(consult(), local(CASE_DAY, "14:00")), SCHEDULER), deps)
+
+
 @explains(V.SERVICE_NOT_OFFERED)
 def test_refuses_a_knee_replacement_at_a_clinic(deps: BookingDeps) -> None:
     v = refusal(deps, option(knee_replacement(), KNEE_AT_8, site_id="site_clinic"),

@@ -45,6 +45,7 @@ class ViolationCode(enum.StrEnum):
     CAPACITY_EXCEEDED = "CAPACITY_EXCEEDED"
     HOLD_EXPIRED = "HOLD_EXPIRED"
     SERVICE_NOT_OFFERED = "SERVICE_NOT_OFFERED"
+    PATIENT_HOLD_LIMIT = "PATIENT_HOLD_LIMIT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +136,9 @@ CODES: dict[ViolationCode, CodeInfo] = {
     ViolationCode.SERVICE_NOT_OFFERED: CodeInfo(
         Severity.HARD, "The site does not offer the service (wrong site kind, or it is inactive).",
         "Book at a site that offers it."),
+    ViolationCode.PATIENT_HOLD_LIMIT: CodeInfo(
+        Severity.HARD, "The patient already has as many open (unexpired) holds as one patient may "
+        "have at once.", "Book or cancel one of the patient's holds, or let one expire, then hold again."),
 }
 
 

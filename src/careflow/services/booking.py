@@ -36,7 +36,7 @@ from careflow.domain.events import Event, SoftViolationsOverridden, StockFellBel
 from careflow.domain.ids import BookingId, SiteId
 from careflow.domain.options import Option, build_allocations, equipment_tail
 from careflow.domain.resources import ResourceKind
-from careflow.domain.violations import Violation
+from careflow.domain.violations import Violation, ViolationCode, hard
 from careflow.services.calendar_cache import CalendarCache
 from careflow.services.catalogs import CatalogCache
 from careflow.services.context import case_context, load_patient
@@ -71,6 +71,7 @@ class BookingDeps:
     clock: Clock
     hold_minutes: int = 10
     calendar: CalendarCache | None = None  # find's read model; None reads the store directly
+    max_open_holds: int = 3  # per patient: a cap on slots one patient can keep off the market
 
 
 def new_booking_id() -> BookingId:
@@ -242,8 +243,9 @@ def _create(option: Option, actor: Actor, override: OverrideRequest | None, deps
         with deps.uow(write=True) as uow:
             now = deps.clock()
             catalog = deps.catalogs.get(uow)
+            capped = _hold_cap(uow, option, now, deps.max_open_holds) if status is BookingStatus.HELD else []
             planned = _plan_sweeping(uow, catalog, option, now)
-            overrides = _accept(planned.violations, actor, override, now)
+            overrides = _accept(capped + planned.violations, actor, override, now)
             expires = (now + timedelta(minutes=hold_minutes or deps.hold_minutes)
                        if status is BookingStatus.HELD else None)
             booking = Booking(
@@ -265,6 +267,16 @@ def _create(option: Option, actor: Actor, override: OverrideRequest | None, deps
             return booking
 
     return _retrying(attempt)
+
+
+def _hold_cap(uow: UnitOfWork, option: Option, now: datetime, limit: int) -> list[Violation]:
+    """Refuse a hold when the patient already has ``limit`` unexpired ones. Runs first in the
+    transaction: counting locks the patient (PostgreSQL), so two holds cannot both pass."""
+    held = uow.bookings.open_holds(option.patient_id, now)
+    if held < limit:
+        return []
+    return [hard(ViolationCode.PATIENT_HOLD_LIMIT, option.patient_id,
+                 f"the patient already has {held} open holds (at most {limit} at once)")]
 
 
 def place_hold(cmd: PlaceHold, deps: BookingDeps) -> Booking:
