@@ -41,6 +41,7 @@ class Occupancy:
     _starts: list[int] = field(default_factory=list, repr=False)
     _max_len: int = 0
     _taken: dict[int, list[Span]] | None = field(default=None, repr=False)
+    _free: dict[int, list[Span]] = field(default_factory=dict, repr=False)
     presorted: bool = False  # busy already sorted by (start, end), as the calendar cache keeps it
 
     def __post_init__(self) -> None:
@@ -152,10 +153,14 @@ class Occupancy:
                    for e in self.resource.availability.exceptions)
 
     def lane_free_spans(self, lane: int = 0) -> list[Span]:
-        """Spans in which ``lane`` is on duty (headcount above it) and unallocated."""
-        on_duty = self.lane_duty_spans(lane)
-        taken = self._taken_by_lane().get(lane)
-        return subtract(on_duty, taken) if taken else on_duty
+        """Spans in which ``lane`` is on duty (headcount above it) and unallocated (computed
+        once per lane: ``find`` asks again for every candidate it ranks; do not mutate)."""
+        cached = self._free.get(lane)
+        if cached is None:
+            on_duty = self.lane_duty_spans(lane)
+            taken = self._taken_by_lane().get(lane)
+            cached = self._free[lane] = subtract(on_duty, taken) if taken else on_duty
+        return cached
 
     def lane_unallocated_spans(self, lane: int = 0) -> list[Span]:
         """Spans of the window in which ``lane`` holds no allocation, on duty or not."""
