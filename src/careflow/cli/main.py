@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from careflow.cli import booking, security, seeding
-from careflow.cli.common import AsJson, Db, console, emit, fail, settings_for
+from careflow.cli.common import AsJson, Db, console, database, emit, fail, settings_for
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="careflow: dependency-checked healthcare scheduling.")
@@ -32,8 +32,11 @@ def serve(
     db: Db = None,
     host: Annotated[str | None, typer.Option("--host", help="bind address (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option("--port", min=1, max=65535, help="port (default CAREFLOW_PORT or 8000)")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="worker processes (PostgreSQL; SQLite has one writer, so 1 is best there)")] = 1,
 ) -> None:
     """Serve the HTTP API."""
+    import os
+
     import uvicorn
 
     from careflow.api.access_log import configure_logging
@@ -42,6 +45,15 @@ def serve(
 
     extra = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = settings_for(db, **extra)
+    if workers > 1:
+        with database(settings.database_url):
+            bootstrap(settings).dispose()  # migrate once, in the parent, before the workers start
+        os.environ["CAREFLOW_DATABASE_URL"] = settings.database_url
+        console.print(f"careflow serving on http://{settings.host}:{settings.port} with {workers} workers",
+                      soft_wrap=True)
+        uvicorn.run("careflow.api.asgi:app", factory=True, workers=workers, host=settings.host,
+                    port=settings.port, log_level="warning", access_log=False)
+        return
     application = bootstrap(settings)
     with application.deps.uow() as uow:  # warm the catalog before the first request
         application.deps.catalogs.get(uow)
