@@ -18,7 +18,18 @@ from careflow.api.body_limit import BodyLimit
 from careflow.api.deps import get_actor
 from careflow.api.errors import install_error_handlers
 from careflow.api.fhir import router as fhir_router
-from careflow.api.routes import auth, bookings, catalog, health
+from careflow.api.routes import (
+    auth,
+    bookings,
+    catalog,
+    health,
+    manage_availability,
+    manage_patients,
+    manage_resources,
+    manage_services,
+    manage_sites,
+    manage_stock,
+)
 from careflow.bootstrap import App, bootstrap
 from careflow.services.booking import sweep_expired_holds
 
@@ -103,6 +114,12 @@ def create_app(app: App | None = None) -> FastAPI:
     api.include_router(health.router)
     api.include_router(auth.router)
     api.include_router(catalog.router, dependencies=[AUTHENTICATED])
+    api.include_router(manage_sites.router)
+    api.include_router(manage_resources.router)
+    api.include_router(manage_availability.router)
+    api.include_router(manage_services.router)
+    api.include_router(manage_stock.router)
+    api.include_router(manage_patients.router)
     api.include_router(bookings.router)
     api.include_router(fhir_router)
 
