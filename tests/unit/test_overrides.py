@@ -80,7 +80,9 @@ def test_a_permitted_override_with_a_reason_books_and_is_recorded(
         (code.value,), APPROVED.reason, COORDINATOR.id, clock())
     assert SoftViolationsOverridden(booking.id, (code.value,), APPROVED.reason,
                                     COORDINATOR.id) in store.events
-    assert store.audit[-1].reason == APPROVED.reason
+    entry = store.audit[-1]
+    assert (entry.action, entry.outcome, entry.actor, entry.reason, entry.detail["codes"]) == (
+        "booking.override", "overridden", COORDINATOR.id, APPROVED.reason, [code.value])
 
 
 def test_an_override_given_on_the_hold_carries_to_its_booking(

@@ -193,9 +193,13 @@ def _record(uow: UnitOfWork, booking: Booking, actor: Actor, action: str, reason
     events = list(booking.events) + (extra or [])
     booking.events.clear()
     uow.publish(events)
-    uow.audit(AuditEntry(actor.id, action, "booking", booking.id, "success", reason,
-                         booking.rule_version or RULESET_VERSION,
+    rules = booking.rule_version or RULESET_VERSION
+    uow.audit(AuditEntry(actor.id, action, "booking", booking.id, "success", reason, rules,
                          {"status": booking.status.value, "events": [e.name for e in events]}))
+    for e in events:  # an override is its own audit entry: who, which codes, why
+        if isinstance(e, SoftViolationsOverridden):
+            uow.audit(AuditEntry(e.by, "booking.override", "booking", booking.id, "overridden", e.reason,
+                                 rules, {"codes": list(e.codes), "during": action}))
 
 
 def release_expired_holds(uow: UnitOfWork, now: datetime) -> int:
