@@ -18,6 +18,8 @@ from careflow.api.body_limit import BodyLimit
 from careflow.api.deps import get_actor
 from careflow.api.errors import install_error_handlers
 from careflow.api.fhir import router as fhir_router
+from careflow.api.idempotency import Idempotency
+from careflow.api.rate_limit import RateLimit
 from careflow.api.routes import (
     auth,
     bookings,
@@ -109,7 +111,9 @@ def create_app(app: App | None = None) -> FastAPI:
     )
     api.state.careflow = app
     install_error_handlers(api)
+    api.add_middleware(Idempotency)  # inside the body limit: it reads bodies the limit allowed
     api.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    api.add_middleware(RateLimit)  # before any body is read: a flood costs no parsing
     install_access_log(api)  # outermost: refusals of oversized bodies are logged too
     api.include_router(health.router)
     api.include_router(auth.router)
