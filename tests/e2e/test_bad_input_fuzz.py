@@ -363,16 +363,20 @@ def test_a_wrong_method_is_a_405_that_says_which_methods_are_allowed(client: Tes
     assert client.delete("/api/v1/holds").headers["allow"] == "POST"
 
 
-def test_every_error_response_is_documented_as_problem_json(client: TestClient) -> None:
+def test_every_error_response_is_documented_as_problem_json_or_fhir_operation_outcome(
+        client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     for path, operations in schema["paths"].items():
+        fhir = path.startswith("/fhir/")
+        kind, ref = (("application/fhir+json", "#/components/schemas/OperationOutcome") if fhir
+                     else (PROBLEM, "#/components/schemas/Problem"))
         for method, operation in operations.items():
             errors = {code: r for code, r in operation["responses"].items() if code[0] in "45"}
             if operation.get("parameters") or operation.get("requestBody"):
                 assert "422" in errors, f"{method} {path} does not document its 422"
             for code, response in errors.items():
-                assert list(response["content"]) == [PROBLEM], f"{method} {path} {code}"
-                assert response["content"][PROBLEM]["schema"] == {"$ref": "#/components/schemas/Problem"}
+                assert list(response["content"]) == [kind], f"{method} {path} {code}"
+                assert response["content"][kind]["schema"] == {"$ref": ref}
     assert "HTTPValidationError" not in schema["components"]["schemas"]
 
 

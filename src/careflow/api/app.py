@@ -13,12 +13,14 @@ import anyio.to_thread
 from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
 
+from careflow.adapters.security import break_glass
 from careflow.api.access_log import install_access_log
 from careflow.api.body_limit import BodyLimit
 from careflow.api.deps import get_actor
 from careflow.api.errors import install_error_handlers
 from careflow.api.fhir import router as fhir_router
 from careflow.api.idempotency import Idempotency
+from careflow.api.openapi import document
 from careflow.api.rate_limit import RateLimit
 from careflow.api.routes import (
     auth,
@@ -41,40 +43,7 @@ log = logging.getLogger("careflow.api")
 # The largest legitimate body is an option of 200 allocations (~60 KB); 1 MiB leaves room
 # and keeps a hostile client from making the server parse megabytes of JSON.
 MAX_BODY_BYTES = 1024 * 1024
-PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
-VALIDATION = {"description": "malformed input; `field` names it"}
-PUBLIC_PATHS = frozenset({"/health", "/api/v1/token"})
 AUTHENTICATED = Depends(get_actor)  # routers whose every route needs a verified caller
-
-
-def _problem_json_errors(schema: dict[str, Any]) -> dict[str, Any]:
-    """Document every error response as what it is: ``application/problem+json`` with a
-    ``Problem`` (FastAPI documents them as ``application/json``, and 422 with its own
-    ``HTTPValidationError``, which careflow never sends)."""
-    for path, operations in schema.get("paths", {}).items():
-        for operation in operations.values():
-            responses = operation.setdefault("responses", {})
-            if path not in PUBLIC_PATHS:
-                operation["security"] = [{"bearerAuth": []}]
-                responses.setdefault("401", {"description": "no valid bearer token"})
-                responses.setdefault("403", {"description": "the token's roles, scopes or sites do not "
-                                                            "allow this"})
-            if "429" not in responses:
-                responses["429"] = {"description": "too many requests from this client; see Retry-After"}
-            if (operation.get("parameters") or operation.get("requestBody")) and "422" not in responses:
-                responses["422"] = dict(VALIDATION)
-            if operation.get("requestBody"):
-                responses.setdefault("413", {"description": f"the body is over {MAX_BODY_BYTES} bytes"})
-            for code, response in responses.items():
-                if code[0] in "45":
-                    response["content"] = {"application/problem+json": {"schema": PROBLEM_REF}}
-    schema.setdefault("components", {})["securitySchemes"] = {
-        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                       "description": "POST /api/v1/token, or a token from the identity provider"}}
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for unused in ("HTTPValidationError", "ValidationError"):
-        components.pop(unused, None)
-    return schema
 
 
 async def _sweep_holds(app: App) -> None:
@@ -84,6 +53,8 @@ async def _sweep_holds(app: App) -> None:
         await asyncio.sleep(interval)
         try:
             await anyio.to_thread.run_sync(sweep_expired_holds, app.deps)
+            if app.engine is not None:  # expired break-glass elevations: closed and audited
+                await anyio.to_thread.run_sync(break_glass.close_expired, app.engine, app.deps.clock())
         except Exception:  # a failed sweep is retried on the next tick
             log.exception("hold sweep failed")
 
@@ -135,7 +106,7 @@ def create_app(app: App | None = None) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:
-            api.openapi_schema = _problem_json_errors(default_openapi())
+            api.openapi_schema = document(default_openapi(), MAX_BODY_BYTES)
         return api.openapi_schema
 
     api.openapi = openapi  # type: ignore[method-assign]
