@@ -1,8 +1,8 @@
 """bench/http_load.py: authenticated mixed load over HTTP against the server on PostgreSQL.
 
 A fresh PostgreSQL database (``careflow_bench``, or ``--db``) is seeded with the regional
-demo; the API is started as a subprocess (uvicorn, ``--workers`` processes running what
-``careflow serve`` runs: ``bench/_http_app.py``); this process then drives it with
+demo; the API is started as a subprocess (``careflow serve --workers N``: uvicorn worker
+processes over ``careflow.api.asgi:app``); this process then drives it with
 ``--clients`` concurrent httpx clients (threads), each with its own scheduler bearer
 token, for ``--seconds`` after a short warm-up:
 
@@ -49,7 +49,6 @@ SERVICES = ("svc-im-fu", "svc-fm-fu", "svc-cardio-fu", "svc-peds-fu", "svc-ortho
             "svc-onc-fu", "svc-uro-fu", "svc-ent-fu", "svc-us-abdomen", "svc-ct-chest", "svc-im-new",
             "svc-infusion-iron")
 WARMUP_SECONDS = 5.0
-HERE = Path(__file__).resolve().parent
 
 
 def _free_port() -> int:
@@ -87,9 +86,8 @@ def start_server(url: str, port: int, workers: int, secret_file: Path) -> subpro
            "CAREFLOW_LOG_LEVEL": "warning", "CAREFLOW_ENVIRONMENT": "production",
            # the benchmark is one client address with many tokens: lift the per-client limits
            "CAREFLOW_RATE_LIMIT_PER_MINUTE": "100000000"}
-    cmd = [sys.executable, "-m", "uvicorn", "_http_app:app", "--factory", "--app-dir", str(HERE),
-           "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-           "--log-level", "warning", "--no-access-log"]
+    cmd = [sys.executable, "-m", "careflow.cli", "serve", "--db", url, "--port", str(port),
+           "--workers", str(workers)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

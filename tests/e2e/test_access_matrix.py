@@ -76,7 +76,7 @@ ORACLE: dict[tuple[str, str], Need] = {
     ("POST", "/api/v1/users"): P.USER_MANAGE,
     ("GET", "/api/v1/violation-codes"): ANY,
     # booking
-    ("POST", "/api/v1/availability/find"): P.BOOKING_READ,
+    ("POST", "/api/v1/availability/find"): (P.BOOKING_READ, P.PATIENT_READ),
     ("POST", "/api/v1/bookings/check"): P.BOOKING_READ,
     ("POST", "/api/v1/holds"): P.BOOKING_WRITE,
     ("POST", "/api/v1/bookings"): P.BOOKING_WRITE,
@@ -92,7 +92,7 @@ ORACLE: dict[tuple[str, str], Need] = {
     # SMART Scheduling Links: a public feed of free capacity (never who is booked)
     ("GET", "/fhir/r4/$bulk-publish"): PUBLIC,
     ("GET", "/fhir/r4/$bulk-publish/{kind}.ndjson"): PUBLIC,
-    ("POST", "/fhir/r4/Appointment/$find"): P.BOOKING_READ,
+    ("POST", "/fhir/r4/Appointment/$find"): (P.BOOKING_READ, P.PATIENT_READ),
     ("POST", "/fhir/r4/Appointment/$hold"): P.BOOKING_WRITE,
     ("POST", "/fhir/r4/Appointment/$book"): P.BOOKING_WRITE,
     ("POST", "/fhir/r4/Appointment/{fhir_id}/$cancel"): (P.BOOKING_READ, P.BOOKING_WRITE),
@@ -203,6 +203,7 @@ def _params(*items: tuple[str, str, Any]) -> dict[str, Any]:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     url = _seed(tmp_path_factory.mktemp("access"))
     app = bootstrap(load_settings(database_url=url, environment="test"), clock=FixedClock(NOW))
+    users.add_user(app.engine, "matrix-user", "pw-matrix-1", ["scheduler"])  # the token call's user
     api = create_app(app)
     with TestClient(api, raise_server_exceptions=False, headers=auth_headers(app)) as admin:
         sites = {s["kind"]: s["id"] for s in _ok(admin.get("/api/v1/sites"))["items"]}
@@ -437,7 +438,6 @@ def test_every_operation_is_in_the_oracle(world: World) -> None:
 def test_every_role_on_every_operation(world: World) -> None:
     """Roles lacking the permission get 403 (audited), never 2xx; roles with it never 401/403."""
     assert world.app.engine is not None
-    users.add_user(world.app.engine, "matrix-user", "pw-matrix-1", ["scheduler"])
     served = sorted(_operations(world.api) & set(ORACLE))
     denied_before = _count(world.app, "denied")
     forbidden = 0
@@ -501,6 +501,22 @@ def test_every_non_public_operation_refuses_an_anonymous_caller(world: World) ->
     assert problems == [], "\n".join(problems)
     assert refused > 50
     assert _count(world.app, "unauthenticated") - unauthenticated_before == refused
+
+
+@pytest.mark.parametrize(("role", "method", "path"), [
+    ("operations_viewer", "POST", "/api/v1/sites"),
+    ("operations_viewer", "PUT", "/api/v1/resources/anything/availability"),
+    ("rule_author", "POST", "/api/v1/holds"),
+    ("rule_author", "POST", "/api/v1/bookings/check"),
+    ("operations_viewer", "POST", "/api/v1/availability/find"),
+])
+def test_a_caller_without_the_permission_is_refused_before_its_body_is_read(
+        world: World, role: str, method: str, path: str) -> None:
+    denied_before = _count(world.app, "denied")
+    client = TestClient(world.api, raise_server_exceptions=False)
+    resp = client.request(method, path, headers=auth_headers(world.app, role), json={"not": "valid"})
+    assert resp.status_code == 403, resp.text
+    assert _count(world.app, "denied") == denied_before + 1
 
 
 # --- other sites' ids, and break-glass ------------------------------------------------

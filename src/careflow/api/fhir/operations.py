@@ -135,8 +135,10 @@ def _find_request(params: Params, catalog: Catalog, actor: Actor) -> FindRequest
 
 @router.post("/Appointment/$find")
 def find_appointments(body: JsonBody, app: AppDep, actor: ActorDep) -> FhirResponse:
-    """Proposed Appointments where every required person, room and unit is free at once."""
+    """Proposed Appointments where every required person, room and unit is free at once
+    (a search for a patient: needs the patient view too, as it tells their blockers)."""
     actor.require(Permission.BOOKING_READ)
+    actor.require(Permission.PATIENT_READ)
     params = Params(body)
     catalog = catalog_of(app)
     request = _find_request(params, catalog, actor)

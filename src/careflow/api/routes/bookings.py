@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 from pydantic import AfterValidator
 
-from careflow.api.deps import ActorDep, AppDep
+from careflow.api.deps import ActorDep, AppDep, needs
 from careflow.api.schemas import (
     ID_PATTERN,
     BookBody,
@@ -67,6 +67,9 @@ ERRORS: dict[int | str, dict[str, object]] = {
 
 
 OPTION_FIELDS = frozenset(OptionIO.model_fields)
+# Checked before the body is read: a caller who may not act is refused (403, audited),
+# not told what was wrong with its body.
+WRITE = [needs(Permission.BOOKING_WRITE)]
 
 
 @contextmanager
@@ -112,10 +115,10 @@ def _sites_for(actor: Actor, asked: frozenset[SiteId]) -> frozenset[SiteId]:
     return chosen
 
 
-@router.post("/availability/find", responses=ERRORS)
+@router.post("/availability/find", responses=ERRORS,
+             dependencies=[needs(Permission.BOOKING_READ, Permission.PATIENT_READ)])
 def find_options(body: FindBody, app: AppDep, actor: ActorDep) -> FindOut:
     """Ranked options where every required person, room, unit, item and bed is free at once."""
-    actor.require(Permission.BOOKING_READ)
     request = body.to_domain(app.deps.clock())
     request = replace(request, site_ids=_sites_for(actor, request.site_ids))
     result = find(request, app.deps)
@@ -126,7 +129,7 @@ def find_options(body: FindBody, app: AppDep, actor: ActorDep) -> FindOut:
                    earliest=request.earliest, latest=request.latest)
 
 
-@router.post("/bookings/check", responses=ERRORS)
+@router.post("/bookings/check", responses=ERRORS, dependencies=[needs(Permission.BOOKING_READ)])
 def check_option(body: CheckBody, app: AppDep, actor: ActorDep) -> CheckOut:
     """Every violation the option would meet if booked now; nothing is written."""
     actor.require(Permission.BOOKING_READ)  # the violations tell a patient's readiness and authorizations
@@ -138,7 +141,7 @@ def check_option(body: CheckBody, app: AppDep, actor: ActorDep) -> CheckOut:
                     violations=[ViolationOut.of(v) for v in violations])
 
 
-@router.post("/holds", status_code=status.HTTP_201_CREATED, responses=ERRORS)
+@router.post("/holds", status_code=status.HTTP_201_CREATED, responses=ERRORS, dependencies=WRITE)
 def place_hold(body: HoldBody, app: AppDep, actor: ActorDep) -> BookingOut:
     """Hold an option's resources and items until the hold expires (10 minutes by default)."""
     actor.require_site(body.option.site_id)
@@ -147,7 +150,7 @@ def place_hold(body: HoldBody, app: AppDep, actor: ActorDep) -> BookingOut:
         return BookingOut.of(use.place_hold(cmd, app.deps))
 
 
-@router.post("/bookings", status_code=status.HTTP_201_CREATED, responses=ERRORS)
+@router.post("/bookings", status_code=status.HTTP_201_CREATED, responses=ERRORS, dependencies=WRITE)
 def book(body: BookBody, app: AppDep, actor: ActorDep) -> BookingOut:
     """Book from a hold or straight from an option: all allocations, items and bed, or nothing."""
     override = _override(body.override)
@@ -191,14 +194,14 @@ def get_booking(booking_id: BookingIdPath, app: AppDep, actor: ActorDep) -> Book
     return BookingOut.of(found)
 
 
-@router.post("/bookings/{booking_id}/cancel", responses=ERRORS)
+@router.post("/bookings/{booking_id}/cancel", responses=ERRORS, dependencies=WRITE)
 def cancel(booking_id: BookingIdPath, body: CancelBody, app: AppDep, actor: ActorDep) -> BookingOut:
     """Cancel with a reason; everything the booking held is released."""
     _visible(app, actor, booking_id)
     return BookingOut.of(use.cancel(CancelBooking(booking_id, body.reason, actor), app.deps))
 
 
-@router.post("/bookings/{booking_id}/reschedule", responses=ERRORS)
+@router.post("/bookings/{booking_id}/reschedule", responses=ERRORS, dependencies=WRITE)
 def reschedule(booking_id: BookingIdPath, body: RescheduleBody, app: AppDep, actor: ActorDep) -> BookingOut:
     """Move to another option atomically; on refusal the booking keeps its time."""
     _visible(app, actor, booking_id)
@@ -208,21 +211,21 @@ def reschedule(booking_id: BookingIdPath, body: RescheduleBody, app: AppDep, act
         return BookingOut.of(use.reschedule(cmd, app.deps))
 
 
-@router.post("/bookings/{booking_id}/arrive", responses=ERRORS)
+@router.post("/bookings/{booking_id}/arrive", responses=ERRORS, dependencies=WRITE)
 def arrive(booking_id: BookingIdPath, app: AppDep, actor: ActorDep) -> BookingOut:
     """The patient checked in."""
     _visible(app, actor, booking_id)
     return BookingOut.of(use.arrive(MarkArrived(booking_id, actor), app.deps))
 
 
-@router.post("/bookings/{booking_id}/fulfil", responses=ERRORS)
+@router.post("/bookings/{booking_id}/fulfil", responses=ERRORS, dependencies=WRITE)
 def fulfil(booking_id: BookingIdPath, app: AppDep, actor: ActorDep) -> BookingOut:
     """The visit or case took place; reserved items are consumed."""
     _visible(app, actor, booking_id)
     return BookingOut.of(use.fulfil(MarkFulfilled(booking_id, actor), app.deps))
 
 
-@router.post("/bookings/{booking_id}/no-show", responses=ERRORS)
+@router.post("/bookings/{booking_id}/no-show", responses=ERRORS, dependencies=WRITE)
 def no_show(booking_id: BookingIdPath, app: AppDep, actor: ActorDep) -> BookingOut:
     """The patient did not arrive (only after the start); resources are released."""
     _visible(app, actor, booking_id)

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator
 
 from careflow.adapters.codec import availability_from_dict, availability_to_dict
-from careflow.api.deps import ActorDep, AppDep
+from careflow.api.deps import ActorDep, AppDep, needs
 from careflow.api.routes.manage_common import (
     ITEM_RESPONSES,
     IfMatch,
@@ -27,6 +27,7 @@ from careflow.api.routes.manage_common import (
 )
 from careflow.api.routes.manage_resources import check_resource
 from careflow.api.schemas import ID_PATTERN, no_control_characters
+from careflow.domain.access import Permission as P
 from careflow.domain.calendars import Availability
 from careflow.domain.errors import NotFound
 from careflow.domain.resources import Resource
@@ -72,14 +73,14 @@ def _answer(body: Any, etag: str, code: int = 200, location: str | None = None) 
     return JSONResponse(body, status_code=code, headers=headers)
 
 
-@router.get(BASE, responses=ITEM_RESPONSES)
+@router.get(BASE, responses=ITEM_RESPONSES, dependencies=[needs(P.MASTER_READ)])
 def get_availability(app: AppDep, actor: ActorDep, resource_id: PathId) -> JSONResponse:
     """The resource's template blocks and exceptions, with the resource's ETag."""
     found = use.get_item(deps_of(app), actor, use.RESOURCE, (resource_id,))
     return _answer(availability_to_dict(found.item.availability), found.etag)
 
 
-@router.put(BASE, responses=ITEM_RESPONSES)
+@router.put(BASE, responses=ITEM_RESPONSES, dependencies=[needs(P.MASTER_WRITE)])
 def replace_availability(app: AppDep, actor: ActorDep, resource_id: PathId, body: ItemBody,
                          if_match: IfMatch = None) -> JSONResponse:
     """Replace all blocks and exceptions; needs If-Match (the resource's ETag)."""
@@ -146,8 +147,9 @@ def _add_part_routes(part: str) -> None:
     for path, fn, method, code in ((collection, list_part, "GET", 200), (collection, add_part, "POST", 201),
                                    (item, get_part, "GET", 200), (item, replace_part, "PUT", 200),
                                    (item, delete_part, "DELETE", 204)):
+        permission = P.MASTER_READ if method == "GET" else P.MASTER_WRITE
         router.add_api_route(path, fn, methods=[method], status_code=code, responses=ITEM_RESPONSES,
-                             name=f"{fn.__name__}_{one}")
+                             name=f"{fn.__name__}_{one}", dependencies=[needs(permission)])
 
 
 for _part_name in PARTS:

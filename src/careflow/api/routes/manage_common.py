@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from careflow.adapters.db.master_admin import admin_store
-from careflow.api.deps import ActorDep, AppDep
+from careflow.api.deps import ActorDep, AppDep, needs
 from careflow.api.errors import problem
 from careflow.bootstrap import App
 from careflow.domain.access import Actor
@@ -224,14 +224,17 @@ def add_item_routes(router: APIRouter, spec: Item, key: Callable[..., Key], item
                           "(`active: false`, 200 with the item); otherwise 204."
                           if spec.kind.retire else " 204 when deleted."))
     responses = ITEM_RESPONSES
+    reading, writing = [needs(spec.kind.read)], [needs(spec.kind.write)]
     router.add_api_route(spec.path, create, methods=["POST"], name=f"create_{name}",
-                         status_code=201, responses=responses)
-    router.add_api_route(item_path, read, methods=["GET"], name=f"get_{name}", responses=responses)
+                         status_code=201, responses=responses, dependencies=writing)
+    router.add_api_route(item_path, read, methods=["GET"], name=f"get_{name}", responses=responses,
+                         dependencies=reading)
     router.add_api_route(item_path, replace, methods=["PUT"], name=f"replace_{name}",
-                         responses=responses)
-    router.add_api_route(item_path, patch, methods=["PATCH"], name=f"patch_{name}", responses=responses)
+                         responses=responses, dependencies=writing)
+    router.add_api_route(item_path, patch, methods=["PATCH"], name=f"patch_{name}", responses=responses,
+                         dependencies=writing)
     deleting = dict(responses)
     if spec.kind.retire:
         deleting[200] = {"description": "retired (`active: false`): past bookings refer to it"}
     router.add_api_route(item_path, remove, methods=["DELETE"], name=f"delete_{name}", status_code=204,
-                         responses=deleting)
+                         responses=deleting, dependencies=writing)
