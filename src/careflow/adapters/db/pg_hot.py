@@ -129,15 +129,24 @@ class PgMasterStore(SqlMasterStore):
     Reading a patient also reads their authorizations in the same round trip; a check
     that needs them (in this transaction) gets those rows instead of asking again."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, reading: bool = False) -> None:
         super().__init__(conn)
         self._raw = driver(conn)
         self._authorizations: tuple[str, list[Authorization]] | None = None
+        # A reading unit asks for the version several times (the catalog, the calendar read
+        # model); once is enough: it writes nothing that could move it.
+        self._reading = reading
+        self._version: int | None = None
 
     def version(self) -> int:
+        if self._version is not None:
+            return self._version
         with _wrapped(VERSION):
             row = self._raw.execute(VERSION, (META_MASTER_VERSION,), prepare=True).fetchone()
-        return int(row[0]) if row and row[0] is not None else 0
+        version = int(row[0]) if row and row[0] is not None else 0
+        if self._reading:
+            self._version = version
+        return version
 
     def patient(self, patient_id: str) -> Patient | None:
         raw = self._raw

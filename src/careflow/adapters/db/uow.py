@@ -58,6 +58,11 @@ class SqlUnitOfWork:
         conn = self._engine.connect()
         if self._write:
             conn = conn.execution_options(**{WRITE_OPTION: True})
+        elif is_postgres(conn):
+            # A reading unit on PostgreSQL runs each statement in its own snapshot (READ
+            # COMMITTED would give each its own anyway): no BEGIN and ROLLBACK round trips.
+            # What it reads is advice (find, lists); every write re-reads in its transaction.
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         try:
             conn.begin()
         except BaseException:
@@ -65,7 +70,7 @@ class SqlUnitOfWork:
             raise
         self._conn = conn
         if is_postgres(conn):  # the booking path's statements go straight to psycopg
-            self.master = PgMasterStore(conn)
+            self.master = PgMasterStore(conn, reading=not self._write)
             self.bookings = PgBookingStore(conn)
         else:
             self.master = SqlMasterStore(conn)
