@@ -77,12 +77,19 @@ class CalendarCache:
         self._seen: set[int] = set()  # applied ids above low
         self._gaps: dict[int, float] = {}  # missing id -> when first noticed
         self._master_version: int | None = None
+        self._sync_began = float("-inf")  # when the last sync began (monotonic)
 
     def busy(self, uow: UnitOfWork, resource_ids: Collection[ResourceId],
              window: Span) -> dict[ResourceId, list[Busy]]:
         """Active allocations overlapping ``window``, as of now (same contract as the store)."""
+        arrived = self._monotonic()
         with self._lock:
-            self._sync(uow)
+            # Readers queue here while one syncs; a sync that began after this reader arrived
+            # has already read every change committed before it asked, so it need not read
+            # the change feed again (under load, one sync serves the whole queue).
+            if self._sync_began <= arrived:
+                self._sync_began = self._monotonic()
+                self._sync(uow)
             missing = [r for r in resource_ids if not self._covers(r, window)]
             if missing and uow.bookings.change_head() < self._top:
                 # This reader's transaction began before changes the model has applied: what
@@ -98,6 +105,7 @@ class CalendarCache:
         with self._lock:
             self._calendars.clear()
             self._where.clear()
+            self._sync_began = float("-inf")
 
     def _covers(self, rid: ResourceId, window: Span) -> bool:
         cal = self._calendars.get(rid)
