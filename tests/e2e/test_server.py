@@ -62,3 +62,32 @@ def test_the_served_api_finds_and_books(server: str, live_db: str) -> None:  # n
         assert bad.status_code == 422
         assert bad.headers["content-type"] == "application/problem+json"
         assert "openapi" in http.get("/openapi.json").json()
+
+
+def test_serve_with_two_workers_answers_and_stops_cleanly(live_db: str) -> None:  # noqa: F811
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "careflow.cli", "serve", "--db", live_db,
+                             "--port", str(port), "--workers", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else "server died"
+        headers = auth_headers(load_settings(database_url=live_db), "scheduler")
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
+            # new connections spread over both workers; every one answers
+            statuses = [httpx.get(f"{base}/api/v1/sites", headers=headers).status_code for _ in range(10)]
+            assert statuses == [200] * 10
+            assert http.get("/api/v1/me").json()["roles"] == ["scheduler"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{base}/health", timeout=1)

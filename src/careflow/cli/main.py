@@ -9,6 +9,7 @@ from rich.table import Table
 
 from careflow.cli import booking, security, seeding
 from careflow.cli.common import AsJson, Db, console, database, emit, fail, settings_for
+from careflow.cli.workers import reuse_port_supported, run_workers
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="careflow: dependency-checked healthcare scheduling.")
@@ -51,6 +52,8 @@ def serve(
         os.environ["CAREFLOW_DATABASE_URL"] = settings.database_url
         console.print(f"careflow serving on http://{settings.host}:{settings.port} with {workers} workers",
                       soft_wrap=True)
+        if reuse_port_supported():
+            raise typer.Exit(run_workers(workers, settings.host, settings.port))
         uvicorn.run("careflow.api.asgi:app", factory=True, workers=workers, host=settings.host,
                     port=settings.port, log_level="warning", access_log=False)
         return
