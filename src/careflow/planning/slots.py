@@ -107,8 +107,8 @@ class _Slot:
     site: SiteInputs
     room: Candidate | None
     start: int
-    score: float
-    reasons: list[RankReason]
+    score: float  # what ``_score`` says; its reasons are spelled out only for slots checked
+    window_lo: int
 
 
 @dataclass
@@ -356,8 +356,8 @@ def _slots_at(inp: SearchInputs, plan: _SitePlan, base: list[Span], window_lo: i
         if part is not None:
             times = list(dict.fromkeys(times + _preferred_starts(starts, site, slot_minutes, part)))
         for t in times:
-            score, reasons = _score(inp, plan, room, t, window_lo)
-            slots.append(_Slot(plan.inputs, room, t, score, reasons))
+            score, _ = _score(inp, plan, room, t, window_lo, explain=False)
+            slots.append(_Slot(plan.inputs, room, t, score, window_lo))
     return slots
 
 
@@ -373,8 +373,8 @@ def _inner_slots(inp: SearchInputs, gaps: Sequence[_Gap], window_lo: int, most: 
     slots: list[_Slot] = []
     for key in sorted((k for k in found if k not in skip), key=lambda k: k[1])[:most]:
         gap = found[key]
-        score, reasons = _score(inp, gap.plan, gap.room, key[1], window_lo)
-        slots.append(_Slot(gap.plan.inputs, gap.room, key[1], score, reasons))
+        score, _ = _score(inp, gap.plan, gap.room, key[1], window_lo, explain=False)
+        slots.append(_Slot(gap.plan.inputs, gap.room, key[1], score, window_lo))
     slots.sort(key=lambda s: (s.score, s.start, s.site.site.id))
     return slots
 
@@ -456,42 +456,53 @@ def _containing(spans: Sequence[Span], t: int) -> Span | None:
 
 
 def _score(inp: SearchInputs, plan: _SitePlan, room: Candidate | None, t: int,
-           window_lo: int) -> tuple[float, list[RankReason]]:
-    """The option's penalty and its terms (see ``ranking``)."""
+           window_lo: int, explain: bool = True) -> tuple[float, list[RankReason]]:
+    """The option's penalty and, with ``explain``, its terms (see ``ranking``). Every
+    candidate is scored but only those checked are explained: the texts cost more than the
+    arithmetic, and both paths add the same rounded points."""
     w, req, patient, site = inp.weights, inp.request, inp.patient, plan.inputs.site
     reasons: list[RankReason] = []
+    points: list[float] = []
+
+    def term(kind: str, value: float, pts: float, text: str | None = None) -> None:
+        points.append(pts)
+        if explain:
+            reasons.append(RankReason(kind, value, pts, text or ""))
+
     days = (t - window_lo) / 86400
-    reasons.append(RankReason("wait", round(days, 2), round(days * w.wait_per_day[req.urgency], 2),
-                              f"{days:.1f} days after the earliest possible start"))
+    term("wait", round(days, 2), round(days * w.wait_per_day[req.urgency], 2),
+         f"{days:.1f} days after the earliest possible start" if explain else None)
     if patient.home is not None:
         km = distance_km(patient.home, site.position)
-        pts = km * w.travel_per_km[req.urgency]
-        reasons.append(RankReason("travel", round(km, 1), round(pts, 2), f"{km:.0f} km from home"))
-    local = datetime.fromtimestamp(t, site.zone)
+        term("travel", round(km, 1), round(km * w.travel_per_km[req.urgency], 2),
+             f"{km:.0f} km from home" if explain else None)
     prefs = patient.preferences
-    if prefs.weekdays and local.weekday() not in prefs.weekdays:
-        reasons.append(RankReason("preference", 1, w.weekday_mismatch, "not a preferred weekday"))
-    if prefs.time_of_day and time_of_day(local.hour) != prefs.time_of_day:
-        reasons.append(RankReason("preference", 1, w.time_of_day_mismatch,
-                                  f"{time_of_day(local.hour)}, prefers {prefs.time_of_day}"))
+    if prefs.weekdays or prefs.time_of_day:
+        local = datetime.fromtimestamp(t, site.zone)
+        if prefs.weekdays and local.weekday() not in prefs.weekdays:
+            term("preference", 1, w.weekday_mismatch, "not a preferred weekday")
+        if prefs.time_of_day and time_of_day(local.hour) != prefs.time_of_day:
+            term("preference", 1, w.time_of_day_mismatch,
+                 f"{time_of_day(local.hour)}, prefers {prefs.time_of_day}" if explain else None)
     if prefs.sites and site.id not in prefs.sites:
-        reasons.append(RankReason("preference", 1, w.site_mismatch, "not a preferred site"))
+        term("preference", 1, w.site_mismatch, "not a preferred site")
     if room is not None:
-        reasons.extend(_utilization(inp, plan, room, t))
+        for kind, value, pts, text in _utilization(inp, plan, room, t):
+            term(kind, value, pts, text)
     wanted = _wanted_clinicians(inp)
     clinician_roles = [n.role for n in plan.needs if n.clinician is not None]
     if wanted and clinician_roles:
         hit = any(c.resource_id in wanted and _containing(c.starts, t) is not None
                   for role in clinician_roles for c in plan.units[role])
         if hit:
-            reasons.append(RankReason("continuity", 1, 0.0, "with a usual or preferred clinician"))
+            term("continuity", 1, 0.0, "with a usual or preferred clinician")
         else:
-            reasons.append(RankReason("continuity", 0, w.continuity_miss,
-                                      "usual or preferred clinicians are not free then"))
-    return round(sum(r.points for r in reasons), 2), reasons
+            term("continuity", 0, w.continuity_miss, "usual or preferred clinicians are not free then")
+    return round(sum(points), 2), reasons
 
 
-def _utilization(inp: SearchInputs, plan: _SitePlan, room: Candidate, t: int) -> list[RankReason]:
+def _utilization(inp: SearchInputs, plan: _SitePlan, room: Candidate,
+                 t: int) -> list[tuple[str, int, float, str]]:
     """Penalize leaving unbookable fragments in the room's day; reward packing flush."""
     w, service = inp.weights, inp.service
     occ = plan.inputs.occupancy[ResourceId(room.resource_id)]
@@ -500,16 +511,16 @@ def _utilization(inp: SearchInputs, plan: _SitePlan, room: Candidate, t: int) ->
     gap = _containing(occ.lane_free_spans(0), t + a)
     if gap is None:
         return []
-    out: list[RankReason] = []
+    out: list[tuple[str, int, float, str]] = []
     fragment = min(w.fragment_minutes * 60, service.duration)
     for side, left in (("before", t + a - gap[0]), ("after", gap[1] - (t + b))):
         if left <= 0:
-            out.append(RankReason("utilization", 0, 0.0, f"flush {side}"))
+            out.append(("utilization", 0, 0.0, f"flush {side}"))
         elif left < fragment:
-            out.append(RankReason("utilization", left // 60, w.gap_fragment,
-                                  f"leaves a {left // 60}-minute fragment {side}"))
+            out.append(("utilization", left // 60, w.gap_fragment,
+                        f"leaves a {left // 60}-minute fragment {side}"))
         else:
-            out.append(RankReason("utilization", left // 60, w.gap_opened, f"opens a gap {side}"))
+            out.append(("utilization", left // 60, w.gap_opened, f"opens a gap {side}"))
     return out
 
 
@@ -658,7 +669,7 @@ def _checked_option(inp: SearchInputs, plan: _SitePlan, slot: _Slot,
     if any(v.is_hard for v in violations):
         refused.extend(v for v in violations if v.is_hard)
         return None
-    reasons = list(slot.reasons)
+    _, reasons = _score(inp, plan, slot.room, slot.start, slot.window_lo)
     if violations:
         codes = ", ".join(v.code.value for v in violations)
         points = len(violations) * inp.weights.soft_violation
