@@ -23,6 +23,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_until_up(proc: subprocess.Popen[str], base: str, seconds: float = 60) -> None:
+    """Until the served ``/health`` answers (fails if the process dies or takes too long)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else "server died"
+    proc.kill()
+    pytest.fail(f"the server did not come up within {seconds:.0f} s")
+
+
 @pytest.fixture(scope="module")
 def server(live_db: str) -> Iterator[str]:  # noqa: F811
     port = free_port()
@@ -30,17 +44,7 @@ def server(live_db: str) -> Iterator[str]:  # noqa: F811
     proc = subprocess.Popen([sys.executable, "-m", "careflow.cli", "serve", "--db", live_db], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-        assert proc.poll() is None, proc.stdout.read() if proc.stdout else "server died"
-    else:
-        proc.kill()
-        pytest.fail("the server did not come up within 60 s")
+    wait_until_up(proc, base)
     yield base
     proc.terminate()
     proc.wait(timeout=20)
@@ -71,14 +75,7 @@ def test_serve_with_two_workers_answers_and_stops_cleanly(live_db: str) -> None:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else "server died"
+        wait_until_up(proc, base)
         headers = auth_headers(load_settings(database_url=live_db), "scheduler")
         with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
             # new connections spread over both workers; every one answers

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from careflow.domain.errors import PermissionDenied
+from careflow.domain.ids import SiteId
 
 __all__ = [
     "BREAK_GLASS_PERMISSIONS",
@@ -165,6 +166,17 @@ class Actor:
     def require_site(self, site_id: str) -> None:
         if not self.may_see_site(site_id):
             raise PermissionDenied("site", f"actor {self.id!r} may not act at site {site_id!r}")
+
+    def search_sites(self, asked: frozenset[SiteId]) -> frozenset[SiteId]:
+        """The sites a search may cover: those asked for (none: every site), within this
+        actor's site limit; refused when none is left."""
+        if self.sites is None or self.break_glass:
+            return asked
+        allowed = frozenset(SiteId(s) for s in self.sites)
+        chosen = asked & allowed if asked else allowed
+        if not chosen:
+            raise PermissionDenied("site", f"actor {self.id!r} may not search at the sites asked for")
+        return chosen
 
 
 SYSTEM = Actor("system", frozenset({"admin"}))

@@ -45,7 +45,7 @@ from careflow.domain.access import Actor, Permission
 from careflow.domain.bookings import Booking, Urgency
 from careflow.domain.catalog import Catalog
 from careflow.domain.commands import BookHold, BookOption, CancelBooking, OverrideRequest, PlaceHold
-from careflow.domain.errors import InvalidRequest, PermissionDenied
+from careflow.domain.errors import InvalidRequest
 from careflow.domain.ids import PatientId, ResourceId, SiteId
 from careflow.domain.options import FindRequest, Option
 from careflow.services import booking as use
@@ -76,17 +76,6 @@ def _about_the_option() -> Iterator[None]:
         if exc.field in OptionIO.model_fields:
             raise InvalidRequest(exc.message, f"{OPTION_FIELD}.{exc.field}") from exc
         raise
-
-
-def _sites_for(actor: Actor, asked: frozenset[SiteId]) -> frozenset[SiteId]:
-    """The sites a search may cover: those asked for, within the actor's site limit (as REST)."""
-    if actor.sites is None or actor.break_glass:
-        return asked
-    allowed = frozenset(SiteId(s) for s in actor.sites)
-    chosen = asked & allowed if asked else allowed
-    if not chosen:
-        raise PermissionDenied("site", f"actor {actor.id!r} may not search at the sites asked for")
-    return chosen
 
 
 def _service(params: Params, catalog: Catalog) -> str:
@@ -130,7 +119,7 @@ def _find_request(params: Params, catalog: Catalog, actor: Actor) -> FindRequest
                           Urgency(urgency),
                           frozenset(ResourceId(p) for p in params.references("practitioner", "Practitioner")),
                           limit=params.integer("_count", 1, 100) or 10)
-    return replace(request, site_ids=_sites_for(actor, request.site_ids))
+    return replace(request, site_ids=actor.search_sites(request.site_ids))
 
 
 @router.post("/Appointment/$find")

@@ -104,23 +104,12 @@ def _visible(app: AppDep, actor: Actor, booking_id: str) -> Booking:
     return found
 
 
-def _sites_for(actor: Actor, asked: frozenset[SiteId]) -> frozenset[SiteId]:
-    """The sites a search may cover: those asked for, within the actor's site limit."""
-    if actor.sites is None or actor.break_glass:
-        return asked
-    allowed = frozenset(SiteId(s) for s in actor.sites)
-    chosen = asked & allowed if asked else allowed
-    if not chosen:
-        raise PermissionDenied("site", f"actor {actor.id!r} may not search at the sites asked for")
-    return chosen
-
-
 @router.post("/availability/find", responses=ERRORS,
              dependencies=[needs(Permission.BOOKING_READ, Permission.PATIENT_READ)])
 def find_options(body: FindBody, app: AppDep, actor: ActorDep) -> FindOut:
     """Ranked options where every required person, room, unit, item and bed is free at once."""
     request = body.to_domain(app.deps.clock())
-    request = replace(request, site_ids=_sites_for(actor, request.site_ids))
+    request = replace(request, site_ids=actor.search_sites(request.site_ids))
     result = find(request, app.deps)
     _audit_read(app, actor, "availability.find", "patient", request.patient_id,
                 service_id=request.service_id, options=len(result.options))
