@@ -103,6 +103,24 @@ def test_keys_are_scoped_per_caller(client: TestClient, app: App) -> None:
     assert "idempotent-replayed" not in theirs.headers
 
 
+def test_a_renewed_token_of_the_same_user_keeps_its_keys_and_a_forged_one_does_not(
+        client: TestClient, app: App) -> None:
+    _, found = first_bookable(client)
+    option = found["options"][0]
+    first_token = auth_headers(app, "scheduler", subject="sam")
+    renewed = auth_headers(app, "scheduler", subject="sam", scopes="user/*.* user/Appointment.read")
+    assert renewed != first_token
+    first = client.post("/api/v1/holds", json={"option": option}, headers={**first_token, **key("k-sam")})
+    again = client.post("/api/v1/holds", json={"option": option}, headers={**renewed, **key("k-sam")})
+    assert first.status_code == again.status_code == 201, first.text
+    assert again.headers["idempotent-replayed"] == "true" and again.content == first.content
+
+    forged = {"Authorization": first_token["Authorization"][:-4] + "AAAA", **key("k-sam")}
+    refused = client.post("/api/v1/holds", json={"option": option}, headers=forged)
+    assert refused.status_code == 401
+    assert "idempotent-replayed" not in refused.headers
+
+
 @pytest.fixture
 def extra(app: App) -> Iterator[tuple[TestClient, FastAPI, dict[str, Any]]]:
     """The app with two routes added after the fact (as another engineer's would be): one

@@ -12,14 +12,10 @@ with an ``Idempotency-Key`` header (1 to 255 printable ASCII characters) is fing
 - while the first is still running: the request waits (polling, up to ``wait_seconds``)
   for its response and replays it, else 409 "in progress".
 
-Keys are scoped per caller. This middleware runs before the route's dependencies resolve
-the bearer token into an actor, so the scope is ``callers.caller_scope``: a hash of the
-``Authorization`` header (or of the client address when there is none), not the actor
-id. Decoding the token here unverified would let a forged token borrow another caller's
-scope; verifying it here would duplicate authentication. With the hash, a key never replays
-another caller's response, and a client that renews its token mid-retry starts a new
-scope (at worst, one more effect after a token change). Records expire after 24 hours
-and are swept hourly. ``POST /api/v1/token`` is exempt: its responses are credentials,
+Keys are scoped per caller: ``callers.caller_scope``, the verified token's subject (so a
+client that renews its token between retries keeps its keys), or for an unverifiable
+token a hash of the ``Authorization`` header; never the unverified claims. Records
+expire after 24 hours and are swept hourly. ``POST /api/v1/token`` is exempt: its responses are credentials,
 which are never stored.
 """
 
