@@ -117,6 +117,7 @@ class _SitePlan:
     needs: list[Need]
     units: dict[str, list[Candidate]]  # role -> candidate units (rooms under "room")
     feasible: dict[str, list[Span]]  # role -> start set, for non-room roles
+    km: float | None = None  # from the patient's home, when known
 
 
 def find_options(inp: SearchInputs) -> FindResult:
@@ -208,7 +209,8 @@ def _plan_site(inp: SearchInputs, si: SiteInputs, window: Span,
         if need.role != "room":
             feasible[need.role] = _need_starts(need, cands)
     feasible.update(_distinct_units(needs, units))
-    return _SitePlan(si, needs, units, feasible)
+    km = distance_km(patient.home, site.position) if patient.home is not None else None
+    return _SitePlan(si, needs, units, feasible, km)
 
 
 def _distinct_units(needs: Sequence[Need], units: dict[str, list[Candidate]]) -> dict[str, list[Span]]:
@@ -461,48 +463,43 @@ def _score(inp: SearchInputs, plan: _SitePlan, room: Candidate | None, t: int,
     candidate is scored but only those checked are explained: the texts cost more than the
     arithmetic, and both paths add the same rounded points."""
     w, req, patient, site = inp.weights, inp.request, inp.patient, plan.inputs.site
-    reasons: list[RankReason] = []
-    points: list[float] = []
-
-    def term(kind: str, value: float, pts: float, text: str | None = None) -> None:
-        points.append(pts)
-        if explain:
-            reasons.append(RankReason(kind, value, pts, text or ""))
-
+    terms: list[tuple[str, float, float, str]] = []  # kind, value, points, text ("" unexplained)
     days = (t - window_lo) / 86400
-    term("wait", round(days, 2), round(days * w.wait_per_day[req.urgency], 2),
-         f"{days:.1f} days after the earliest possible start" if explain else None)
-    if patient.home is not None:
-        km = distance_km(patient.home, site.position)
-        term("travel", round(km, 1), round(km * w.travel_per_km[req.urgency], 2),
-             f"{km:.0f} km from home" if explain else None)
+    terms.append(("wait", round(days, 2), round(days * w.wait_per_day[req.urgency], 2),
+                  f"{days:.1f} days after the earliest possible start" if explain else ""))
+    if plan.km is not None:
+        terms.append(("travel", round(plan.km, 1), round(plan.km * w.travel_per_km[req.urgency], 2),
+                      f"{plan.km:.0f} km from home" if explain else ""))
     prefs = patient.preferences
     if prefs.weekdays or prefs.time_of_day:
         local = datetime.fromtimestamp(t, site.zone)
         if prefs.weekdays and local.weekday() not in prefs.weekdays:
-            term("preference", 1, w.weekday_mismatch, "not a preferred weekday")
+            terms.append(("preference", 1, w.weekday_mismatch, "not a preferred weekday"))
         if prefs.time_of_day and time_of_day(local.hour) != prefs.time_of_day:
-            term("preference", 1, w.time_of_day_mismatch,
-                 f"{time_of_day(local.hour)}, prefers {prefs.time_of_day}" if explain else None)
+            terms.append(("preference", 1, w.time_of_day_mismatch,
+                          f"{time_of_day(local.hour)}, prefers {prefs.time_of_day}" if explain else ""))
     if prefs.sites and site.id not in prefs.sites:
-        term("preference", 1, w.site_mismatch, "not a preferred site")
+        terms.append(("preference", 1, w.site_mismatch, "not a preferred site"))
     if room is not None:
-        for kind, value, pts, text in _utilization(inp, plan, room, t):
-            term(kind, value, pts, text)
+        terms.extend(_utilization(inp, plan, room, t))
     wanted = _wanted_clinicians(inp)
     clinician_roles = [n.role for n in plan.needs if n.clinician is not None]
     if wanted and clinician_roles:
         hit = any(c.resource_id in wanted and _containing(c.starts, t) is not None
                   for role in clinician_roles for c in plan.units[role])
         if hit:
-            term("continuity", 1, 0.0, "with a usual or preferred clinician")
+            terms.append(("continuity", 1, 0.0, "with a usual or preferred clinician"))
         else:
-            term("continuity", 0, w.continuity_miss, "usual or preferred clinicians are not free then")
-    return round(sum(points), 2), reasons
+            terms.append(("continuity", 0, w.continuity_miss,
+                          "usual or preferred clinicians are not free then"))
+    total = round(sum(term[2] for term in terms), 2)
+    if not explain:
+        return total, []
+    return total, [RankReason(kind, value, pts, text) for kind, value, pts, text in terms]
 
 
 def _utilization(inp: SearchInputs, plan: _SitePlan, room: Candidate,
-                 t: int) -> list[tuple[str, int, float, str]]:
+                 t: int) -> list[tuple[str, float, float, str]]:
     """Penalize leaving unbookable fragments in the room's day; reward packing flush."""
     w, service = inp.weights, inp.service
     occ = plan.inputs.occupancy[ResourceId(room.resource_id)]
@@ -511,7 +508,7 @@ def _utilization(inp: SearchInputs, plan: _SitePlan, room: Candidate,
     gap = _containing(occ.lane_free_spans(0), t + a)
     if gap is None:
         return []
-    out: list[tuple[str, int, float, str]] = []
+    out: list[tuple[str, float, float, str]] = []
     fragment = min(w.fragment_minutes * 60, service.duration)
     for side, left in (("before", t + a - gap[0]), ("after", gap[1] - (t + b))):
         if left <= 0:
