@@ -740,6 +740,19 @@ def test_rs256_tokens_from_a_jwks(world: World, jwks_server: tuple[str, rsa.RSAP
         app.dispose()
 
 
+def test_a_disabled_user_s_tokens_stop_working(world: World) -> None:
+    engine = world.app.engine
+    assert engine is not None
+    users.add_user(engine, "u-leaver", "pw-leaver-1", ["scheduler"])
+    client = TestClient(world.api, raise_server_exceptions=False)
+    token = _ok(client.post("/api/v1/token", json={"username": "u-leaver", "password": "pw-leaver-1"}))
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    assert users.set_active(engine, "u-leaver", False)
+    world.api.state.security.forget("u-leaver")  # else within seconds, as the cache expires
+    _assert_401(client.get("/api/v1/me", headers=headers))
+
+
 def test_token_endpoint_issues_tokens_for_local_users(world: World) -> None:
     engine = world.app.engine
     assert engine is not None

@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import Request
 
-from careflow.adapters.security import break_glass
+from careflow.adapters.security import break_glass, users
 from careflow.adapters.security.tokens import InvalidToken, TokenIssuer, TokenVerifier
 from careflow.bootstrap import App
 from careflow.domain.access import Actor
@@ -33,6 +33,7 @@ class Security:
     verifier: TokenVerifier
     issuer: TokenIssuer | None
     _elevations: dict[str, tuple[float, bool]] = field(default_factory=dict)
+    _disabled: dict[str, tuple[float, bool]] = field(default_factory=dict)
 
     @classmethod
     def for_app(cls, app: App) -> Security:
@@ -54,6 +55,24 @@ class Security:
 
     def forget(self, user_id: str) -> None:
         self._elevations.pop(user_id, None)
+        self._disabled.pop(user_id, None)
+
+    def disabled(self, app: App, user_id: str) -> bool:
+        """Whether a local user was disabled (``careflow users disable``): their tokens stop
+        working within seconds, not at expiry. Subjects that are not local users (an
+        identity provider's) are the provider's to disable."""
+        if self.issuer is None or app.engine is None:
+            return False
+        now = time.monotonic()
+        cached = self._disabled.get(user_id)
+        if cached is not None and now - cached[0] < _ELEVATION_TTL:
+            return cached[1]
+        user = users.get_user(app.engine, user_id)
+        off = user is not None and not user.active
+        if len(self._disabled) > 10_000:
+            self._disabled.clear()
+        self._disabled[user_id] = (now, off)
+        return off
 
 
 def security_of(request: Request) -> Security:
@@ -82,6 +101,8 @@ def actor_from_request(request: Request) -> Actor:
     except InvalidToken as exc:
         raise Unauthenticated(str(exc)) from exc
     app: App = request.app.state.careflow
+    if sec.disabled(app, claims.subject):
+        raise Unauthenticated("this user has been disabled")
     actor = Actor(claims.subject, claims.roles, claims.scopes, claims.sites,
                   break_glass=sec.elevated(app, claims.subject))
     request.state.actor = actor

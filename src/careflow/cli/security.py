@@ -66,7 +66,8 @@ def list_(db: Db = None, as_json: AsJson = False) -> None:
 
 @users_app.command("disable")
 def disable(username: str, db: Db = None) -> None:
-    """Disable a user: the token endpoint refuses it (issued tokens expire on their own)."""
+    """Disable a user: the token endpoint refuses it, and its issued tokens stop working
+    within seconds (each server process re-reads a user's status every couple of seconds)."""
     from careflow.adapters.security.users import set_active
 
     with opened(db) as app, database(app.settings.database_url):
