@@ -32,10 +32,13 @@ def _verified_subject(scope: Scope, authorization: str) -> str | None:
         return None
     if getattr(app.state, "careflow", None) is None:
         return None
+    request = Request(scope)
     try:
-        return security_of(Request(scope)).verifier.verify(token.strip()).subject
+        claims = security_of(request).verifier.verify(token.strip())
     except InvalidToken:
         return None
+    request.state.verified = (token.strip(), claims)  # the route's authentication reuses it
+    return claims.subject
 
 
 def caller_scope(scope: Scope) -> str:
