@@ -18,6 +18,7 @@ from typing import Any, Self
 from careflow.domain.bookings import Allocation, Booking, BookingStatus, ItemReservation
 from careflow.domain.catalog import Catalog
 from careflow.domain.events import Event
+from careflow.domain.exceptions_queue import ExceptionItem, ExceptionStatus, queue_order
 from careflow.domain.health_system import HealthSystem
 from careflow.domain.ids import PatientId, ResourceId, SiteId
 from careflow.domain.occupancy import Busy
@@ -27,7 +28,7 @@ from careflow.domain.resources import Resource
 from careflow.domain.sites import Site
 from careflow.domain.stock import StockLevel
 from careflow.domain.timespans import Span, overlaps, require_aware
-from careflow.services.ports import AuditEntry, BookingFilter, RaceLost
+from careflow.services.ports import AuditEntry, BookingFilter, ExceptionFilter, RaceLost
 
 __all__ = ["FakeUnitOfWork", "FakeUnitOfWorkFactory", "FixedClock", "State"]
 
@@ -46,11 +47,13 @@ class State:
     reservations: dict[str, Reserved] = field(default_factory=dict)
     outbox: list[Event] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
+    exceptions: dict[str, ExceptionItem] = field(default_factory=dict)
 
     def copy(self) -> State:
         return State(self.version, {k: dict(v) for k, v in self.master.items()}, dict(self.stock),
                      {k: _copy(b) for k, b in self.bookings.items()}, dict(self.lanes),
-                     dict(self.reservations), list(self.outbox), list(self.audit))
+                     dict(self.reservations), list(self.outbox), list(self.audit),
+                     {k: _copy_item(i) for k, i in self.exceptions.items()})
 
     def of(self, kind: type) -> dict[str, Any]:
         return self.master.setdefault(kind, {})
@@ -62,6 +65,53 @@ class State:
 
 def _copy(booking: Booking) -> Booking:
     return replace(booking, events=[])
+
+
+def _copy_item(item: ExceptionItem) -> ExceptionItem:
+    return replace(item, comments=list(item.comments), alternatives=[dict(a) for a in item.alternatives],
+                   events=[])
+
+
+class FakeExceptionStore:
+    """The exception queue in memory (optimistic on version, like the SQL store)."""
+
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    def get(self, item_id: str, *, lock: bool = False) -> ExceptionItem | None:
+        found = self._uow.state.exceptions.get(item_id)
+        return _copy_item(found) if found is not None else None
+
+    def add(self, item: ExceptionItem) -> None:
+        if item.id in self._uow.state.exceptions:
+            raise RaceLost(f"exception {item.id} exists")
+        self._uow.state.exceptions[item.id] = _copy_item(item)
+
+    def save(self, item: ExceptionItem, expected_version: int) -> None:
+        self._uow.factory.run_concurrent_writer(self._uow)
+        stored = self._uow.state.exceptions.get(item.id)
+        if stored is None or stored.version != expected_version:
+            raise RaceLost(f"exception {item.id} was changed concurrently")
+        self._uow.state.exceptions[item.id] = _copy_item(item)
+
+    def find(self, flt: ExceptionFilter, offset: int, limit: int) -> tuple[list[ExceptionItem], int]:
+        def keep(i: ExceptionItem) -> bool:
+            return (all(want is None or have == want for have, want in (
+                (i.status, flt.status), (i.owner_team, flt.owner_team), (i.category, flt.category),
+                (i.priority, flt.priority), (i.assignee, flt.assignee)))
+                and (flt.breached_at is None or (not i.resolved and i.sla_due_at < flt.breached_at))
+                and (flt.site_ids is None or i.site_id is None or i.site_id in flt.site_ids))
+
+        kept = sorted((i for i in self._uow.state.exceptions.values() if keep(i)), key=queue_order)
+        return [_copy_item(i) for i in kept[offset:offset + limit]], len(kept)
+
+    def unresolved(self, limit: int = 100_000) -> list[ExceptionItem]:
+        items = [i for i in self._uow.state.exceptions.values() if i.status != ExceptionStatus.RESOLVED]
+        return [_copy_item(i) for i in sorted(items, key=lambda i: (i.sla_due_at, i.id))[:limit]]
+
+    def resolved_between(self, start: datetime, end: datetime) -> list[ExceptionItem]:
+        return [_copy_item(i) for i in self._uow.state.exceptions.values()
+                if i.resolution is not None and start <= i.resolution.at < end]
 
 
 class FakeMasterStore:
@@ -212,6 +262,7 @@ class FakeUnitOfWork:
         self.state = factory.committed.copy()  # copy-on-begin
         self.master = FakeMasterStore(self)
         self.bookings = FakeBookingStore(self)
+        self.exceptions = FakeExceptionStore(self)
 
     def __enter__(self) -> Self:
         return self

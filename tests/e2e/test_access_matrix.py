@@ -87,6 +87,15 @@ ORACLE: dict[tuple[str, str], Need] = {
     ("POST", "/api/v1/bookings/{booking_id}/arrive"): P.BOOKING_WRITE,
     ("POST", "/api/v1/bookings/{booking_id}/fulfil"): P.BOOKING_WRITE,
     ("POST", "/api/v1/bookings/{booking_id}/no-show"): P.BOOKING_WRITE,
+    # the exception queue
+    ("GET", "/api/v1/exceptions"): P.EXCEPTION_READ,
+    ("POST", "/api/v1/exceptions"): P.EXCEPTION_RAISE,
+    ("GET", "/api/v1/exceptions/figures"): P.EXCEPTION_READ,
+    ("GET", "/api/v1/exceptions/{item_id}"): P.EXCEPTION_READ,
+    ("POST", "/api/v1/exceptions/{item_id}/claim"): P.EXCEPTION_WORK,
+    ("POST", "/api/v1/exceptions/{item_id}/reassign"): P.EXCEPTION_WORK,
+    ("POST", "/api/v1/exceptions/{item_id}/comments"): P.EXCEPTION_WORK,
+    ("POST", "/api/v1/exceptions/{item_id}/resolve"): P.EXCEPTION_WORK,
     # FHIR R4
     ("GET", "/fhir/r4/metadata"): PUBLIC,
     # SMART Scheduling Links: a public feed of free capacity (never who is booked)
@@ -230,6 +239,12 @@ def _matrix_ids(w: World) -> None:
     later = _find(c, site=w.site_a, days=14, skip=2)
     w.ids["booking"] = _book(c, later["option"])
     w.ids["hold"] = _ok(c.post("/api/v1/holds", json={"option": later["options"][-1]}), 201)["id"]
+    # a resolved exception: claim, reassign and resolve answer 409 to those allowed to work
+    w.docs["raise"] = {"category": "no_option", "owner_team": "scheduling", "priority": "normal",
+                       "summary": "access matrix", "booking_id": w.ids["booking"]}
+    exception = _ok(c.post("/api/v1/exceptions", json=w.docs["raise"]), 201)["id"]
+    _ok(c.post(f"/api/v1/exceptions/{exception}/resolve", json={"outcome": "no_action_needed"}))
+    w.ids["exception"] = exception
     for kind, path in (("site", "/api/v1/sites"), ("resource", "/api/v1/resources"),
                        ("service", "/api/v1/services"), ("stock", "/api/v1/stock"),
                        ("patient", "/api/v1/patients"), ("authorization", "/api/v1/authorizations")):
@@ -275,7 +290,7 @@ class Call:
 def _requests(w: World, n: int, role: str) -> dict[tuple[str, str], Call]:
     """One realistic request per operation (``n`` and ``role`` keep created names unique)."""
     d, i = w.docs, w.ids
-    bk, r_id = i["booking"], d["resource"]["id"]
+    bk, r_id, ex = i["booking"], d["resource"]["id"], i["exception"]
     stock = f"{d['stock']['site_id']}/{d['stock']['sku']}"
     av = f"/api/v1/resources/{r_id}/availability"
     merge = {"content-type": "application/merge-patch+json"}
@@ -309,6 +324,17 @@ def _requests(w: World, n: int, role: str) -> dict[tuple[str, str], Call]:
         ("POST", "/api/v1/bookings/{booking_id}/arrive"): Call(f"/api/v1/bookings/{bk}/arrive"),
         ("POST", "/api/v1/bookings/{booking_id}/fulfil"): Call(f"/api/v1/bookings/{bk}/fulfil"),
         ("POST", "/api/v1/bookings/{booking_id}/no-show"): Call(f"/api/v1/bookings/{bk}/no-show"),
+        ("GET", "/api/v1/exceptions"): Call("/api/v1/exceptions?limit=5"),
+        ("POST", "/api/v1/exceptions"): Call("/api/v1/exceptions", d["raise"]),
+        ("GET", "/api/v1/exceptions/figures"): Call("/api/v1/exceptions/figures"),
+        ("GET", "/api/v1/exceptions/{item_id}"): Call(f"/api/v1/exceptions/{ex}"),
+        ("POST", "/api/v1/exceptions/{item_id}/claim"): Call(f"/api/v1/exceptions/{ex}/claim"),
+        ("POST", "/api/v1/exceptions/{item_id}/reassign"): Call(f"/api/v1/exceptions/{ex}/reassign",
+                                                                {"assignee": f"mx-{role}-{n}"}),
+        ("POST", "/api/v1/exceptions/{item_id}/comments"): Call(f"/api/v1/exceptions/{ex}/comments",
+                                                                {"text": "access matrix"}),
+        ("POST", "/api/v1/exceptions/{item_id}/resolve"): Call(f"/api/v1/exceptions/{ex}/resolve",
+                                                               {"outcome": "duplicate"}),
         ("GET", "/fhir/r4/metadata"): Call("/fhir/r4/metadata"),
         ("GET", "/fhir/r4/$bulk-publish"): Call("/fhir/r4/$bulk-publish"),
         ("GET", "/fhir/r4/$bulk-publish/{kind}.ndjson"): Call("/fhir/r4/$bulk-publish/Location.ndjson"),

@@ -26,6 +26,7 @@ from careflow.api.routes import (
     auth,
     bookings,
     catalog,
+    exceptions,
     health,
     manage_availability,
     manage_patients,
@@ -36,6 +37,7 @@ from careflow.api.routes import (
 )
 from careflow.bootstrap import App, bootstrap
 from careflow.services.booking import sweep_expired_holds
+from careflow.services.exception_queue import escalate_due
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
 
@@ -47,12 +49,15 @@ AUTHENTICATED = Depends(get_actor)  # routers whose every route needs a verified
 
 
 async def _sweep_holds(app: App) -> None:
-    """Release expired holds every few seconds, so their resources show as free to `find`."""
+    """Release expired holds every few seconds, so their resources show as free to `find`,
+    and raise the escalation level of exception-queue items past their thresholds."""
     interval = app.settings.sweep_seconds
     while True:
         await asyncio.sleep(interval)
         try:
             await anyio.to_thread.run_sync(sweep_expired_holds, app.deps)
+            # SLA escalation of the exception queue (idempotent; DBOS timers will replace it)
+            await anyio.to_thread.run_sync(escalate_due, app.deps.uow, app.deps.clock)
             if app.engine is not None:  # expired break-glass elevations: closed and audited
                 await anyio.to_thread.run_sync(break_glass.close_expired, app.engine, app.deps.clock())
         except Exception:  # a failed sweep is retried on the next tick
@@ -96,6 +101,7 @@ def create_app(app: App | None = None) -> FastAPI:
     api.include_router(manage_stock.router)
     api.include_router(manage_patients.router)
     api.include_router(bookings.router)
+    api.include_router(exceptions.router)
     api.include_router(fhir_router)
 
     @api.get("/", include_in_schema=False)

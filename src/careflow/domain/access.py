@@ -21,6 +21,7 @@ from careflow.domain.ids import SiteId
 
 __all__ = [
     "BREAK_GLASS_PERMISSIONS",
+    "EXCEPTION_MANAGER_ROLES",
     "ROLES",
     "ROLE_PERMISSIONS",
     "SCOPE_PERMISSIONS",
@@ -49,6 +50,9 @@ class Permission:
     RULE_APPROVE = "rule.approve"
     USER_MANAGE = "user.manage"
     EVENT_INGEST = "event.ingest"
+    EXCEPTION_READ = "exception.read"
+    EXCEPTION_WORK = "exception.work"  # claim, reassign, comment, resolve
+    EXCEPTION_RAISE = "exception.raise"
     BREAK_GLASS = "break_glass"
 
 
@@ -57,24 +61,27 @@ ALL_PERMISSIONS: frozenset[str] = frozenset(
     v for k, v in vars(Permission).items() if k.isupper() and isinstance(v, str))
 
 _SCHEDULING = frozenset({P.BOOKING_READ, P.BOOKING_WRITE, P.PATIENT_READ, P.MASTER_READ,
-                         P.STOCK_READ, P.AUTHORIZATION_READ, P.BREAK_GLASS})
+                         P.STOCK_READ, P.AUTHORIZATION_READ, P.BREAK_GLASS,
+                         P.EXCEPTION_READ, P.EXCEPTION_WORK, P.EXCEPTION_RAISE})
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "scheduler": _SCHEDULING,
     "perioperative_coordinator": _SCHEDULING | {P.BOOKING_OVERRIDE, P.PATIENT_READ_CLINICAL, P.STOCK_WRITE},
     "bed_manager": _SCHEDULING | {P.PATIENT_READ_CLINICAL},
     "clinic_manager": _SCHEDULING | {P.BOOKING_OVERRIDE, P.MASTER_WRITE},
-    "operations_viewer": frozenset({P.BOOKING_READ, P.MASTER_READ, P.STOCK_READ}),
+    "operations_viewer": frozenset({P.BOOKING_READ, P.MASTER_READ, P.STOCK_READ, P.EXCEPTION_READ}),
     "rule_author": frozenset({P.MASTER_READ, P.RULE_WRITE}),
     "rule_approver": frozenset({P.MASTER_READ, P.RULE_APPROVE}),
-    "auditor": frozenset({P.AUDIT_READ, P.BOOKING_READ, P.MASTER_READ}),
+    "auditor": frozenset({P.AUDIT_READ, P.BOOKING_READ, P.MASTER_READ, P.EXCEPTION_READ}),
     "integration_client": frozenset({
         P.BOOKING_READ, P.BOOKING_WRITE, P.PATIENT_READ, P.PATIENT_WRITE, P.MASTER_READ,
         P.MASTER_WRITE, P.STOCK_READ, P.STOCK_WRITE, P.AUTHORIZATION_READ, P.AUTHORIZATION_WRITE,
-        P.EVENT_INGEST}),
+        P.EVENT_INGEST, P.EXCEPTION_RAISE}),
     "admin": ALL_PERMISSIONS - {P.BREAK_GLASS},
 }
 ROLES: tuple[str, ...] = tuple(ROLE_PERMISSIONS)
+# Who may resolve an exception claimed by someone else (besides its assignee).
+EXCEPTION_MANAGER_ROLES: frozenset[str] = frozenset({"clinic_manager", "admin"})
 
 # What an active break-glass elevation adds: the clinical patient view, at every site.
 BREAK_GLASS_PERMISSIONS: frozenset[str] = frozenset({P.PATIENT_READ, P.PATIENT_READ_CLINICAL})
@@ -121,7 +128,10 @@ def permissions_for_scopes(scopes: frozenset[str]) -> frozenset[str]:
             if access in ("write", "*"):
                 allowed |= write | read
         if resource == "*" and access in ("write", "*"):
-            allowed |= {P.RULE_WRITE, P.RULE_APPROVE, P.USER_MANAGE, P.EVENT_INGEST, P.BREAK_GLASS}
+            allowed |= {P.RULE_WRITE, P.RULE_APPROVE, P.USER_MANAGE, P.EVENT_INGEST, P.BREAK_GLASS,
+                        P.EXCEPTION_READ, P.EXCEPTION_WORK, P.EXCEPTION_RAISE}
+        elif resource == "*":
+            allowed |= {P.EXCEPTION_READ}
     return frozenset(allowed)
 
 
@@ -151,6 +161,11 @@ class Actor:
             perms &= permissions_for_scopes(self.scopes) | (
                 BREAK_GLASS_PERMISSIONS if self.break_glass else frozenset())
         return frozenset(perms)
+
+    @property
+    def manages_exceptions(self) -> bool:
+        """Whether this actor may resolve or reassign an exception someone else claimed."""
+        return bool(self.roles & EXCEPTION_MANAGER_ROLES)
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions

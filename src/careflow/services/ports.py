@@ -17,6 +17,7 @@ from careflow.domain.bookings import Booking, BookingStatus
 from careflow.domain.catalog import Catalog
 from careflow.domain.errors import Conflict
 from careflow.domain.events import Event
+from careflow.domain.exceptions_queue import ExceptionItem
 from careflow.domain.ids import PatientId, ResourceId, SiteId
 from careflow.domain.occupancy import Busy
 from careflow.domain.patients import Authorization, Patient
@@ -28,6 +29,8 @@ __all__ = [
     "BookingFilter",
     "BookingStore",
     "Clock",
+    "ExceptionFilter",
+    "ExceptionStore",
     "InUse",
     "Key",
     "MasterAdminStore",
@@ -157,6 +160,7 @@ class UnitOfWork(Protocol):
 
     master: MasterStore
     bookings: BookingStore
+    exceptions: ExceptionStore
 
     def __enter__(self) -> Self: ...
 
@@ -252,4 +256,47 @@ class MasterAdminStore(Protocol):
 
     def bump_version(self) -> int:
         """Move the catalog version on, so every process's catalog cache reloads."""
+        ...
+
+
+# --- the exception queue (services/exception_queue.py) --------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionFilter:
+    """What a queue listing keeps; ``breached_at`` keeps unresolved items due before it."""
+
+    status: str | None = None
+    owner_team: str | None = None
+    category: str | None = None
+    priority: str | None = None
+    assignee: str | None = None
+    breached_at: datetime | None = None
+    site_ids: frozenset[str] | None = None  # an actor's site limit (None: every site)
+
+
+class ExceptionStore(Protocol):
+    """Exception-queue items, with their comments, alternatives and resolution."""
+
+    def get(self, item_id: str, *, lock: bool = False) -> ExceptionItem | None:
+        """The item, or None; ``lock`` holds its row until commit (``FOR UPDATE``)."""
+        ...
+
+    def add(self, item: ExceptionItem) -> None: ...
+
+    def save(self, item: ExceptionItem, expected_version: int) -> None:
+        """Write the item if its stored version is still ``expected_version`` (else
+        ``RaceLost``): of two claimers at once, exactly one wins."""
+        ...
+
+    def find(self, flt: ExceptionFilter, offset: int, limit: int) -> tuple[list[ExceptionItem], int]:
+        """A page in queue order (priority, then due time, then id) and the total."""
+        ...
+
+    def unresolved(self, limit: int = 100_000) -> list[ExceptionItem]:
+        """Every open or claimed item (for escalation and figures)."""
+        ...
+
+    def resolved_between(self, start: datetime, end: datetime) -> list[ExceptionItem]:
+        """Items resolved in ``[start, end)``."""
         ...

@@ -42,6 +42,7 @@ __all__ = [
     "authorization",
     "booking",
     "break_glass",
+    "exception_item",
     "idempotency_record",
     "meta",
     "metadata",
@@ -283,8 +284,37 @@ idempotency_record = Table(
     Column("completed_at", UTCDateTime, nullable=True),
 )
 
+# The exception queue (migration 0003): comments, alternatives and the resolution are
+# JSON documents of the item; ``priority_rank`` (0 urgent .. 3 low) orders the queue.
+exception_item = Table(
+    "exception_item", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("category", String(32), nullable=False),
+    Column("owner_team", String(64), nullable=False),
+    Column("priority", String(16), nullable=False),
+    Column("priority_rank", Integer, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("booking_id", String(64), nullable=True),
+    Column("case_id", String(64), nullable=True),
+    Column("patient_id", String(64), nullable=True),
+    Column("site_id", String(64), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("assignee", String(128), nullable=True),
+    Column("escalation_level", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sla_due_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime, nullable=True),
+    Column("comments", JSONDoc, nullable=False),
+    Column("alternatives", JSONDoc, nullable=False),
+    Column("resolution", JSONDoc, nullable=True),
+    Column("version", Integer, nullable=False),
+    Index("ix_exception_item_status_sla_due_at", "status", "sla_due_at"),
+    Index("ix_exception_item_owner_team", "owner_team"),
+    Index("ix_exception_item_resolved_at", "resolved_at"),
+)
+
 # The domain's tables, children before parents: the order to delete in (reverse it to
 # insert). Reseeding wipes these; the audit trail, users and break-glass and idempotency
 # records are not domain data and stay (the audit log is append-only).
-ALL_TABLES = (outbox, stock_reservation, allocation, booking, authorization,
+ALL_TABLES = (exception_item, outbox, stock_reservation, allocation, booking, authorization,
               patient, stock_item, service, resource, site, meta)

@@ -19,12 +19,13 @@ from sqlalchemy.engine import Connection
 from careflow.adapters.db.audit import seal_sqlite
 from careflow.adapters.db.booking_store import SqlBookingStore
 from careflow.adapters.db.engine import WRITE_OPTION, is_postgres
+from careflow.adapters.db.exception_store import SqlExceptionStore
 from careflow.adapters.db.master_store import SqlMasterStore
 from careflow.adapters.db.pg_hot import PgBookingStore, PgMasterStore, driver, insert_journal
 from careflow.adapters.db.races import translating_races
 from careflow.adapters.db.tables import outbox
 from careflow.domain.events import Event
-from careflow.services.ports import AuditEntry, BookingStore, Clock, MasterStore
+from careflow.services.ports import AuditEntry, BookingStore, Clock, ExceptionStore, MasterStore
 
 __all__ = ["SqlUnitOfWork", "SqlUnitOfWorkFactory"]
 
@@ -38,6 +39,7 @@ class SqlUnitOfWork:
 
     master: MasterStore
     bookings: BookingStore
+    exceptions: ExceptionStore
 
     def __init__(self, engine: Engine, *, write: bool = False, clock: Clock = _utc_now) -> None:
         self._engine = engine
@@ -75,6 +77,7 @@ class SqlUnitOfWork:
         else:
             self.master = SqlMasterStore(conn)
             self.bookings = SqlBookingStore(conn)
+        self.exceptions = SqlExceptionStore(conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
