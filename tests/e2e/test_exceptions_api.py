@@ -108,3 +108,8 @@ def test_cli_bad_input_is_one_line_and_exit_2(seeded_db: str) -> None:
         out = _careflow(*args, "--db", seeded_db)
         assert out.returncode == 2, (args, out.stderr)
         assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_alternatives_with_a_nul_character_are_refused_naming_the_field(client: TestClient) -> None:
+    resp = client.post("/api/v1/exceptions", json={**RAISE, "alternatives": [{"note": "a\u0000b"}]})
+    assert resp.status_code == 422 and "alternatives" in resp.text

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from careflow.api.schemas import ID_PATTERN, Input, Text, no_control_characters
 from careflow.domain.exceptions_queue import ExceptionItem, RaiseException
@@ -46,6 +48,14 @@ class RaiseBody(Input):
     site_id: ShortId | None = None
     alternatives: list[dict[str, Any]] = Field(default_factory=list, max_length=20,
                                                description="ranked careflow options, best first")
+
+    @field_validator("alternatives")
+    @classmethod
+    def _storable(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """PostgreSQL's JSONB cannot hold NUL: refuse it here rather than fail on insert."""
+        if "\\u0000" in json.dumps(value):
+            raise PydanticCustomError("control_character", "must not contain NUL characters")
+        return value
 
     def to_domain(self) -> RaiseException:
         return RaiseException(self.category, self.owner_team, self.priority, self.summary,
