@@ -96,6 +96,28 @@ def postgres_url() -> Iterator[str]:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+
+
+@pytest.fixture
+def nats_url() -> str:
+    """The NATS server (with JetStream) the event tests use; each test makes its own stream."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = os.environ.get("CAREFLOW_TEST_NATS_URL", DEFAULT_NATS_URL)
+    parts = urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 4222), timeout=3).close()
+    except OSError as exc:
+        message = (f"NATS not reachable at {url}; start nats-server -js or set CAREFLOW_TEST_NATS_URL "
+                   f"({type(exc).__name__}: {exc})")
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest) -> str:
     """Each test using it runs once on SQLite and once on PostgreSQL."""

@@ -39,6 +39,7 @@ class App:
     settings: Settings
     deps: BookingDeps
     engine: Any = None
+    events: Any = None  # adapters/events/pump.py's EventPump (None without an engine)
 
     def dispose(self) -> None:
         if self.engine is not None:
@@ -69,4 +70,12 @@ def bootstrap(
     deps = BookingDeps(uow=uow, catalogs=CatalogCache(), clock=clock or utc_now,
                        hold_minutes=settings.hold_minutes, calendar=CalendarCache(),
                        max_open_holds=settings.max_open_holds_per_patient)
-    return App(settings, deps, engine)
+    events = None
+    if engine is not None:
+        from careflow.adapters.events.pump import build_pump
+        from careflow.services.dispatch import HandlerRegistry
+
+        events = build_pump(engine, uow, deps.clock, HandlerRegistry(), settings.nats_url,
+                            max_attempts=settings.event_max_attempts,
+                            backoff_seconds=settings.event_backoff_seconds)
+    return App(settings, deps, engine, events)

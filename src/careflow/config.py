@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     redis_url: str = ""
     max_open_holds_per_patient: int = Field(default=3, ge=1, le=100)
 
+    # Events (services/dispatch.py): the outbox is dispatched to handlers in process, or,
+    # with ``nats_url``, relayed to NATS JetStream and consumed through a durable consumer.
+    nats_url: str = ""
+    event_max_attempts: int = Field(default=5, ge=1, le=100)
+    event_backoff_seconds: float = Field(default=2.0, gt=0, le=3600)
+
     @field_validator("environment")
     @classmethod
     def _known_environment(cls, value: str) -> str:

@@ -60,6 +60,8 @@ async def _sweep_holds(app: App) -> None:
             await anyio.to_thread.run_sync(escalate_due, app.deps.uow, app.deps.clock)
             if app.engine is not None:  # expired break-glass elevations: closed and audited
                 await anyio.to_thread.run_sync(break_glass.close_expired, app.engine, app.deps.clock())
+            if app.events is not None:  # the outbox to its handlers (or to NATS JetStream)
+                await app.events.tick()
         except Exception:  # a failed sweep is retried on the next tick
             log.exception("hold sweep failed")
 

@@ -76,9 +76,9 @@ def database(url: str, storing: str | None = None) -> Iterator[None]:
 
 
 @contextmanager
-def opened(db: str | None) -> Iterator[App]:
+def opened(db: str | None, **extra: Any) -> Iterator[App]:
     """The application over an existing database (a typo must not create an empty one)."""
-    settings = settings_for(db)
+    settings = settings_for(db, **extra)
     path = settings.sqlite_path()
     if path is not None and not path.exists():
         fail(f"--db: no database at {path}; create one with `careflow seed`")

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from careflow.cli import booking, security, seeding
+from careflow.cli import booking, relay, security, seeding
 from careflow.cli.common import AsJson, Db, console, database, emit, fail, settings_for
 from careflow.cli.exceptions import exceptions_app
 from careflow.cli.workers import reuse_port_supported, run_workers
@@ -24,6 +24,7 @@ app.command()(booking.cancel)
 app.command()(booking.reschedule)
 app.command()(booking.show)
 app.command()(security.token)
+app.command()(relay.relay)
 app.add_typer(security.users_app, name="users")
 app.add_typer(security.audit_app, name="audit")
 app.add_typer(security.db_app, name="db")

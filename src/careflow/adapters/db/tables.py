@@ -44,6 +44,7 @@ __all__ = [
     "break_glass",
     "exception_item",
     "idempotency_record",
+    "inbox",
     "meta",
     "metadata",
     "outbox",
@@ -212,6 +213,21 @@ outbox = Table(
           postgresql_where=text("published_at IS NULL")),
 )
 
+# What each in-process consumer did with each outbox event (services/dispatch.py): the
+# primary key decides, so a redelivered event is skipped; ``retry`` rows wait for their
+# next attempt, ``dead`` ones for a person (never dropped).
+inbox = Table(
+    "inbox", metadata,
+    Column("consumer", String(128), primary_key=True),
+    Column("event_id", BigId, primary_key=True, autoincrement=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("processed_at", UTCDateTime, nullable=True),
+    Index("ix_inbox_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
 audit_log = Table(
     "audit_log", metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
@@ -316,5 +332,5 @@ exception_item = Table(
 # The domain's tables, children before parents: the order to delete in (reverse it to
 # insert). Reseeding wipes these; the audit trail, users and break-glass and idempotency
 # records are not domain data and stay (the audit log is append-only).
-ALL_TABLES = (exception_item, outbox, stock_reservation, allocation, booking, authorization,
+ALL_TABLES = (exception_item, inbox, outbox, stock_reservation, allocation, booking, authorization,
               patient, stock_item, service, resource, site, meta)
