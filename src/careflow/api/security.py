@@ -9,6 +9,7 @@ Break-glass elevations are looked up per request with a short per-process cache.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,9 +22,9 @@ from careflow.domain.access import Actor
 from careflow.domain.errors import Unauthenticated
 from careflow.services.ports import AuditEntry
 
-__all__ = ["Security", "actor_from_request", "audit", "security_of"]
+__all__ = ["Security", "actor_from_request", "audit", "audit_read", "audit_refusal", "security_of"]
 
-_ELEVATION_TTL = 2.0  # seconds a break-glass lookup is reused within one process
+_ELEVATION_TTL = 2.0  # seconds a user's break-glass or disabled status is reused in one process
 
 
 @dataclass
@@ -42,16 +43,11 @@ class Security:
         return cls(TokenVerifier.from_settings(settings), issuer)
 
     def elevated(self, app: App, user_id: str) -> bool:
-        now = time.monotonic()
-        cached = self._elevations.get(user_id)
-        if cached is not None and now - cached[0] < _ELEVATION_TTL:
-            return cached[1]
-        active = app.engine is not None and break_glass.active_elevation(
-            app.engine, user_id, app.deps.clock()) is not None
-        if len(self._elevations) > 10_000:
-            self._elevations.clear()
-        self._elevations[user_id] = (now, active)
-        return active
+        def look_up() -> bool:
+            return app.engine is not None and break_glass.active_elevation(
+                app.engine, user_id, app.deps.clock()) is not None
+
+        return _cached(self._elevations, user_id, look_up)
 
     def forget(self, user_id: str) -> None:
         self._elevations.pop(user_id, None)
@@ -61,18 +57,28 @@ class Security:
         """Whether a local user was disabled (``careflow users disable``): their tokens stop
         working within seconds, not at expiry. Subjects that are not local users (an
         identity provider's) are the provider's to disable."""
-        if self.issuer is None or app.engine is None:
+        engine = app.engine
+        if self.issuer is None or engine is None:
             return False
-        now = time.monotonic()
-        cached = self._disabled.get(user_id)
-        if cached is not None and now - cached[0] < _ELEVATION_TTL:
-            return cached[1]
-        user = users.get_user(app.engine, user_id)
-        off = user is not None and not user.active
-        if len(self._disabled) > 10_000:
-            self._disabled.clear()
-        self._disabled[user_id] = (now, off)
-        return off
+
+        def look_up() -> bool:
+            user = users.get_user(engine, user_id)
+            return user is not None and not user.active
+
+        return _cached(self._disabled, user_id, look_up)
+
+
+def _cached(cache: dict[str, tuple[float, bool]], user_id: str, look_up: Callable[[], bool]) -> bool:
+    """``look_up()`` for ``user_id``, reused for ``_ELEVATION_TTL`` seconds in this process."""
+    now = time.monotonic()
+    hit = cache.get(user_id)
+    if hit is not None and now - hit[0] < _ELEVATION_TTL:
+        return hit[1]
+    value = look_up()
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[user_id] = (now, value)
+    return value
 
 
 def security_of(request: Request) -> Security:
@@ -131,6 +137,12 @@ def audit(app: App, entries: list[AuditEntry]) -> None:
         for entry in entries:
             uow.audit(entry)
         uow.commit()
+
+
+def audit_read(app: App, actor: Actor, action: str, entity_type: str, entity_id: str,
+               **detail: Any) -> None:
+    """A read of patient-linked data, in its own write transaction (ids only, never PHI)."""
+    audit(app, [AuditEntry(actor.id, action, entity_type, entity_id, "ok", detail=detail)])
 
 
 def audit_refusal(request: Request, status: int, reason: str, permission: str = "") -> None:

@@ -14,9 +14,10 @@ from careflow.adapters.fhir.appointments import STATUS, appointment, appointment
 from careflow.adapters.fhir.capability import SEARCH
 from careflow.adapters.fhir.ids import from_fhir_id, to_fhir_id
 from careflow.api.deps import ActorDep, AppDep
-from careflow.api.fhir.context import audit_read, catalog_of, fhir_router, ok
+from careflow.api.fhir.context import catalog_of, fhir_router, ok
 from careflow.api.fhir.errors import FhirResponse
 from careflow.api.fhir.params import Page, bundle, check_params, date_bounds, page_of, references, tokens
+from careflow.api.security import audit_read
 from careflow.bootstrap import App
 from careflow.domain.access import Actor, Permission
 from careflow.domain.bookings import Booking, BookingStatus

@@ -1,4 +1,5 @@
-"""What the FHIR routes share: the catalog, the audit of patient-linked reads, responses."""
+"""What the FHIR routes share: the catalog and responses (the audit of patient-linked
+reads is ``api.security.audit_read``, shared with the REST routes)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,9 @@ from fastapi import APIRouter
 
 from careflow.api.fhir.errors import FhirResponse, FhirRoute
 from careflow.bootstrap import App
-from careflow.domain.access import Actor
 from careflow.domain.catalog import Catalog
-from careflow.services.ports import AuditEntry
 
-__all__ = ["audit_read", "catalog_of", "fhir_router", "ok"]
+__all__ = ["catalog_of", "fhir_router", "ok"]
 
 
 def fhir_router() -> APIRouter:
@@ -27,11 +26,3 @@ def catalog_of(app: App) -> Catalog:
 
 def ok(doc: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> FhirResponse:
     return FhirResponse(doc, status_code=status, headers=headers)
-
-
-def audit_read(app: App, actor: Actor, action: str, entity_type: str, entity_id: str,
-               **detail: Any) -> None:
-    """A read of patient-linked data, in its own write transaction (ids only, never PHI)."""
-    with app.deps.uow(write=True) as uow:
-        uow.audit(AuditEntry(actor.id, action, entity_type, entity_id, "ok", detail=detail))
-        uow.commit()

@@ -36,10 +36,11 @@ from careflow.adapters.fhir.parameters import Params
 from careflow.adapters.fhir.wire import operation_outcome, validated, violation_issues
 from careflow.api.deps import ActorDep, AppDep
 from careflow.api.fhir.appointments import visible_booking
-from careflow.api.fhir.context import audit_read, catalog_of, fhir_router, ok
+from careflow.api.fhir.context import catalog_of, fhir_router, ok
 from careflow.api.fhir.errors import FhirResponse
 from careflow.api.fhir.params import fhir_base
 from careflow.api.schemas import OptionIO
+from careflow.api.security import audit_read
 from careflow.bootstrap import App
 from careflow.domain.access import Actor, Permission
 from careflow.domain.bookings import Booking, Urgency

@@ -13,9 +13,10 @@ from careflow.adapters.fhir.capability import SEARCH
 from careflow.adapters.fhir.ids import from_fhir_id
 from careflow.adapters.fhir.patients import patient
 from careflow.api.deps import ActorDep, AppDep
-from careflow.api.fhir.context import audit_read, fhir_router, ok
+from careflow.api.fhir.context import fhir_router, ok
 from careflow.api.fhir.errors import FhirResponse
 from careflow.api.fhir.params import bundle, check_params, page_of, tokens
+from careflow.api.security import audit_read
 from careflow.domain.access import Permission
 from careflow.domain.errors import InvalidRequest, NotFound
 from careflow.domain.patients import Patient

@@ -30,7 +30,7 @@ from careflow.api.schemas import (
     clean_optional,
     no_control_characters,
 )
-from careflow.api.security import audit
+from careflow.api.security import audit_read
 from careflow.domain.access import Actor, Permission
 from careflow.domain.bookings import Booking, BookingStatus
 from careflow.domain.commands import (
@@ -49,7 +49,7 @@ from careflow.domain.errors import InvalidRequest, NotFound, PermissionDenied
 from careflow.domain.ids import PatientId, ResourceId, SiteId
 from careflow.services import booking as use
 from careflow.services.finding import find
-from careflow.services.ports import AuditEntry, BookingFilter
+from careflow.services.ports import BookingFilter
 
 router = APIRouter(prefix="/api/v1", tags=["booking"])
 
@@ -89,12 +89,6 @@ def _override(body_override: object) -> OverrideRequest | None:
     return OverrideRequest(reason) if reason is not None else None
 
 
-def _audit_read(app: AppDep, actor: Actor, action: str, entity_type: str, entity_id: str,
-                **detail: object) -> None:
-    """Reads of patient-linked data are audited (ids only)."""
-    audit(app, [AuditEntry(actor.id, action, entity_type, entity_id, "ok", detail=dict(detail))])
-
-
 def _visible(app: AppDep, actor: Actor, booking_id: str) -> Booking:
     """The booking, if it exists and the actor's site limit lets it see it (else 404)."""
     with app.deps.uow() as uow:
@@ -111,7 +105,7 @@ def find_options(body: FindBody, app: AppDep, actor: ActorDep) -> FindOut:
     request = body.to_domain(app.deps.clock())
     request = replace(request, site_ids=actor.search_sites(request.site_ids))
     result = find(request, app.deps)
-    _audit_read(app, actor, "availability.find", "patient", request.patient_id,
+    audit_read(app, actor, "availability.find", "patient", request.patient_id,
                 service_id=request.service_id, options=len(result.options))
     return FindOut(options=[OptionIO.of(o, i + 1) for i, o in enumerate(result.options)],
                    blockers=[ViolationOut.of(v) for v in result.blockers], considered=result.considered,
@@ -169,7 +163,7 @@ def list_bookings(app: AppDep, actor: ActorDep, patient_id: IdFilter = None, sit
                         else frozenset(SiteId(s) for s in actor.sites))
     with app.deps.uow() as uow:
         rows, total = uow.bookings.find(flt, offset, limit)
-    _audit_read(app, actor, "booking.search", "patient" if patient_id else "booking", patient_id or "",
+    audit_read(app, actor, "booking.search", "patient" if patient_id else "booking", patient_id or "",
                 total=total, ids=[b.id for b in rows][:50])
     return Page[BookingOut](items=[BookingOut.of(b) for b in rows], total=total, offset=offset, limit=limit)
 
@@ -179,7 +173,7 @@ def get_booking(booking_id: BookingIdPath, app: AppDep, actor: ActorDep) -> Book
     """One booking with its allocations, items and overrides."""
     actor.require(Permission.BOOKING_READ)
     found = _visible(app, actor, booking_id)
-    _audit_read(app, actor, "booking.read", "booking", found.id, patient_id=found.patient_id)
+    audit_read(app, actor, "booking.read", "booking", found.id, patient_id=found.patient_id)
     return BookingOut.of(found)
 
 
