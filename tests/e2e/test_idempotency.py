@@ -21,6 +21,7 @@ from careflow.api.idempotency import Idempotency
 from careflow.bootstrap import App, bootstrap
 from careflow.config import load_settings
 from tests.auth import auth_headers
+from tests.concurrency import at_once
 from tests.e2e.conftest import ANCHOR
 from tests.e2e.test_booking_api import first_bookable
 from tests.fakes import FixedClock
@@ -203,22 +204,11 @@ def concurrent_retries(client: TestClient, threads: int = 8) -> None:
     _, found = first_bookable(client)
     option = found["options"][0]
     before = bookings_of(client, option["patient_id"])
-    barrier = threading.Barrier(threads)
-    responses: list[Any] = []
-    lock = threading.Lock()
+    def send() -> Any:
+        return client.post("/api/v1/bookings", json={"option": option}, headers=key("same-click"))
 
-    def send() -> None:
-        barrier.wait()
-        response = client.post("/api/v1/bookings", json={"option": option}, headers=key("same-click"))
-        with lock:
-            responses.append(response)
-
-    workers = [threading.Thread(target=send) for _ in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(60)
-
+    responses, errors = at_once([send] * threads, timeout=60)
+    assert errors == []
     assert [r.status_code for r in responses] == [201] * threads, [r.text for r in responses]
     assert len({r.content for r in responses}) == 1
     assert sum(r.headers.get("idempotent-replayed") == "true" for r in responses) == threads - 1

@@ -3,11 +3,12 @@ claim race with exactly one winner."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from sqlalchemy import Engine
+from tests.concurrency import at_once
 from tests.fakes import FixedClock
 
 from careflow.adapters.db.uow import SqlUnitOfWorkFactory
@@ -73,24 +74,14 @@ def test_two_claimers_at_once_exactly_one_wins(engine: Engine) -> None:
     uow, clock = SqlUnitOfWorkFactory(engine), FixedClock(T0)
     for _ in range(5):
         item = use.raise_exception(_cmd(), ALICE, uow, clock)
-        barrier = threading.Barrier(2)
-        won: list[str] = []
-        lost: list[str] = []
 
-        def claim(who: str, item_id: str = item.id, b: threading.Barrier = barrier,
-                  won: list[str] = won, lost: list[str] = lost) -> None:
-            b.wait()
-            try:
-                use.claim(item_id, Actor(who, frozenset({"scheduler"})), uow)
-                won.append(who)
-            except (Conflict, InvalidTransition):  # lost the race, or read the winner's claim
-                lost.append(who)
+        def claim(who: str, item_id: str = item.id) -> str:
+            use.claim(item_id, Actor(who, frozenset({"scheduler"})), uow)
+            return who
 
-        threads = [threading.Thread(target=claim, args=(who,)) for who in ("ann", "ben")]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
+        won, lost = at_once([partial(claim, who) for who in ("ann", "ben")], timeout=30)
+        # the loser lost the race, or read the winner's claim
+        assert all(isinstance(exc, Conflict | InvalidTransition) for exc in lost), lost
         assert len(won) == 1 and len(lost) == 1, (won, lost)
         assert use.get(item.id, ALICE, uow).assignee == won[0]
 

@@ -4,13 +4,14 @@ exactly one winner; the catalog version moves with every catalog write."""
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine
+from tests.concurrency import at_once
 from tests.conftest import SITE, tiny_system
 
 from careflow.adapters.db import SqlUnitOfWorkFactory
@@ -35,28 +36,18 @@ def test_concurrent_updates_with_one_etag_have_exactly_one_winner(engine: Engine
     load_health_system(engine, tiny_system(), replace=True)
     deps = deps_on(engine)
     etag = use.get_item(deps, ADMIN, use.SITE, (SITE,)).etag
-    start = threading.Barrier(WRITERS)
-    outcomes: list[str] = []
 
-    def rename(n: int) -> None:
+    def rename(n: int) -> str:
         def change(site: Site) -> Site:
             time.sleep(0.2)  # hold the row: the others are waiting for it by now
             return replace(site, name=f"writer {n}")
 
-        start.wait()
-        try:
-            use.update_item(deps, ADMIN, use.SITE, (SITE,), etag, change)
-            outcomes.append(f"won {n}")
-        except use.PreconditionFailed:
-            outcomes.append("stale")
-        except Exception as exc:  # anything else is a failure of the guarantee
-            outcomes.append(repr(exc))
+        use.update_item(deps, ADMIN, use.SITE, (SITE,), etag, change)
+        return f"won {n}"
 
-    threads = [threading.Thread(target=rename, args=(n,)) for n in range(WRITERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    won, errors = at_once([partial(rename, n) for n in range(WRITERS)], timeout=30)
+    # stale: the ETag had moved; anything else is a failure of the guarantee
+    outcomes = won + ["stale" if isinstance(e, use.PreconditionFailed) else repr(e) for e in errors]
     winners = [o for o in outcomes if o.startswith("won")]
     assert len(winners) == 1, outcomes
     assert outcomes.count("stale") == WRITERS - 1, outcomes

@@ -8,13 +8,14 @@ and all eight would pass. On SQLite ``BEGIN IMMEDIATE`` serializes them anyway.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from sqlalchemy import Engine
+from tests.concurrency import at_once
 
 from careflow.adapters.db import SqlUnitOfWorkFactory, load_health_system
 from careflow.domain.access import Actor
@@ -55,29 +56,7 @@ def deps(engine: Engine, tiny: Callable[..., HealthSystem]) -> BookingDeps:
 
 
 def hold_all(deps: BookingDeps, options: list[Option]) -> tuple[list[Booking], list[BaseException]]:
-    barrier = threading.Barrier(len(options))
-    won: list[Booking] = []
-    lost: list[BaseException] = []
-    lock = threading.Lock()
-
-    def attempt(opt: Option) -> None:
-        barrier.wait()
-        try:
-            held = place_hold(PlaceHold(opt, ACTOR), deps)
-        except BaseException as exc:  # every outcome is asserted below
-            with lock:
-                lost.append(exc)
-        else:
-            with lock:
-                won.append(held)
-
-    threads = [threading.Thread(target=attempt, args=(opt,)) for opt in options]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a hold thread hung"
-    return won, lost
+    return at_once([partial(place_hold, PlaceHold(opt, ACTOR), deps) for opt in options])
 
 
 def codes(exc: BaseException) -> set[ViolationCode]:

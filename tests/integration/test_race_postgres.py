@@ -14,13 +14,14 @@ thread shows that every resource loser is told ``RESOURCE_BOOKED``.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from sqlalchemy import Engine, text
+from tests.concurrency import at_once
 
 from careflow.adapters.db import SqlUnitOfWorkFactory, load_health_system
 from careflow.domain.access import Actor
@@ -57,29 +58,7 @@ def option(start: datetime, patient: str = "p0") -> Option:
 
 
 def race(deps: BookingDeps, options: list[Option]) -> tuple[list[Booking], list[BaseException]]:
-    barrier = threading.Barrier(len(options))
-    won: list[Booking] = []
-    lost: list[BaseException] = []
-    lock = threading.Lock()
-
-    def attempt(opt: Option) -> None:
-        barrier.wait()
-        try:
-            result = book_option(BookOption(opt, ACTOR), deps)
-        except BaseException as exc:  # every outcome is asserted below
-            with lock:
-                lost.append(exc)
-        else:
-            with lock:
-                won.append(result)
-
-    threads = [threading.Thread(target=attempt, args=(opt,)) for opt in options]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a booking thread hung"
-    return won, lost
+    return at_once([partial(book_option, BookOption(opt, ACTOR), deps) for opt in options])
 
 
 @pytest.fixture
