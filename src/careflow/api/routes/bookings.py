@@ -114,8 +114,8 @@ def find_options(body: FindBody, app: AppDep, actor: ActorDep) -> FindOut:
 
 @router.post("/bookings/check", responses=ERRORS, dependencies=[needs(Permission.BOOKING_READ)])
 def check_option(body: CheckBody, app: AppDep, actor: ActorDep) -> CheckOut:
-    """Every violation the option would meet if booked now; nothing is written."""
-    actor.require(Permission.BOOKING_READ)  # the violations tell a patient's readiness and authorizations
+    """Every violation the option would meet if booked now; nothing is written (``booking.read``,
+    checked before the body: the violations tell a patient's readiness and authorizations)."""
     actor.require_site(body.option.site_id)
     with _about_the_option():
         violations = use.check(CheckOption(body.option.to_domain(), actor), app.deps)
