@@ -27,7 +27,8 @@ __all__ = [
 ]
 
 Category = Literal["authorization_pending", "implant_short", "prep_incomplete", "recoordination",
-                   "no_option", "other"]
+                   "no_option", "imaging_not_ready", "referral_triage", "bed_placement", "housekeeping",
+                   "staffing", "other"]
 Priority = Literal["urgent", "high", "normal", "low"]
 Outcome = Literal["alternative_booked", "rescheduled", "fixed_upstream", "cancelled", "no_action_needed",
                   "duplicate"]

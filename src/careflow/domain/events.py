@@ -8,16 +8,27 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 __all__ = [
+    "INGESTED",
+    "AuthorizationChanged",
+    "BedCleaned",
     "BookingCancelled",
     "BookingConfirmed",
     "BookingFulfilled",
     "BookingRescheduled",
+    "ClinicianAvailabilityChanged",
+    "ClinicianCalledOut",
+    "EquipmentCameBack",
+    "EquipmentWentDown",
     "Event",
     "HoldExpired",
     "HoldPlaced",
+    "MaintenanceScheduled",
     "PatientArrived",
     "PatientDidNotArrive",
+    "PatientDischarged",
+    "ReferralReceived",
     "SoftViolationsOverridden",
+    "StockChanged",
     "StockFellBelowThreshold",
 ]
 
@@ -133,3 +144,146 @@ class StockFellBelowThreshold(Event):
     threshold: int = 0
     booking_id: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+# --- what other systems report (HR, ERP, biomedical engineering, the EHR, bed boards) ---
+# Written by the ingest use cases (services/ingest.py) in the transaction that applies the
+# change to careflow's own records; ``source`` names the reporting system, ``reference``
+# its own id for the fact (so a report sent twice is recognised).
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicianCalledOut(Event):
+    """A clinician cannot work [start, end) (sickness, emergency); ``aggregate_id`` is the
+    clinician's resource id."""
+
+    name: ClassVar[str] = "ClinicianCalledOut"
+    start: datetime | None = None
+    end: datetime | None = None
+    reason: str = ""
+    source: str = ""
+    reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicianAvailabilityChanged(Event):
+    """A clinician's availability changed for [start, end): ``available`` False removes
+    time (vacation, training), True adds an extra session."""
+
+    name: ClassVar[str] = "ClinicianAvailabilityChanged"
+    start: datetime | None = None
+    end: datetime | None = None
+    available: bool = False
+    reason: str = ""
+    source: str = ""
+    reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EquipmentWentDown(Event):
+    """Equipment (or a room) failed at ``start``; expected back at ``end``."""
+
+    name: ClassVar[str] = "EquipmentWentDown"
+    start: datetime | None = None
+    end: datetime | None = None
+    reason: str = ""
+    source: str = ""
+    reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EquipmentCameBack(Event):
+    """Equipment is usable again from ``at`` (the open downtime is cut there)."""
+
+    name: ClassVar[str] = "EquipmentCameBack"
+    at: datetime | None = None
+    source: str = ""
+    reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceScheduled(Event):
+    """Planned maintenance or sterilization downtime over [start, end)."""
+
+    name: ClassVar[str] = "MaintenanceScheduled"
+    start: datetime | None = None
+    end: datetime | None = None
+    reason: str = ""
+    source: str = ""
+    reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StockChanged(Event):
+    """The on-hand count of ``sku`` at ``site_id`` changed (a count, a delivery, a recall);
+    ``aggregate_id`` is ``site_id/sku``."""
+
+    name: ClassVar[str] = "StockChanged"
+    site_id: str = ""
+    sku: str = ""
+    on_hand: int = 0
+    previous_on_hand: int = 0
+    reserved: int = 0
+    source: str = ""
+    reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationChanged(Event):
+    """A payer's decision changed; ``aggregate_id`` is the authorization id."""
+
+    name: ClassVar[str] = "AuthorizationChanged"
+    patient_id: str = ""
+    service_id: str = ""
+    status: str = ""
+    previous_status: str = ""
+    valid_from: str = ""
+    valid_to: str = ""
+    source: str = ""
+    reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PatientDischarged(Event):
+    """An inpatient left ``bed_id`` at ``at``; the bed needs cleaning before the next
+    placement. ``aggregate_id`` is the bed's resource id."""
+
+    name: ClassVar[str] = "PatientDischarged"
+    patient_id: str = ""
+    booking_id: str = ""
+    at: datetime | None = None
+    source: str = ""
+    reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BedCleaned(Event):
+    """Housekeeping finished the bed at ``at``; ``aggregate_id`` is the bed's resource id."""
+
+    name: ClassVar[str] = "BedCleaned"
+    at: datetime | None = None
+    source: str = ""
+    reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralReceived(Event):
+    """A referral arrived from the EHR; ``aggregate_id`` is careflow's referral id."""
+
+    name: ClassVar[str] = "ReferralReceived"
+    patient_id: str = ""
+    service_id: str = ""
+    urgency: str = "routine"
+    earliest: datetime | None = None
+    latest: datetime | None = None
+    site_ids: tuple[str, ...] = ()
+    referring: str = ""
+    source: str = ""
+    reference: str = ""
+
+
+INGESTED: tuple[type[Event], ...] = (
+    ClinicianCalledOut, ClinicianAvailabilityChanged, EquipmentWentDown, EquipmentCameBack,
+    MaintenanceScheduled, StockChanged, StockFellBelowThreshold, AuthorizationChanged,
+    BookingCancelled, PatientDidNotArrive, PatientDischarged, BedCleaned, ReferralReceived)
+"""The events other systems may report through ``POST /api/v1/events/{name}``."""

@@ -28,6 +28,11 @@ _TABLE: dict[str, tuple[int, int, int, int]] = {
     "prep_incomplete": (120, 480, 1440, 2880),
     "recoordination": (30, 120, 480, 1440),  # a patient is waiting for a new time
     "no_option": (60, 240, 1440, 4320),
+    "imaging_not_ready": (60, 240, 720, 1440),  # the slot goes to the waitlist at the cut-off
+    "referral_triage": (240, 1440, 4320, 10080),  # referral-to-appointment targets are days
+    "bed_placement": (30, 60, 240, 720),  # a patient is waiting in ED or PACU
+    "housekeeping": (30, 45, 90, 240),  # a dirty bed blocks the next admission
+    "staffing": (30, 120, 480, 1440),
     "other": (120, 480, 1440, 4320),
 }
 DEFAULT_MINUTES: dict[tuple[str, str], int] = {

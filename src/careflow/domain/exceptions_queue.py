@@ -45,7 +45,8 @@ __all__ = [
 ]
 
 CATEGORIES = ("authorization_pending", "implant_short", "prep_incomplete", "recoordination",
-              "no_option", "other")
+              "no_option", "imaging_not_ready", "referral_triage", "bed_placement", "housekeeping",
+              "staffing", "other")
 PRIORITIES = ("urgent", "high", "normal", "low")  # in queue order
 OUTCOMES = ("alternative_booked", "rescheduled", "fixed_upstream", "cancelled", "no_action_needed",
             "duplicate")

@@ -35,6 +35,8 @@ __all__ = [
     "Key",
     "MasterAdminStore",
     "MasterStore",
+    "Notification",
+    "Notifier",
     "RaceLost",
     "UnitOfWork",
     "UnitOfWorkFactory",
@@ -299,4 +301,35 @@ class ExceptionStore(Protocol):
 
     def resolved_between(self, start: datetime, end: datetime) -> list[ExceptionItem]:
         """Items resolved in ``[start, end)``."""
+        ...
+
+
+# --- notifications (adapters/notify) ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A message to a patient or a care team about a booking, a case or an offer.
+
+    ``key`` makes sending idempotent: a notifier sends a given key once, however often it
+    is asked (a workflow step or an event handler that runs again after a crash asks
+    again). ``audience`` is ``patient`` (``recipient`` is a patient id) or ``team``
+    (``recipient`` is a team name such as ``procurement``). ``topic`` is a stable dotted
+    name (``booking.rescheduled``, ``waitlist.offer``, ``case.booked``, ...); ``data`` holds
+    ids and times only, never a name or a clinical detail.
+    """
+
+    key: str
+    audience: str
+    recipient: str
+    topic: str
+    subject: str
+    body: str
+    booking_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict, hash=False)
+
+
+class Notifier(Protocol):
+    def notify(self, notification: Notification) -> bool:
+        """Send it through the configured channels; False when its key was sent before."""
         ...
