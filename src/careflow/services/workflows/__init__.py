@@ -1,0 +1,1 @@
+"""Durable workflows on DBOS Transact: surgical case, referral, imaging readiness, bed placement."""
