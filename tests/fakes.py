@@ -9,6 +9,7 @@ when the version moved. One writer at a time, like SQLite.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -28,9 +29,9 @@ from careflow.domain.resources import Resource
 from careflow.domain.sites import Site
 from careflow.domain.stock import StockLevel
 from careflow.domain.timespans import Span, overlaps, require_aware
-from careflow.services.ports import AuditEntry, BookingFilter, ExceptionFilter, RaceLost
+from careflow.services.ports import AuditEntry, BookingFilter, ExceptionFilter, Notification, RaceLost
 
-__all__ = ["FakeUnitOfWork", "FakeUnitOfWorkFactory", "FixedClock", "State"]
+__all__ = ["FakeNotifier", "FakeUnitOfWork", "FakeUnitOfWorkFactory", "FixedClock", "State"]
 
 Reserved = tuple[SiteId, tuple[ItemReservation, ...]]
 
@@ -376,3 +377,39 @@ class FixedClock:
     def advance(self, **delta: float) -> datetime:
         self.now += timedelta(**delta)
         return self.now
+
+
+class FakeNotifier:
+    """The ``Notifier`` port in memory: records what it sent, each key once.
+
+    ``sent`` holds the notifications in the order they were sent; ``asked`` counts every
+    ``notify`` call (repeats included), so a test can tell "asked twice, sent once".
+    ``fail_next`` makes the next send raise, like a channel that is down; the key is then
+    not recorded and a later ``notify`` of it sends it.
+    """
+
+    def __init__(self) -> None:
+        self.sent: list[Notification] = []
+        self.asked = 0
+        self.fail_next: Exception | None = None
+        self._keys: set[str] = set()
+        self._lock = threading.Lock()
+
+    def notify(self, notification: Notification) -> bool:
+        with self._lock:
+            self.asked += 1
+            if notification.key in self._keys:
+                return False
+            if self.fail_next is not None:
+                error, self.fail_next = self.fail_next, None
+                raise error
+            self._keys.add(notification.key)
+            self.sent.append(notification)
+            return True
+
+    def to(self, recipient: str) -> list[Notification]:
+        """What was sent to one patient id or team name."""
+        return [n for n in self.sent if n.recipient == recipient]
+
+    def topics(self) -> list[str]:
+        return [n.topic for n in self.sent]

@@ -15,7 +15,7 @@ from careflow.config import Settings, load_settings
 from careflow.services.booking import BookingDeps
 from careflow.services.calendar_cache import CalendarCache
 from careflow.services.catalogs import CatalogCache
-from careflow.services.ports import Clock, UnitOfWorkFactory
+from careflow.services.ports import Clock, Notifier, UnitOfWorkFactory
 
 __all__ = ["App", "bootstrap", "tune_gc", "utc_now"]
 
@@ -38,6 +38,8 @@ class App:
 
     settings: Settings
     deps: BookingDeps
+    # adapters/notify's LoggedNotifier (the file channel by default); tests may pass a FakeNotifier
+    notifier: Notifier
     engine: Any = None
     events: Any = None  # adapters/events/pump.py's EventPump (None without an engine)
 
@@ -51,6 +53,7 @@ def bootstrap(
     uow: UnitOfWorkFactory | None = None,
     clock: Clock | None = None,
     migrate: bool = True,
+    notifier: Notifier | None = None,
 ) -> App:
     """Build the application: SQL adapters from settings unless a factory is given."""
     settings = settings or load_settings()
@@ -70,6 +73,10 @@ def bootstrap(
     deps = BookingDeps(uow=uow, catalogs=CatalogCache(), clock=clock or utc_now,
                        hold_minutes=settings.hold_minutes, calendar=CalendarCache(),
                        max_open_holds=settings.max_open_holds_per_patient)
+    if notifier is None:
+        from careflow.adapters.notify import build_notifier
+
+        notifier = build_notifier(settings, engine, deps.clock)
     events = None
     if engine is not None:
         from careflow.adapters.events.pump import build_pump
@@ -78,4 +85,4 @@ def bootstrap(
         events = build_pump(engine, uow, deps.clock, HandlerRegistry(), settings.nats_url,
                             max_attempts=settings.event_max_attempts,
                             backoff_seconds=settings.event_backoff_seconds)
-    return App(settings, deps, engine, events)
+    return App(settings, deps, notifier, engine, events)

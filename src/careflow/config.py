@@ -54,12 +54,41 @@ class Settings(BaseSettings):
     event_max_attempts: int = Field(default=5, ge=1, le=100)
     event_backoff_seconds: float = Field(default=2.0, gt=0, le=3600)
 
+    # Notifications (adapters/notify): the channels, in order. ``file`` appends JSON lines to
+    # ``notify_file`` (default: notifications.jsonl beside the SQLite file, else under var/);
+    # ``smtp`` mails patients (their e-mail contact) and teams (``notify_team_emails``,
+    # "team=address,..."); ``webhook`` POSTs JSON signed with HMAC-SHA256 of the body.
+    notify_channels: str = "file"
+    notify_file: str = ""
+    notify_team_emails: str = ""
+    notify_smtp_host: str = ""
+    notify_smtp_port: int = Field(default=25, ge=1, le=65535)
+    notify_smtp_from: str = ""
+    notify_smtp_starttls: bool = False
+    notify_smtp_username: str = ""
+    notify_smtp_password: str = ""
+    notify_smtp_timeout: float = Field(default=10.0, gt=0, le=300)
+    notify_webhook_url: str = ""
+    notify_webhook_secret: str = ""
+    notify_webhook_timeout: float = Field(default=10.0, gt=0, le=300)
+
     @field_validator("environment")
     @classmethod
     def _known_environment(cls, value: str) -> str:
         if value not in ("development", "test", "production"):
             raise ValueError("environment must be development, test or production")
         return value
+
+    @field_validator("notify_channels")
+    @classmethod
+    def _known_channels(cls, value: str) -> str:
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        unknown = sorted(set(names) - {"file"})
+        if not names or unknown:
+            raise ValueError("notify_channels must list file, smtp and/or webhook, comma-separated")
+        if len(set(names)) != len(names):
+            raise ValueError("notify_channels lists a channel twice")
+        return ",".join(names)
 
     def sqlite_path(self) -> Path | None:
         """The SQLite file, when the database is SQLite."""

@@ -36,6 +36,7 @@ __all__ = [
     "MasterAdminStore",
     "MasterStore",
     "Notification",
+    "NotificationFailed",
     "Notifier",
     "RaceLost",
     "UnitOfWork",
@@ -329,7 +330,13 @@ class Notification:
     data: dict[str, Any] = field(default_factory=dict, hash=False)
 
 
+class NotificationFailed(Exception):
+    """A channel could not deliver the notification; it is recorded as failed, and a later
+    ``notify`` of the same key retries it (only through the channels that failed)."""
+
+
 class Notifier(Protocol):
     def notify(self, notification: Notification) -> bool:
-        """Send it through the configured channels; False when its key was sent before."""
+        """Send it through the configured channels; False when its key was sent before.
+        Raises ``NotificationFailed`` when a channel failed (ask again later to retry)."""
         ...

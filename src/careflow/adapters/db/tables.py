@@ -47,6 +47,7 @@ __all__ = [
     "inbox",
     "meta",
     "metadata",
+    "notification",
     "outbox",
     "patient",
     "resource",
@@ -137,6 +138,7 @@ patient = Table(
     Column("preferences", JSONDoc, nullable=False),
     Column("completed_prep", JSONDoc, nullable=False),
     Column("usual_clinicians", JSONDoc, nullable=False),
+    Column("email", String(254), nullable=True),  # migration 0005: the e-mail channel's address
 )
 
 authorization = Table(
@@ -327,6 +329,32 @@ exception_item = Table(
     Index("ix_exception_item_status_sla_due_at", "status", "sla_due_at"),
     Index("ix_exception_item_owner_team", "owner_team"),
     Index("ix_exception_item_resolved_at", "resolved_at"),
+)
+
+# The notification send log (migration 0005, adapters/notify): the key claims the row
+# (primary key), so a notification is sent once however often it is asked for; ``channels``
+# maps each channel to its outcome. Subject and body are kept for the people allowed to
+# read them (patient.read); logs only ever carry the ids.
+notification = Table(
+    "notification", metadata,
+    Column("key", String(255), primary_key=True),
+    Column("audience", String(16), nullable=False),
+    Column("recipient", String(128), nullable=False),
+    Column("topic", String(64), nullable=False),
+    Column("booking_id", String(64), nullable=True),
+    Column("channels", JSONDoc, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("data", JSONDoc, nullable=False),
+    CheckConstraint("status IN ('sending', 'sent', 'failed')", name="status_known"),
+    Index("ix_notification_created_at", "created_at"),
+    Index("ix_notification_booking_id", "booking_id"),
+    Index("ix_notification_status", "status"),
 )
 
 # The domain's tables, children before parents: the order to delete in (reverse it to

@@ -1,0 +1,88 @@
+"""The notifier: a durable send log in front of the configured channels.
+
+``notify`` claims the key in the send log, delivers through each channel that has not
+already delivered it, and records every channel's outcome. A key is sent once: asking
+again returns False. When a channel fails, the key is marked ``failed`` (with the
+channels that did deliver) and ``NotificationFailed`` is raised; a later ``notify`` of the
+same key retries only the channels that failed. A process that dies between delivering
+and recording leaves the key ``sending``, which is never resent: at most once in that
+window, never a duplicate (see send_log.py).
+
+The log line of each attempt carries the key, topic, audience, booking id and outcomes,
+never the recipient's address, the subject or the body.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from careflow.adapters.notify.channel import NO_ADDRESS, Channel, ChannelError
+from careflow.adapters.notify.send_log import SendLog
+from careflow.services.ports import Notification, NotificationFailed
+
+__all__ = ["AUDIENCES", "LoggedNotifier"]
+
+log: Any = structlog.wrap_logger(
+    logging.getLogger("careflow.notify"), wrapper_class=structlog.stdlib.BoundLogger,
+    processors=[structlog.stdlib.filter_by_level, structlog.stdlib.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True), structlog.processors.JSONRenderer()])
+
+AUDIENCES = ("patient", "team")
+FAILED_OUTCOME = "failed"
+
+
+class LoggedNotifier:
+    """Sends each notification key once through ``channels``, recorded in ``send_log``."""
+
+    def __init__(self, channels: Sequence[Channel], send_log: SendLog, clock: Callable[[], datetime]) -> None:
+        if not channels:
+            raise ValueError("a notifier needs at least one channel")
+        self.channels = tuple(channels)
+        self.send_log = send_log
+        self._clock = clock
+
+    def notify(self, notification: Notification) -> bool:
+        n = notification
+        if n.audience not in AUDIENCES:
+            raise ValueError(f"notification audience must be one of {', '.join(AUDIENCES)}")
+        if not n.key or not n.recipient or not n.topic:
+            raise ValueError("a notification needs a key, a recipient and a topic")
+        earlier = self.send_log.claim(n, self._clock())
+        if earlier is None:
+            log.info("notification.skipped", **_ids(n), reason="sent before")
+            return False
+        outcomes = dict(earlier)
+        errors: list[str] = []
+        for channel in self.channels:
+            if outcomes.get(channel.name) in ("sent", NO_ADDRESS):
+                continue
+            try:
+                outcomes[channel.name] = channel.deliver(n)
+            except ChannelError as exc:
+                outcomes[channel.name] = FAILED_OUTCOME
+                errors.append(f"{channel.name}: {exc}")
+            except Exception as exc:  # a channel's own bug: recorded (type only, no PHI), not stuck
+                outcomes[channel.name] = FAILED_OUTCOME
+                errors.append(f"{channel.name}: unexpected {type(exc).__name__}")
+        error = "; ".join(errors) or None
+        self.send_log.finish(n.key, outcomes, error, self._clock())
+        if error is not None:
+            log.warning("notification.failed", **_ids(n), channels=outcomes)
+            raise NotificationFailed(f"notification {n.key} failed: {error}")
+        if all(o == NO_ADDRESS for o in outcomes.values()):
+            log.warning("notification.unreachable", **_ids(n), channels=outcomes)
+        else:
+            log.info("notification.sent", **_ids(n), channels=outcomes)
+        return True
+
+
+def _ids(n: Notification) -> dict[str, object]:
+    """The structured fields of a log line: ids only (a patient id or a team name, never an
+    address, a subject or a body)."""
+    return {"notification_key": n.key, "topic": n.topic, "audience": n.audience, "recipient": n.recipient,
+            "booking_id": n.booking_id}

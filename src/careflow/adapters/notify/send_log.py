@@ -1,0 +1,159 @@
+"""Durable send logs: who claimed which notification key, and what came of it.
+
+``claim`` decides who sends a key. The first caller inserts the row (status ``sending``):
+the primary key decides across threads and processes, on SQLite and PostgreSQL alike.
+A key whose row is ``failed`` is claimed again by a conditional update (``failed`` →
+``sending``), so one retrier wins. A row that is ``sent``, or still ``sending``, is not
+claimed: the caller is told it was sent before.
+
+``sending`` left behind by a crash between delivering and ``finish`` stays ``sending``:
+the message may or may not have gone out, and careflow does not send it again (at most
+once for that window, never a duplicate). The listing shows such rows (``status=sending``
+with an old ``created_at``) for a person to check.
+
+``MemorySendLog`` is the same contract in memory, for a careflow built without a database.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from careflow.adapters.db.engine import WRITE_OPTION
+from careflow.adapters.db.tables import notification as table
+from careflow.adapters.notify.records import (
+    FAILED,
+    SENDING,
+    SENT,
+    NotificationFilter,
+    NotificationRecord,
+)
+from careflow.services.ports import Notification
+
+__all__ = ["MemorySendLog", "SendLog", "SqlSendLog"]
+
+
+class SendLog(Protocol):
+    def claim(self, notification: Notification, now: datetime) -> dict[str, str] | None:
+        """The outcomes of earlier attempts (empty when new) if this caller now owns the
+        key, else None (sent before, or being sent)."""
+        ...
+
+    def finish(self, key: str, channels: dict[str, str], error: str | None, now: datetime) -> None:
+        """Record the outcome: ``sent`` without an error, else ``failed`` with it."""
+        ...
+
+    def find(self, flt: NotificationFilter, offset: int, limit: int) -> tuple[list[NotificationRecord], int]:
+        """A page of records, newest first, and the total matching."""
+        ...
+
+    def get(self, key: str) -> NotificationRecord | None: ...
+
+
+def _new(n: Notification, now: datetime) -> NotificationRecord:
+    return NotificationRecord(n.key, n.audience, n.recipient, n.topic, n.booking_id, {}, SENDING, 1, now,
+                              None, None, n.subject, n.body, dict(n.data))
+
+
+class MemorySendLog:
+    """The send log in memory (lost on restart: only for a careflow without a database)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, NotificationRecord] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, notification: Notification, now: datetime) -> dict[str, str] | None:
+        with self._lock:
+            row = self._rows.get(notification.key)
+            if row is None:
+                self._rows[notification.key] = _new(notification, now)
+                return {}
+            if row.status != FAILED:
+                return None
+            self._rows[row.key] = replace(row, status=SENDING, attempts=row.attempts + 1)
+            return dict(row.channels)
+
+    def finish(self, key: str, channels: dict[str, str], error: str | None, now: datetime) -> None:
+        with self._lock:
+            row = self._rows[key]
+            self._rows[key] = replace(row, channels=dict(channels), status=FAILED if error else SENT,
+                                      sent_at=None if error else now, last_error=error)
+
+    def find(self, flt: NotificationFilter, offset: int, limit: int) -> tuple[list[NotificationRecord], int]:
+        with self._lock:
+            rows = [r for r in self._rows.values() if _matches(r, flt)]
+        rows.sort(key=lambda r: (-r.created_at.timestamp(), r.key))
+        return rows[offset:offset + limit], len(rows)
+
+    def get(self, key: str) -> NotificationRecord | None:
+        with self._lock:
+            return self._rows.get(key)
+
+
+def _matches(r: NotificationRecord, flt: NotificationFilter) -> bool:
+    return all(want is None or have == want for have, want in (
+        (r.booking_id, flt.booking_id), (r.topic, flt.topic), (r.status, flt.status)))
+
+
+def _record(row: Any) -> NotificationRecord:
+    return NotificationRecord(row.key, row.audience, row.recipient, row.topic, row.booking_id,
+                              dict(row.channels or {}), row.status, row.attempts, row.created_at,
+                              row.sent_at, row.last_error, row.subject, row.body, dict(row.data or {}))
+
+
+class SqlSendLog:
+    """The ``notification`` table; every method is one short transaction of its own."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def _writing(self) -> Connection:
+        return self._engine.connect().execution_options(**{WRITE_OPTION: True})
+
+    def claim(self, notification: Notification, now: datetime) -> dict[str, str] | None:
+        n = notification
+        try:
+            with self._writing() as conn, conn.begin():
+                conn.execute(insert(table).values(
+                    key=n.key, audience=n.audience, recipient=n.recipient, topic=n.topic,
+                    booking_id=n.booking_id, channels={}, status=SENDING, attempts=1, created_at=now,
+                    sent_at=None, last_error=None, subject=n.subject, body=n.body, data=dict(n.data)))
+            return {}
+        except IntegrityError:
+            pass
+        with self._writing() as conn, conn.begin():
+            taken = conn.execute(update(table).where(and_(table.c.key == n.key, table.c.status == FAILED))
+                                 .values(status=SENDING, attempts=table.c.attempts + 1))
+            if taken.rowcount != 1:
+                return None
+            channels = conn.execute(select(table.c.channels).where(table.c.key == n.key)).scalar_one()
+        return dict(channels or {})
+
+    def finish(self, key: str, channels: dict[str, str], error: str | None, now: datetime) -> None:
+        with self._writing() as conn, conn.begin():
+            conn.execute(update(table).where(table.c.key == key).values(
+                channels=dict(channels), status=FAILED if error else SENT,
+                sent_at=None if error else now, last_error=error))
+
+    def find(self, flt: NotificationFilter, offset: int, limit: int) -> tuple[list[NotificationRecord], int]:
+        conds = [col == want for col, want in ((table.c.booking_id, flt.booking_id),
+                                               (table.c.topic, flt.topic), (table.c.status, flt.status))
+                 if want is not None]
+        where = and_(True, *conds)
+        with self._engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
+            rows = conn.execute(select(table).where(where)
+                                .order_by(table.c.created_at.desc(), table.c.key)
+                                .offset(offset).limit(limit)).all()
+        return [_record(r) for r in rows], int(total)
+
+    def get(self, key: str) -> NotificationRecord | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(table).where(table.c.key == key)).first()
+        return _record(row) if row is not None else None
