@@ -53,6 +53,8 @@ class Permission:
     EXCEPTION_READ = "exception.read"
     EXCEPTION_WORK = "exception.work"  # claim, reassign, comment, resolve
     EXCEPTION_RAISE = "exception.raise"
+    BED_READ = "bed.read"  # the bed board and admissions
+    BED_WRITE = "bed.write"  # request admissions, report beds cleaned
     BREAK_GLASS = "break_glass"
 
 
@@ -67,16 +69,17 @@ _SCHEDULING = frozenset({P.BOOKING_READ, P.BOOKING_WRITE, P.PATIENT_READ, P.MAST
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "scheduler": _SCHEDULING,
     "perioperative_coordinator": _SCHEDULING | {P.BOOKING_OVERRIDE, P.PATIENT_READ_CLINICAL, P.STOCK_WRITE},
-    "bed_manager": _SCHEDULING | {P.PATIENT_READ_CLINICAL},
+    "bed_manager": _SCHEDULING | {P.PATIENT_READ_CLINICAL, P.BED_READ, P.BED_WRITE},
     "clinic_manager": _SCHEDULING | {P.BOOKING_OVERRIDE, P.MASTER_WRITE},
-    "operations_viewer": frozenset({P.BOOKING_READ, P.MASTER_READ, P.STOCK_READ, P.EXCEPTION_READ}),
+    "operations_viewer": frozenset({P.BOOKING_READ, P.MASTER_READ, P.STOCK_READ, P.EXCEPTION_READ,
+                                    P.BED_READ}),
     "rule_author": frozenset({P.MASTER_READ, P.RULE_WRITE}),
     "rule_approver": frozenset({P.MASTER_READ, P.RULE_APPROVE}),
     "auditor": frozenset({P.AUDIT_READ, P.BOOKING_READ, P.MASTER_READ, P.EXCEPTION_READ}),
     "integration_client": frozenset({
         P.BOOKING_READ, P.BOOKING_WRITE, P.PATIENT_READ, P.PATIENT_WRITE, P.MASTER_READ,
         P.MASTER_WRITE, P.STOCK_READ, P.STOCK_WRITE, P.AUTHORIZATION_READ, P.AUTHORIZATION_WRITE,
-        P.EVENT_INGEST, P.EXCEPTION_RAISE}),
+        P.EVENT_INGEST, P.EXCEPTION_RAISE, P.BED_READ, P.BED_WRITE}),
     "admin": ALL_PERMISSIONS - {P.BREAK_GLASS},
 }
 ROLES: tuple[str, ...] = tuple(ROLE_PERMISSIONS)
@@ -129,9 +132,9 @@ def permissions_for_scopes(scopes: frozenset[str]) -> frozenset[str]:
                 allowed |= write | read
         if resource == "*" and access in ("write", "*"):
             allowed |= {P.RULE_WRITE, P.RULE_APPROVE, P.USER_MANAGE, P.EVENT_INGEST, P.BREAK_GLASS,
-                        P.EXCEPTION_READ, P.EXCEPTION_WORK, P.EXCEPTION_RAISE}
+                        P.EXCEPTION_READ, P.EXCEPTION_WORK, P.EXCEPTION_RAISE, P.BED_READ, P.BED_WRITE}
         elif resource == "*":
-            allowed |= {P.EXCEPTION_READ}
+            allowed |= {P.EXCEPTION_READ, P.BED_READ}
     return frozenset(allowed)
 
 

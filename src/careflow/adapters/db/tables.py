@@ -36,10 +36,12 @@ from careflow.adapters.db.coltypes import JSONDoc, UTCDateTime
 __all__ = [
     "ALL_TABLES",
     "META_MASTER_VERSION",
+    "admission",
     "allocation",
     "audit_head",
     "audit_log",
     "authorization",
+    "bed_status",
     "booking",
     "break_glass",
     "exception_item",
@@ -357,8 +359,49 @@ notification = Table(
     Index("ix_notification_status", "status"),
 )
 
+# Bed placement (migration 0007, services/beds): admission requests waiting for or placed
+# in a bed (``urgency_rank`` 0 emergent .. 2 routine orders who gets the next bed), and each
+# bed's housekeeping status (a bed without a row is clean).
+admission = Table(
+    "admission", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("patient_id", String(64), nullable=False, index=True),
+    Column("site_id", String(64), nullable=False),
+    Column("wanted_from", UTCDateTime, nullable=False),
+    Column("los_hours", Integer, nullable=False),
+    Column("unit", String(64), nullable=True),
+    Column("bed_type", String(64), nullable=True),
+    Column("isolation", Boolean, nullable=False),
+    Column("urgency", String(16), nullable=False),
+    Column("urgency_rank", Integer, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("requested_by", String(128), nullable=False),
+    Column("bed_id", String(64), nullable=True),
+    Column("booking_id", String(64), nullable=True, index=True),
+    Column("placed_at", UTCDateTime, nullable=True),
+    Column("exception_id", String(64), nullable=True),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("los_hours > 0", name="los_positive"),
+    CheckConstraint("status IN ('waiting', 'placed', 'cancelled')", name="admission_status_known"),
+    Index("ix_admission_site_id_status", "site_id", "status", "urgency_rank", "requested_at"),
+)
+
+bed_status = Table(
+    "bed_status", metadata,
+    Column("bed_id", String(64), primary_key=True),
+    Column("site_id", String(64), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("since", UTCDateTime, nullable=False),
+    Column("task_id", String(64), nullable=True),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("status IN ('clean', 'dirty', 'out_of_service')", name="bed_status_known"),
+)
+
 # The domain's tables, children before parents: the order to delete in (reverse it to
 # insert). Reseeding wipes these; the audit trail, users and break-glass and idempotency
 # records are not domain data and stay (the audit log is append-only).
-ALL_TABLES = (exception_item, inbox, outbox, stock_reservation, allocation, booking, authorization,
+ALL_TABLES = (admission, bed_status,
+              exception_item, inbox, outbox, stock_reservation, allocation, booking, authorization,
               patient, stock_item, service, resource, site, meta)
