@@ -70,10 +70,14 @@ class NatsRelay:
             return self._js
         await self.close()
         t = self.topology
-        # bounded: the client's own loop over unreachable servers may not end by itself
+        # bounded: the client's own loop over unreachable servers may not end by itself.
+        # One retry after 50 ms, then NoServersError: with no retry limit the client slept
+        # its 2 s reconnect wait until the bound, so every tick while NATS was down took 3 s
+        # (and held up the server's sweep loop, which ticks the relay).
         nc = await asyncio.wait_for(
             nats.connect(self.url, connect_timeout=int(max(1, self._timeout)), allow_reconnect=False,
-                         max_reconnect_attempts=0, error_cb=_quiet), self._timeout + 1)
+                         max_reconnect_attempts=1, reconnect_time_wait=0.05, error_cb=_quiet),
+            self._timeout + 1)
         try:
             js = nc.jetstream(timeout=self._timeout)
             await js.add_stream(name=t.stream, subjects=[f"{t.prefix}.>"])
