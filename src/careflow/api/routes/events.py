@@ -1,0 +1,239 @@
+"""Ingest: other systems report what happened, ``POST /api/v1/events/{EventName}``.
+
+HR reports call-outs and availability changes; biomedical engineering reports equipment
+down, back and maintenance; the ERP reports stock counts and alerts; the payer gateway
+reports authorization decisions; the EHR reports cancellations, no-shows, discharges and
+referrals; the bed board reports cleaned beds. Each answer is 202: the fact is recorded
+and its event is in the outbox; re-coordination and the workflows follow within moments
+(``GET /api/v1/recoordination/runs?subject=...`` shows what re-coordination did).
+Send an ``Idempotency-Key`` to make a retried report safe.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request, status
+from pydantic import BaseModel, Field
+
+from careflow.api.deps import ActorDep, AppDep, needs
+from careflow.api.routes.manage_common import deps_of
+from careflow.api.schemas import Id, Input, Instant, Problem, Text
+from careflow.bootstrap import App
+from careflow.domain.access import Actor, Permission
+from careflow.services import ingest as use
+
+router = APIRouter(prefix="/api/v1/events", tags=["events"])
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    403: {"model": Problem, "description": "lacks event.ingest (or booking.write), or another site"},
+    404: {"model": Problem, "description": "unknown resource, booking, stock item or patient"},
+    409: {"model": Problem, "description": "the fact contradicts the record (e.g. no downtime to end)"},
+    422: {"model": Problem, "description": "malformed report; `field` names it"},
+}
+INGEST = [needs(Permission.EVENT_INGEST)]
+Source = Annotated[str, Field(default="", max_length=100, pattern=r"^[A-Za-z0-9 ._:/\-]*$",
+                              description="the reporting system, e.g. `hr-workday`")]
+Reference = Annotated[str, Field(default="", max_length=200, pattern=r"^[A-Za-z0-9 ._:/#\-]*$",
+                                 description="the reporting system's own id for this fact")]
+Reason = Annotated[str, Field(default="", max_length=500, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
+class Reported(Input):
+    source: Source = ""
+    reference: Reference = ""
+
+
+class Accepted(BaseModel):
+    """The fact is recorded; its event is in the outbox."""
+
+    event: str
+    aggregate_id: str
+    detail: dict[str, Any]
+    status: str | None = Field(default=None, description="the booking's status, for booking events")
+
+
+def _report(body: Reported, actor: Actor) -> use.Report:
+    return use.Report(actor, body.source, body.reference)
+
+
+def _deps(app: App) -> use.IngestDeps:
+    return use.IngestDeps(deps_of(app), app.deps)
+
+
+def _accepted(receipt: use.Receipt, request: Request) -> Accepted:
+    pump = getattr(request.app.state.careflow, "events", None)
+    if pump is not None and hasattr(pump, "wake"):
+        pump.wake()  # deliver now rather than at the next sweep
+    return Accepted(event=receipt.event, aggregate_id=receipt.aggregate_id, detail=receipt.detail,
+                    status=receipt.booking.status.value if receipt.booking else None)
+
+
+class ResourceWindow(Reported):
+    resource_id: Id
+    start: Instant
+    end: Instant
+    reason: Reason = ""
+
+
+class CalledOut(ResourceWindow):
+    capacity_delta: int | None = Field(default=None, ge=1, le=10_000,
+                                       description="for a staff pool: how many units called out (all: omit)")
+
+
+class AvailabilityChanged(ResourceWindow):
+    available: bool = Field(description="false removes the time (vacation, training); true adds a session")
+
+
+class WentDown(Reported):
+    resource_id: Id
+    start: Instant
+    end: Instant | None = Field(default=None, description="expected back (default: start + 24 h)")
+    reason: Reason = ""
+
+
+class CameBack(Reported):
+    resource_id: Id
+    at: Instant
+
+
+class StockCount(Reported):
+    site_id: Id
+    sku: Id
+    on_hand: int = Field(ge=0, le=10_000_000)
+
+
+class StockAlert(Reported):
+    site_id: Id
+    sku: Id
+    available: int = Field(ge=-10_000_000, le=10_000_000)
+    threshold: int = Field(ge=0, le=10_000_000)
+
+
+class AuthorizationDecision(Reported):
+    authorization_id: Id
+    status: Literal["approved", "pending", "denied", "not_required"]
+    valid_from: date | None = None
+    valid_to: date | None = None
+    payer_reference: str | None = Field(default=None, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")
+
+
+class Cancelled(Reported):
+    booking_id: Id
+    reason: Text
+
+
+class NoShow(Reported):
+    booking_id: Id
+
+
+class Discharged(Reported):
+    bed_id: Id
+    patient_id: Id
+    at: Instant
+    booking_id: str = Field(default="", max_length=200, pattern=r"^[A-Za-z0-9._:\-]*$")
+
+
+class Cleaned(Reported):
+    bed_id: Id
+    at: Instant
+
+
+class Referral(Reported):
+    patient_id: Id
+    service_id: Id
+    urgency: Literal["routine", "urgent", "emergency"] = "routine"
+    earliest: Instant | None = None
+    latest: Instant | None = None
+    site_ids: list[Id] = Field(default_factory=list, max_length=100)
+    referring: str = Field(default="", max_length=200, pattern=r"^[A-Za-z0-9 ._:/#\-]*$",
+                           description="the referring clinician's or practice's id")
+
+
+def _post(name: str, summary: str) -> Callable[[Callable[..., Accepted]], Callable[..., Accepted]]:
+    return router.post(f"/{name}", status_code=status.HTTP_202_ACCEPTED, responses=ERRORS,
+                       dependencies=INGEST, summary=summary, operation_id=f"report_{name}")
+
+
+@_post("ClinicianCalledOut", "A clinician (or staff-pool units) cannot work a window")
+def clinician_called_out(body: CalledOut, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
+    return _accepted(use.resource_closed("ClinicianCalledOut", body.resource_id, body.start, body.end,
+                                         _report(body, actor), _deps(app), body.reason,
+                                         capacity_delta=body.capacity_delta), request)
+
+
+@_post("ClinicianAvailabilityChanged", "A clinician's availability changed (time removed or added)")
+def clinician_availability_changed(body: AvailabilityChanged, app: AppDep, actor: ActorDep,
+                                   request: Request) -> Accepted:
+    return _accepted(use.resource_closed("ClinicianAvailabilityChanged", body.resource_id, body.start,
+                                         body.end, _report(body, actor), _deps(app), body.reason,
+                                         available=body.available), request)
+
+
+@_post("EquipmentWentDown", "Equipment (or a room, bed or chair) is out of service")
+def equipment_went_down(body: WentDown, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
+    return _accepted(use.resource_closed("EquipmentWentDown", body.resource_id, body.start, body.end,
+                                         _report(body, actor), _deps(app), body.reason), request)
+
+
+@_post("EquipmentCameBack", "Equipment is usable again: its open downtime ends")
+def equipment_came_back(body: CameBack, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
+    return _accepted(use.equipment_came_back(body.resource_id, body.at, _report(body, actor), _deps(app)),
+                     request)
+
+
+@_post("MaintenanceScheduled", "Planned maintenance or sterilization downtime")
+def maintenance_scheduled(body: ResourceWindow, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
+    return _accepted(use.resource_closed("MaintenanceScheduled", body.resource_id, body.start, body.end,
+                                         _report(body, actor), _deps(app), body.reason), request)
+
+
+@_post("StockChanged", "A stock count: the on-hand quantity of an item at a site")
+def stock_changed(body: StockCount, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
+    return _accepted(use.stock_changed(body.site_id, body.sku, body.on_hand, _report(body, actor),
+                                       _deps(app)), request)
+
+
+@_post("StockFellBelowThreshold", "An inventory system's low-stock alert")
+def stock_fell_below_threshold(body: StockAlert, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
+    return _accepted(use.stock_fell_below_threshold(body.site_id, body.sku, body.available, body.threshold,
+                                                    _report(body, actor), _deps(app)), request)
+
+
+@_post("AuthorizationChanged", "A payer's decision on an authorization")
+def authorization_changed(body: AuthorizationDecision, app: AppDep, actor: ActorDep,
+                          request: Request) -> Accepted:
+    return _accepted(use.authorization_changed(body.authorization_id, body.status, _report(body, actor),
+                                               _deps(app), body.valid_from, body.valid_to,
+                                               body.payer_reference), request)
+
+
+@_post("BookingCancelled", "The EHR cancelled a visit (needs booking.write too)")
+def booking_cancelled(body: Cancelled, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
+    return _accepted(use.booking_cancelled(body.booking_id, body.reason, _report(body, actor), _deps(app)),
+                     request)
+
+
+@_post("PatientDidNotArrive", "The patient did not arrive (needs booking.write too)")
+def patient_did_not_arrive(body: NoShow, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
+    return _accepted(use.patient_did_not_arrive(body.booking_id, _report(body, actor), _deps(app)), request)
+
+
+@_post("PatientDischarged", "An inpatient left a bed (bed placement sends housekeeping)")
+def patient_discharged(body: Discharged, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
+    return _accepted(use.patient_discharged(body.bed_id, body.patient_id, body.at, _report(body, actor),
+                                            _deps(app), body.booking_id), request)
+
+
+@_post("BedCleaned", "Housekeeping finished a bed")
+def bed_cleaned(body: Cleaned, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
+    return _accepted(use.bed_cleaned(body.bed_id, body.at, _report(body, actor), _deps(app)), request)
+
+
+@_post("ReferralReceived", "A referral from the EHR (the referral workflow takes it)")
+def referral_received(body: Referral, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
+    return _accepted(use.referral_received(body.patient_id, body.service_id, _report(body, actor), _deps(app),
+                                           urgency=body.urgency, earliest=body.earliest, latest=body.latest,
+                                           site_ids=body.site_ids, referring=body.referring), request)

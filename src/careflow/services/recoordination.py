@@ -1,0 +1,457 @@
+"""Re-coordination: when capacity changes, the bookings it touches are fixed at once.
+
+A capacity event (a clinician called out, equipment went down, maintenance, a stock
+count, an authorization withdrawn) arrives through the outbox. Its handler records a
+*run* keyed by the event id (so a redelivered event starts nothing twice); the runner
+then takes each affected booking, earliest first:
+
+1. re-check it as it stands (its own allocations count as its own): still valid → left
+   alone (``unchanged``);
+2. otherwise look for the least disruptive fix, same site first: another qualified
+   clinician, room or device at the same time, else another time the same day. The
+   disruption of an option is the minutes it moves the patient plus a penalty per
+   resource it changes;
+3. apply it when ``Policy`` allows (by default: same site, same local day, and the
+   patient hears of the change at least 24 h before the earlier of the old and new
+   times), and tell the patient through the notification port (``auto_resolved``);
+4. else put the booking on the exception queue (category ``recoordination``) with the
+   ranked alternatives attached, same-day ones first, then the network over the coming
+   days (``queued``).
+
+Every step is safe to repeat: a booking already fixed re-checks as valid, an open
+exception for the booking is not raised twice, notifications carry a key. The handler is
+``Standalone`` (it works through the use cases' own transactions): its inbox claim makes
+one process run an event at a time, and a run a crash interrupted is delivered again
+when the claim's lease lapses.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from careflow.domain.access import Actor
+from careflow.domain.bookings import Booking, BookingStatus
+from careflow.domain.commands import RescheduleBooking
+from careflow.domain.errors import CareflowError
+from careflow.domain.exceptions_queue import ExceptionStatus, RaiseException
+from careflow.domain.ids import BookingId, PatientId, ResourceId, ServiceId, SiteId
+from careflow.domain.options import FindRequest, Option
+from careflow.domain.violations import Violation, ViolationCode
+from careflow.services import booking as booking_use
+from careflow.services import exception_queue
+from careflow.services.alternatives import option_doc
+from careflow.services.booking import BookingDeps
+from careflow.services.dispatch import Standalone
+from careflow.services.finding import find
+from careflow.services.ports import (
+    BookingFilter,
+    ExceptionFilter,
+    Notification,
+    Notifier,
+    UnitOfWork,
+)
+
+__all__ = [
+    "RECOORDINATOR",
+    "TRIGGERS",
+    "Outcome",
+    "Policy",
+    "RecoordinationDeps",
+    "RunReport",
+    "RunStore",
+    "Trigger",
+    "handle_event",
+    "recoordinate",
+    "start_run",
+]
+
+RECOORDINATOR = Actor("careflow-recoordination", frozenset({"admin"}))
+TRIGGERS = ("ClinicianCalledOut", "ClinicianAvailabilityChanged", "EquipmentWentDown",
+            "MaintenanceScheduled", "StockChanged", "AuthorizationChanged")
+UNCHANGED, AUTO, QUEUED, FAILED, GONE = "unchanged", "auto_resolved", "queued", "failed", "gone"
+CHANGED_RESOURCE_MINUTES = 30  # a changed clinician or room weighs like a 30-minute move
+MAX_AFFECTED = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """When a fix may be applied without a person: all of the conditions must hold."""
+
+    auto_apply: bool = True
+    same_site: bool = True
+    same_day: bool = True
+    min_notice_hours: float = 24.0
+    alternatives: int = 5
+    search_days: int = 14
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """What changed, read from the event: resources closed over a window, a stock item at
+    a site, or a patient's authorization for a service."""
+
+    event_id: int
+    event_type: str
+    subject: str
+    resource_ids: tuple[str, ...] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+    site_id: str | None = None
+    sku: str | None = None
+    patient_id: str | None = None
+    service_id: str | None = None
+    shortfall: int = 0
+
+    @classmethod
+    def of_event(cls, event_id: int, event_type: str, payload: dict[str, Any]) -> Trigger | None:
+        """The trigger an event carries, or None when it removes no capacity (an extra
+        session, an approval)."""
+        subject = str(payload.get("aggregate_id", ""))
+        if event_type in ("ClinicianCalledOut", "EquipmentWentDown", "MaintenanceScheduled") or (
+                event_type == "ClinicianAvailabilityChanged" and not payload.get("available")):
+            start, end = _instant(payload.get("start")), _instant(payload.get("end"))
+            if start is None or end is None:
+                return None
+            return cls(event_id, event_type, subject, (subject,), start, end)
+        if event_type == "StockChanged" and int(payload.get("shortfall") or 0) > 0:
+            return cls(event_id, event_type, subject, site_id=str(payload.get("site_id", "")),
+                       sku=str(payload.get("sku", "")), shortfall=int(payload["shortfall"]))
+        if event_type == "AuthorizationChanged" and payload.get("status") not in ("approved", "not_required"):
+            return cls(event_id, event_type, subject, patient_id=str(payload.get("patient_id", "")),
+                       service_id=str(payload.get("service_id", "")))
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event_id": self.event_id, "event_type": self.event_type, "subject": self.subject,
+                "resource_ids": list(self.resource_ids),
+                "start": self.start.isoformat() if self.start else None,
+                "end": self.end.isoformat() if self.end else None,
+                "site_id": self.site_id, "sku": self.sku, "patient_id": self.patient_id,
+                "service_id": self.service_id, "shortfall": self.shortfall}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Trigger:
+        return cls(int(d["event_id"]), str(d["event_type"]), str(d["subject"]),
+                   tuple(d.get("resource_ids") or ()), _instant(d.get("start")), _instant(d.get("end")),
+                   d.get("site_id"), d.get("sku"), d.get("patient_id"), d.get("service_id"),
+                   int(d.get("shortfall") or 0))
+
+
+def _instant(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one affected booking."""
+
+    booking_id: str
+    result: str  # unchanged, auto_resolved, queued, failed, gone
+    codes: tuple[str, ...] = ()
+    detail: str = ""
+    new_start: str | None = None
+    exception_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"booking_id": self.booking_id, "result": self.result, "codes": list(self.codes),
+                "detail": self.detail, "new_start": self.new_start, "exception_id": self.exception_id}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Outcome:
+        return cls(d["booking_id"], d["result"], tuple(d.get("codes") or ()), d.get("detail", ""),
+                   d.get("new_start"), d.get("exception_id"))
+
+
+@dataclass
+class RunReport:
+    """One run: the trigger, when it ran, and the outcome per affected booking."""
+
+    trigger: Trigger
+    started_at: datetime
+    finished_at: datetime | None = None
+    outcomes: list[Outcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, result: str) -> int:
+        return sum(1 for o in self.outcomes if o.result == result)
+
+    def summary(self) -> dict[str, Any]:
+        return {"event_id": self.trigger.event_id, "event_type": self.trigger.event_type,
+                "subject": self.trigger.subject, "affected": len(self.outcomes),
+                "unchanged": self.count(UNCHANGED), "auto_resolved": self.count(AUTO),
+                "queued": self.count(QUEUED), "failed": self.count(FAILED) + self.count(GONE),
+                "started_at": self.started_at.isoformat(),
+                "finished_at": self.finished_at.isoformat() if self.finished_at else None}
+
+
+class RunStore(Protocol):
+    """Runs, on the connection of one unit of work."""
+
+    def add(self, run: RunReport) -> bool:
+        """Insert a started run; False when the event has one already."""
+        ...
+
+    def get(self, event_id: int) -> RunReport | None: ...
+
+    def finish(self, run: RunReport) -> None: ...
+
+    def page(self, offset: int, limit: int, subject: str | None = None) -> tuple[list[RunReport], int]:
+        """Runs, newest first (those about ``subject`` only, when given)."""
+        ...
+
+
+@dataclass(frozen=True)
+class RecoordinationDeps:
+    booking: BookingDeps
+    notifier: Notifier
+    runs_of: Callable[[UnitOfWork], RunStore]
+    policy: Policy = Policy()
+
+
+def handle_event(deps: RecoordinationDeps) -> Standalone:
+    """The outbox handler for capacity events (it runs its own transactions)."""
+
+    def handler(payload: dict[str, Any]) -> None:
+        trigger = Trigger.of_event(int(payload["__event_id"]), str(payload["__event_type"]), payload)
+        if trigger is not None:
+            start_run(trigger, deps)
+
+    return Standalone(handler)
+
+
+def start_run(trigger: Trigger, deps: RecoordinationDeps) -> RunReport:
+    """Record the run for the trigger's event (once) and carry it out; a run that a crash
+    interrupted is carried out again (every step re-checks first), a finished one is
+    returned as it is."""
+    with deps.booking.uow(write=True) as uow:
+        store = deps.runs_of(uow)
+        if store.add(RunReport(trigger, deps.booking.clock())):
+            uow.commit()
+        run = store.get(trigger.event_id)
+    if run is None:  # pragma: no cover - it was just written
+        raise RuntimeError(f"re-coordination run {trigger.event_id} vanished")
+    if run.finished_at is not None:
+        return run
+    return recoordinate(run, deps)
+
+
+def recoordinate(run: RunReport, deps: RecoordinationDeps) -> RunReport:
+    """Fix, queue or leave alone each affected booking; record the outcomes."""
+    began = time.perf_counter()
+    done = {o.booking_id: o for o in run.outcomes}  # a resumed run keeps what it did
+    for booking in _affected(run.trigger, deps):
+        if booking.id in done:
+            continue
+        try:
+            if run.trigger.shortfall:
+                outcome = _short(booking, run.trigger, deps)
+            else:
+                outcome = _one(booking, run.trigger, deps)
+        except CareflowError as exc:  # e.g. the booking was cancelled meanwhile
+            outcome = Outcome(booking.id, GONE, detail=f"{type(exc).__name__}: {exc}")
+        done[booking.id] = outcome
+        run.outcomes.append(outcome)
+    run.finished_at = deps.booking.clock()
+    run.seconds += time.perf_counter() - began
+    with deps.booking.uow(write=True) as uow:
+        deps.runs_of(uow).finish(run)
+        uow.commit()
+    return run
+
+
+def _affected(trigger: Trigger, deps: RecoordinationDeps) -> list[Booking]:
+    """Booked (confirmed) bookings from now on that the change may break, earliest first."""
+    now = deps.booking.clock()
+    found: dict[str, Booking] = {}
+    with deps.booking.uow() as uow:
+        if trigger.resource_ids and trigger.start and trigger.end:
+            start, end = max(now, trigger.start), trigger.end
+            if end <= start:
+                return []
+            for rid in trigger.resource_ids:
+                flt = BookingFilter(resource_id=ResourceId(rid), status=BookingStatus.BOOKED,
+                                    start_from=start - timedelta(days=1), start_to=end)
+                for b in uow.bookings.find(flt, 0, MAX_AFFECTED)[0]:
+                    if any(a.resource_id == rid and a.start < end and a.end > start for a in b.allocations):
+                        found[b.id] = b
+        elif trigger.sku and trigger.site_id:  # the latest cases lose their items first
+            flt = BookingFilter(site_id=SiteId(trigger.site_id), status=BookingStatus.BOOKED, start_from=now)
+            holding = [b for b in uow.bookings.find(flt, 0, MAX_AFFECTED)[0]
+                       if any(i.sku == trigger.sku for i in b.items)]
+            short = trigger.shortfall
+            for b in sorted(holding, key=lambda b: (b.start, b.id), reverse=True):
+                if short <= 0:
+                    break
+                found[b.id] = b
+                short -= sum(i.quantity for i in b.items if i.sku == trigger.sku)
+        elif trigger.patient_id:
+            flt = BookingFilter(patient_id=PatientId(trigger.patient_id), status=BookingStatus.BOOKED,
+                                start_from=now)
+            for b in uow.bookings.find(flt, 0, MAX_AFFECTED)[0]:
+                if not trigger.service_id or b.service_id == trigger.service_id:
+                    found[b.id] = b
+    return sorted(found.values(), key=lambda b: (b.start, b.id))
+
+
+def _one(booking: Booking, trigger: Trigger, deps: RecoordinationDeps) -> Outcome:
+    current, violations = booking_use.recheck(booking.id, deps.booking)
+    if current.status is not BookingStatus.BOOKED:
+        return Outcome(booking.id, GONE, detail=f"the booking is {current.status.value}")
+    hard = [v for v in violations if v.is_hard]
+    codes = tuple(sorted({v.code.value for v in hard}))
+    if not hard:
+        return Outcome(booking.id, UNCHANGED)
+    policy = deps.policy
+    same_day = _ranked(current, _search(current, deps, same_site=True, same_day=True))
+    for option in same_day[:3] if policy.auto_apply else []:
+        if not _allowed(current, option, deps):
+            continue
+        try:
+            moved = booking_use.reschedule(RescheduleBooking(
+                current.id, option, f"re-coordinated after {trigger.event_type} (event {trigger.event_id})",
+                RECOORDINATOR), deps.booking)
+        except CareflowError:  # someone took the time meanwhile: the next option
+            continue
+        _tell_patient(moved, current, trigger, deps)
+        return Outcome(booking.id, AUTO, codes, _what_changed(current, option), moved.start.isoformat())
+    wider = [o for o in _search(current, deps, same_site=False, same_day=False)
+             if not any(_same(o, s) for s in same_day)]
+    ranked = same_day + _ranked(current, wider)
+    return _queue(current, trigger, hard, codes, ranked[:policy.alternatives], deps)
+
+
+def _short(booking: Booking, trigger: Trigger, deps: RecoordinationDeps) -> Outcome:
+    """A case whose reserved items the count says are not on the shelf: nothing at its site
+    can fix it before a delivery, so it goes to the queue with the options at other sites,
+    and at its own site once the item's lead time has passed."""
+    with deps.booking.uow() as uow:
+        current = uow.bookings.get(booking.id)
+        level = uow.master.stock(SiteId(booking.site_id), [trigger.sku or ""]).get(trigger.sku or "")
+    if current is None or current.status is not BookingStatus.BOOKED:
+        return Outcome(booking.id, GONE, detail="the booking is no longer booked")
+    restock = deps.booking.clock() + timedelta(days=level.lead_time_days if level else 0)
+    options = [o for o in _search(current, deps, same_site=False, same_day=False)
+               if o.site_id != current.site_id or o.start >= restock]
+    ranked = _ranked(current, options)[:deps.policy.alternatives]
+    codes = (ViolationCode.STOCK_INSUFFICIENT.value,)
+    summary = (f"booking {current.id} at {current.site_id} on {current.start.isoformat()}: a count of "
+               f"{trigger.sku} left {trigger.shortfall} short of what booked cases hold; "
+               f"{len(ranked)} alternative(s) attached")
+    return _raise(current, "implant_short", "perioperative_coordination", summary, codes, ranked, deps)
+
+
+def _search(booking: Booking, deps: RecoordinationDeps, *, same_site: bool, same_day: bool) -> list[Option]:
+    now = deps.booking.clock()
+    with deps.booking.uow() as uow:
+        site = deps.booking.catalogs.get(uow).site(booking.site_id)
+    if same_day:
+        local = booking.start.astimezone(site.zone)
+        day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        earliest, latest = max(now, day_start), day_start + timedelta(days=1)
+    else:
+        earliest = now
+        latest = max(booking.start, now) + timedelta(days=deps.policy.search_days)
+    if latest <= earliest:
+        return []
+    request = FindRequest(ServiceId(booking.service_id), PatientId(booking.patient_id), earliest, latest,
+                          site_ids=frozenset({SiteId(booking.site_id)}) if same_site else frozenset(),
+                          urgency=booking.urgency, limit=50 if same_day else 20,
+                          reschedule_of=BookingId(booking.id))
+    try:
+        return find(request, deps.booking).options
+    except CareflowError:
+        return []
+
+
+def _changed(booking: Booking, option: Option) -> int:
+    before = {(a.role, a.resource_id) for a in booking.allocations}
+    return sum(1 for a in option.allocations if (a.role, a.resource_id) not in before)
+
+
+def _disruption(booking: Booking, option: Option) -> float:
+    moved = abs((option.start - booking.start).total_seconds()) / 60
+    site = 0 if option.site_id == booking.site_id else 24 * 60
+    return moved + site + CHANGED_RESOURCE_MINUTES * _changed(booking, option) + option.score / 1000
+
+
+def _ranked(booking: Booking, options: Iterable[Option]) -> list[Option]:
+    return sorted(options, key=lambda o: _disruption(booking, o))
+
+
+def _same(a: Option, b: Option) -> bool:
+    return (a.site_id, a.start, a.assignments) == (b.site_id, b.start, b.assignments)
+
+
+def _allowed(booking: Booking, option: Option, deps: RecoordinationDeps) -> bool:
+    policy = deps.policy
+    if policy.same_site and option.site_id != booking.site_id:
+        return False
+    with deps.booking.uow() as uow:
+        zone = deps.booking.catalogs.get(uow).site(booking.site_id).zone
+    if policy.same_day and option.start.astimezone(zone).date() != booking.start.astimezone(zone).date():
+        return False
+    notice = min(option.start, booking.start) - deps.booking.clock()
+    return notice >= timedelta(hours=policy.min_notice_hours)
+
+
+def _what_changed(booking: Booking, option: Option) -> str:
+    before = {a.role: a.resource_id for a in booking.allocations}
+    swaps = [f"{a.role}: {before.get(a.role)} → {a.resource_id}" for a in option.allocations
+             if before.get(a.role) not in (None, a.resource_id)]
+    moved = int((option.start - booking.start).total_seconds() // 60)
+    parts = ([f"moved {moved:+d} min"] if moved else []) + swaps
+    return "; ".join(parts) or "same time and resources"
+
+
+def _tell_patient(moved: Booking, before: Booking, trigger: Trigger, deps: RecoordinationDeps) -> None:
+    same_time = moved.start == before.start
+    topic = "booking.changed" if same_time else "booking.rescheduled"
+    subject = "Your appointment details changed" if same_time else "Your appointment time changed"
+    when = moved.start.isoformat()
+    body = (f"Your appointment {moved.id} is still at {when}; the care team changed." if same_time else
+            f"Your appointment {moved.id} moved from {before.start.isoformat()} to {when}.")
+    deps.notifier.notify(Notification(
+        key=f"recoordination:{trigger.event_id}:{moved.id}", audience="patient", recipient=moved.patient_id,
+        topic=topic, subject=subject, body=body, booking_id=moved.id,
+        data={"booking_id": moved.id, "old_start": before.start.isoformat(), "new_start": when,
+              "site_id": moved.site_id, "event_id": trigger.event_id}))
+
+
+def _priority(booking: Booking, now: datetime) -> str:
+    ahead = booking.start - now
+    if ahead < timedelta(hours=24):
+        return "urgent"
+    if ahead < timedelta(hours=72):
+        return "high"
+    return "normal"
+
+
+def _queue(booking: Booking, trigger: Trigger, hard: list[Violation], codes: tuple[str, ...],
+           alternatives: list[Option], deps: RecoordinationDeps) -> Outcome:
+    summary = (f"booking {booking.id} at {booking.site_id} on {booking.start.isoformat()} fails "
+               f"{', '.join(codes)} after {trigger.event_type} ({hard[0].subject}); "
+               f"{len(alternatives)} alternative(s) attached")
+    return _raise(booking, "recoordination", "scheduling", summary, codes, alternatives, deps)
+
+
+def _raise(booking: Booking, category: str, team: str, summary: str, codes: tuple[str, ...],
+           alternatives: list[Option], deps: RecoordinationDeps) -> Outcome:
+    with deps.booking.uow() as uow:
+        items, _ = uow.exceptions.find(ExceptionFilter(booking_id=booking.id, category=category), 0, 50)
+    existing = next((i for i in items if i.status != ExceptionStatus.RESOLVED), None)
+    if existing is not None:  # a resumed run, or a second event on the same booking
+        return Outcome(booking.id, QUEUED, codes, "already on the queue", exception_id=existing.id)
+    docs = tuple(option_doc(o, rank, _what_changed(booking, o)) for rank, o in enumerate(alternatives, 1))
+    item = exception_queue.raise_exception(
+        RaiseException(category, team, _priority(booking, deps.booking.clock()), summary,
+                       booking_id=booking.id, patient_id=booking.patient_id, site_id=booking.site_id,
+                       alternatives=docs),
+        RECOORDINATOR, deps.booking.uow, deps.booking.clock)
+    reason = "no fix allowed by policy" if alternatives else "no alternative found"
+    return Outcome(booking.id, QUEUED, codes, reason, exception_id=item.id)
