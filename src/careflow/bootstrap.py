@@ -80,9 +80,14 @@ def bootstrap(
     events = None
     if engine is not None:
         from careflow.adapters.events.pump import build_pump
+        from careflow.services import reallocation
         from careflow.services.dispatch import HandlerRegistry
 
-        events = build_pump(engine, uow, deps.clock, HandlerRegistry(), settings.nats_url,
+        registry = HandlerRegistry()
+        # staff reallocation: freed pool staff offered where coverage is short
+        reallocation.register_handlers(registry, reallocation.ReallocationDeps(deps.uow, deps.catalogs,
+                                                                               deps.clock))
+        events = build_pump(engine, uow, deps.clock, registry, settings.nats_url,
                             max_attempts=settings.event_max_attempts,
                             backoff_seconds=settings.event_backoff_seconds)
     return App(settings, deps, notifier, engine, events)

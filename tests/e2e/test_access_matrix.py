@@ -96,6 +96,10 @@ ORACLE: dict[tuple[str, str], Need] = {
     ("POST", "/api/v1/exceptions/{item_id}/reassign"): P.EXCEPTION_WORK,
     ("POST", "/api/v1/exceptions/{item_id}/comments"): P.EXCEPTION_WORK,
     ("POST", "/api/v1/exceptions/{item_id}/resolve"): P.EXCEPTION_WORK,
+    # staff reallocation (apply changes two pools' availability: master.write)
+    ("GET", "/api/v1/staffing/reallocation"): (P.MASTER_READ, P.BOOKING_READ),
+    ("POST", "/api/v1/staffing/emergency-demand"): (P.MASTER_READ, P.BOOKING_READ),
+    ("POST", "/api/v1/staffing/reallocation/apply"): P.MASTER_WRITE,
     # FHIR R4
     ("GET", "/fhir/r4/metadata"): PUBLIC,
     # SMART Scheduling Links: a public feed of free capacity (never who is booked)
@@ -335,6 +339,15 @@ def _requests(w: World, n: int, role: str) -> dict[tuple[str, str], Call]:
                                                                 {"text": "access matrix"}),
         ("POST", "/api/v1/exceptions/{item_id}/resolve"): Call(f"/api/v1/exceptions/{ex}/resolve",
                                                                {"outcome": "duplicate"}),
+        ("GET", "/api/v1/staffing/reallocation"): Call("/api/v1/staffing/reallocation?date=2026-06-02"),
+        ("POST", "/api/v1/staffing/emergency-demand"): Call("/api/v1/staffing/emergency-demand", {
+            "date": "2026-06-02", "demands": [{
+                "site_id": "site-h1", "role": "interpreter", "language": "es",
+                "start": "2026-06-02T14:00:00Z", "end": "2026-06-02T15:00:00Z"}]}),
+        # off duty at the source then: a 409 for those allowed, so the matrix moves nobody
+        ("POST", "/api/v1/staffing/reallocation/apply"): Call("/api/v1/staffing/reallocation/apply", {
+            "proposal": {"source_pool_id": "pool-c1-interp-es", "target_pool_id": "pool-h1-interp-es",
+                         "start": "2199-01-05T03:00:00Z", "end": "2199-01-05T04:00:00Z", "units": 1}}),
         ("GET", "/fhir/r4/metadata"): Call("/fhir/r4/metadata"),
         ("GET", "/fhir/r4/$bulk-publish"): Call("/fhir/r4/$bulk-publish"),
         ("GET", "/fhir/r4/$bulk-publish/{kind}.ndjson"): Call("/fhir/r4/$bulk-publish/Location.ndjson"),

@@ -34,6 +34,7 @@ from careflow.api.routes import (
     manage_services,
     manage_sites,
     manage_stock,
+    staffing,
 )
 from careflow.bootstrap import App, bootstrap
 from careflow.services.booking import sweep_expired_holds
@@ -104,6 +105,7 @@ def create_app(app: App | None = None) -> FastAPI:
     api.include_router(manage_patients.router)
     api.include_router(bookings.router)
     api.include_router(exceptions.router)
+    api.include_router(staffing.router)
     api.include_router(fhir_router)
 
     @api.get("/", include_in_schema=False)

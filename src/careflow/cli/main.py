@@ -10,6 +10,7 @@ from rich.table import Table
 from careflow.cli import booking, relay, security, seeding
 from careflow.cli.common import AsJson, Db, console, database, emit, fail, settings_for
 from careflow.cli.exceptions import exceptions_app
+from careflow.cli.staffing import staffing_app
 from careflow.cli.workers import reuse_port_supported, run_workers
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -29,6 +30,7 @@ app.add_typer(security.users_app, name="users")
 app.add_typer(security.audit_app, name="audit")
 app.add_typer(security.db_app, name="db")
 app.add_typer(exceptions_app, name="exceptions")
+app.add_typer(staffing_app, name="staffing")
 
 
 @app.command()

@@ -226,7 +226,8 @@ def _sources(target: PoolState, span: Span, units: int, states: Sequence[PoolSta
         away = (span[0] - minutes * 60, span[1])
         spare = tl.spare(away)
         if spare > 0:
-            candidates.append((km, -tl.freed_spare(away), -spare, src.id, state, minutes, away))
+            # freed: counted over the work itself (the travel before it was never booked)
+            candidates.append((km, -tl.freed_spare(span), -spare, src.id, state, minutes, away))
     candidates.sort(key=lambda c: c[:4])
     out: list[Proposal] = []
     left = units

@@ -28,7 +28,7 @@ from careflow.services.exception_queue import new_exception_id
 from careflow.services.ports import AuditEntry, BookingFilter, UnitOfWork
 
 __all__ = ["cleaned_in", "discharged_in", "mark_cleaned", "on_cleaned", "on_discharged", "on_placed",
-           "register"]
+           "register", "take_out_of_service"]
 
 CLEANING_PRIORITY = {True: "high", False: "normal"}  # keyed by "an admission is waiting at the site"
 
@@ -189,6 +189,26 @@ def mark_cleaned(bed_id: str, at: datetime | None, actor: Actor,
     for adm in result[1]:
         deps.signal(adm.id)
     return result
+
+
+def take_out_of_service(bed_id: str, reason: str, actor: Actor, deps: BedDeps) -> BedState:
+    """A bed that must not be offered (broken, closed room) until it is reported clean again."""
+    actor.require(Permission.BED_WRITE)
+    if not reason.strip():
+        raise InvalidRequest("reason must not be empty", "reason")
+    with deps.booking.uow(write=True) as uow:
+        bed = _bed(uow, deps, bed_id)
+        if not actor.may_see_site(bed.site_id):
+            raise NotFound("bed", bed_id)
+        now = deps.booking.clock()
+        state = deps.beds_of(uow).lock_beds(bed.site_id, [bed.id], now)[bed.id]
+        if state.status is not BedStatus.OUT_OF_SERVICE:
+            state = deps.beds_of(uow).put_state(BedState(bed.id, bed.site_id, BedStatus.OUT_OF_SERVICE, now,
+                                                         state.task_id, state.version))
+            uow.audit(AuditEntry(actor.id, "bed.out_of_service", "bed", bed.id, "success", reason.strip(),
+                                 PLACEMENT_RULES, {}))
+            uow.commit()
+        return state
 
 
 def on_discharged(deps: BedDeps) -> Any:

@@ -68,7 +68,8 @@ def _audit(uow: UnitOfWork, actor: Actor, action: str, entity: str, entity_id: s
 
 
 def request_admission(cmd: RequestAdmission, actor: Actor, deps: BedDeps) -> Admission:
-    """Record an admission request (the site and patient must exist) and try to place it."""
+    """Record an admission request (the site and patient must exist) and try to place it;
+    one left waiting starts its durable wait (the placement workflow)."""
     actor.require(Permission.BED_WRITE)
     actor.require_site(cmd.site_id)
     with deps.booking.uow(write=True) as uow:
@@ -81,7 +82,10 @@ def request_admission(cmd: RequestAdmission, actor: Actor, deps: BedDeps) -> Adm
         _audit(uow, actor, "admission.request", "admission", adm.id, patient_id=adm.patient_id,
                site_id=adm.site_id, urgency=adm.urgency.value, source=adm.source)
         uow.commit()
-    return place(adm.id, deps)
+    adm = place(adm.id, deps)
+    if adm.status is AdmissionStatus.WAITING:
+        deps.start(adm.id)
+    return adm
 
 
 def get_admission(admission_id: str, actor: Actor, deps: BedDeps) -> Admission:

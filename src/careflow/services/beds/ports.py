@@ -78,18 +78,20 @@ Signal = Callable[[str], None]
 
 
 def _no_signal(admission_id: str) -> None:
-    """No workflow runtime: waiting workflows notice on their next poll."""
+    """No workflow runtime: nothing to start or wake (beds that come back are still given
+    out by the BedCleaned handler)."""
 
 
 @dataclass(frozen=True)
 class BedDeps:
     """What bed placement needs, wired once in ``bootstrap``.
 
-    ``signal`` wakes the placement workflow of an admission (DBOS.send under a worker);
-    ``poll_seconds`` is how long a waiting workflow sleeps between looks when no signal
-    comes."""
+    ``start`` starts the placement workflow of an admission left waiting, ``signal`` wakes
+    it (DBOS under services/workflows/beds.py; without it, no-ops); ``poll_seconds`` is how
+    long a waiting workflow sleeps between looks when no signal comes."""
 
     booking: BookingDeps
     beds_of: BedsOf
     signal: Signal = field(default=_no_signal)
+    start: Signal = field(default=_no_signal)  # starts the durable wait of an admission left waiting
     poll_seconds: float = 300.0
