@@ -42,6 +42,7 @@ class App:
     notifier: Notifier
     engine: Any = None
     events: Any = None  # adapters/events/pump.py's EventPump (None without an engine)
+    beds: Any = None  # services/beds' BedDeps: admissions, discharge and cleaning (None without SQL)
 
     def dispose(self) -> None:
         if self.engine is not None:
@@ -90,4 +91,12 @@ def bootstrap(
         events = build_pump(engine, uow, deps.clock, registry, settings.nats_url,
                             max_attempts=settings.event_max_attempts,
                             backoff_seconds=settings.event_backoff_seconds)
-    return App(settings, deps, notifier, engine, events)
+    beds = None
+    if engine is not None:  # bed placement: the discharge and cleaning handlers
+        from careflow.adapters.db.bed_store import beds_of
+        from careflow.services.beds import housekeeping
+        from careflow.services.beds.ports import BedDeps
+
+        beds = BedDeps(deps, beds_of)
+        housekeeping.register(registry, beds)
+    return App(settings, deps, notifier, engine, events, beds=beds)

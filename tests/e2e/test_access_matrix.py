@@ -96,6 +96,13 @@ ORACLE: dict[tuple[str, str], Need] = {
     ("POST", "/api/v1/exceptions/{item_id}/reassign"): P.EXCEPTION_WORK,
     ("POST", "/api/v1/exceptions/{item_id}/comments"): P.EXCEPTION_WORK,
     ("POST", "/api/v1/exceptions/{item_id}/resolve"): P.EXCEPTION_WORK,
+    # bed placement
+    ("POST", "/api/v1/admissions"): P.BED_WRITE,
+    ("GET", "/api/v1/admissions"): P.BED_READ,
+    ("GET", "/api/v1/admissions/{admission_id}"): P.BED_READ,
+    ("GET", "/api/v1/beds/board"): P.BED_READ,
+    ("POST", "/api/v1/beds/{bed_id}/cleaned"): P.BED_WRITE,
+    ("POST", "/api/v1/beds/{bed_id}/out-of-service"): P.BED_WRITE,
     # staff reallocation (apply changes two pools' availability: master.write)
     ("GET", "/api/v1/staffing/reallocation"): (P.MASTER_READ, P.BOOKING_READ),
     ("POST", "/api/v1/staffing/emergency-demand"): (P.MASTER_READ, P.BOOKING_READ),
@@ -249,6 +256,7 @@ def _matrix_ids(w: World) -> None:
     exception = _ok(c.post("/api/v1/exceptions", json=w.docs["raise"]), 201)["id"]
     _ok(c.post(f"/api/v1/exceptions/{exception}/resolve", json={"outcome": "no_action_needed"}))
     w.ids["exception"] = exception
+    w.ids["bed"] = _ok(c.get("/api/v1/resources", params={"kind": "bed", "limit": 1}))["items"][0]["id"]
     for kind, path in (("site", "/api/v1/sites"), ("resource", "/api/v1/resources"),
                        ("service", "/api/v1/services"), ("stock", "/api/v1/stock"),
                        ("patient", "/api/v1/patients"), ("authorization", "/api/v1/authorizations")):
@@ -339,6 +347,15 @@ def _requests(w: World, n: int, role: str) -> dict[tuple[str, str], Call]:
                                                                 {"text": "access matrix"}),
         ("POST", "/api/v1/exceptions/{item_id}/resolve"): Call(f"/api/v1/exceptions/{ex}/resolve",
                                                                {"outcome": "duplicate"}),
+        ("POST", "/api/v1/admissions"): Call("/api/v1/admissions", {
+            "patient_id": d["find"]["patient_id"], "site_id": d["site"]["id"], "bed_type": "medical",
+            "expected_los_hours": 24, "source": "ed"}),
+        ("GET", "/api/v1/admissions"): Call("/api/v1/admissions?limit=5"),
+        ("GET", "/api/v1/admissions/{admission_id}"): Call("/api/v1/admissions/adm_unknown"),
+        ("GET", "/api/v1/beds/board"): Call(f"/api/v1/beds/board?site_id={d['site']['id']}"),
+        ("POST", "/api/v1/beds/{bed_id}/out-of-service"): Call(f"/api/v1/beds/{i['bed']}/out-of-service",
+                                                               {"reason": "access matrix"}),
+        ("POST", "/api/v1/beds/{bed_id}/cleaned"): Call(f"/api/v1/beds/{i['bed']}/cleaned", {}),
         ("GET", "/api/v1/staffing/reallocation"): Call("/api/v1/staffing/reallocation?date=2026-06-02"),
         ("POST", "/api/v1/staffing/emergency-demand"): Call("/api/v1/staffing/emergency-demand", {
             "date": "2026-06-02", "demands": [{
