@@ -24,6 +24,7 @@ from careflow.api.openapi import document
 from careflow.api.rate_limit import RateLimit
 from careflow.api.routes import (
     auth,
+    beds,
     bookings,
     catalog,
     exceptions,
@@ -106,6 +107,7 @@ def create_app(app: App | None = None) -> FastAPI:
     api.include_router(bookings.router)
     api.include_router(exceptions.router)
     api.include_router(staffing.router)
+    api.include_router(beds.router)
     api.include_router(fhir_router)
 
     @api.get("/", include_in_schema=False)

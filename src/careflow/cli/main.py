@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from careflow.cli import booking, relay, security, seeding
+from careflow.cli.beds import beds_app
 from careflow.cli.common import AsJson, Db, console, database, emit, fail, settings_for
 from careflow.cli.exceptions import exceptions_app
 from careflow.cli.staffing import staffing_app
@@ -31,6 +32,7 @@ app.add_typer(security.audit_app, name="audit")
 app.add_typer(security.db_app, name="db")
 app.add_typer(exceptions_app, name="exceptions")
 app.add_typer(staffing_app, name="staffing")
+app.add_typer(beds_app, name="beds")
 
 
 @app.command()
