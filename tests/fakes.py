@@ -99,7 +99,8 @@ class FakeExceptionStore:
         def keep(i: ExceptionItem) -> bool:
             return (all(want is None or have == want for have, want in (
                 (i.status, flt.status), (i.owner_team, flt.owner_team), (i.category, flt.category),
-                (i.priority, flt.priority), (i.assignee, flt.assignee)))
+                (i.priority, flt.priority), (i.assignee, flt.assignee), (i.booking_id, flt.booking_id),
+                (i.case_id, flt.case_id)))
                 and (flt.breached_at is None or (not i.resolved and i.sla_due_at < flt.breached_at))
                 and (flt.site_ids is None or i.site_id is None or i.site_id in flt.site_ids))
 

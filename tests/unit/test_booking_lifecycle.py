@@ -199,7 +199,7 @@ def test_rescheduling_moves_the_booking_and_frees_the_old_time(
     assert {a.start for a in store.allocations()} == {local(CASE_DAY, "10:00")}
     assert store.events[-1] == BookingRescheduled(
         booked.id, local(CASE_DAY, "09:00"), local(CASE_DAY, "10:00"), "site_main",
-        "surgeon running late", booked.resource_ids)
+        "surgeon running late", booked.resource_ids, booked.end, "site_main")
     book(deps, option(consult(), local(CASE_DAY, "09:00"), patient_id="pt_2"))
 
 

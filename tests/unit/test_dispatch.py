@@ -195,3 +195,68 @@ def test_a_consumer_registers_once_per_type() -> None:
     except ValueError:
         return
     raise AssertionError("a second registration was accepted")
+
+
+# --- standalone handlers: they run their own transactions ------------------------------
+
+
+def test_a_standalone_handler_runs_once_outside_the_dispatchers_transaction() -> None:
+    from careflow.services.dispatch import Standalone
+
+    dispatcher, store, outbox, registry, _ = _setup(2)
+    seen: list[tuple[int, str, int]] = []
+
+    def work(payload: dict[str, Any]) -> None:
+        seen.append((payload["__event_id"], payload["__event_type"], payload["n"]))
+
+    registry.register("BookingCancelled", "solo", Standalone(work))
+    report = dispatcher.dispatch_once(outbox)
+    assert (report.done, report.failed) == (2, 0)
+    assert seen == [(1, "BookingCancelled", 1), (2, "BookingCancelled", 2)]
+    assert store.inbox[("solo", 1)]["status"] == DONE
+    assert dispatcher.deliver(outbox.events[0]).skipped == 1 and len(seen) == 2
+
+
+def test_a_standalone_handler_that_died_midway_is_delivered_again_after_its_lease() -> None:
+    from careflow.services.dispatch import Standalone
+
+    dispatcher, store, outbox, registry, clock = _setup(1)
+    runs: list[int] = []
+
+    class Died(BaseException):  # a process killed mid-handler: nothing after the claim runs
+        pass
+
+    def work(payload: dict[str, Any]) -> None:
+        runs.append(payload["n"])
+        if len(runs) == 1:
+            raise Died
+
+    registry.register("BookingCancelled", "solo", Standalone(work, lease_seconds=60))
+    try:
+        dispatcher.dispatch_once(outbox)
+    except Died:
+        pass
+    claimed = store.inbox[("solo", 1)]
+    assert (claimed["status"], claimed["error"]) == (RETRY, "running")
+    assert dispatcher.deliver(outbox.events[0]).skipped == 1, "running elsewhere: not started twice"
+    assert dispatcher.retry_due(outbox).events == 0, "the lease still holds"
+    clock.now += timedelta(seconds=61)
+    assert dispatcher.retry_due(outbox).done == 1
+    assert runs == [1, 1] and store.inbox[("solo", 1)]["status"] == DONE
+
+
+def test_a_failing_standalone_handler_is_retried_with_backoff_then_dead() -> None:
+    from careflow.services.dispatch import Standalone
+
+    dispatcher, store, outbox, registry, clock = _setup(1)
+
+    def broken(payload: dict[str, Any]) -> None:
+        raise ValueError("no")
+
+    registry.register("BookingCancelled", "solo", Standalone(broken))
+    assert dispatcher.dispatch_once(outbox).failed == 1
+    assert store.inbox[("solo", 1)]["error"] == "ValueError: no"
+    for _ in range(2):
+        clock.now += timedelta(hours=1)
+        dispatcher.retry_due(outbox)
+    assert store.inbox[("solo", 1)]["status"] == DEAD

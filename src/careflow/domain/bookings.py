@@ -197,9 +197,9 @@ class Booking:
                 reason: str) -> None:
         """Reschedule: the same booking at a new time (and possibly site and resources)."""
         self._require(BookingStatus.BOOKED, BookingStatus.HELD, step="reschedule")
-        old_start = self.start
+        old_start, old_end, old_site = self.start, self.end, self.site_id
         self.site_id, self.start, self.end = site_id, start, end
         self.allocations, self.items = allocations, items
         self.version += 1
         self.events.append(BookingRescheduled(self.id, old_start, start, site_id, reason,
-                                              self.resource_ids))
+                                              self.resource_ids, old_end, old_site))

@@ -104,6 +104,8 @@ class BookingRescheduled(Event):
     site_id: str = ""
     reason: str = ""
     resource_ids: tuple[str, ...] = ()
+    old_end: datetime | None = None
+    old_site_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +165,7 @@ class ClinicianCalledOut(Event):
     reason: str = ""
     source: str = ""
     reference: str = ""
+    capacity_delta: int | None = None  # staff-pool units called out (None: all of it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +219,8 @@ class MaintenanceScheduled(Event):
 @dataclass(frozen=True, slots=True)
 class StockChanged(Event):
     """The on-hand count of ``sku`` at ``site_id`` changed (a count, a delivery, a recall);
-    ``aggregate_id`` is ``site_id/sku``."""
+    ``aggregate_id`` is ``site_id/sku``. ``on_hand`` is the count reported; when it is below
+    what booked cases have reserved, ``shortfall`` says by how much."""
 
     name: ClassVar[str] = "StockChanged"
     site_id: str = ""
@@ -226,6 +230,7 @@ class StockChanged(Event):
     reserved: int = 0
     source: str = ""
     reference: str = ""
+    shortfall: int = 0  # counted below what booked cases hold: their reservations are at risk
 
 
 @dataclass(frozen=True, slots=True)

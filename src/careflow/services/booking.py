@@ -51,7 +51,9 @@ __all__ = [
     "check",
     "fulfil",
     "mark_no_show",
+    "option_of",
     "place_hold",
+    "recheck",
     "release_expired_holds",
     "reschedule",
     "sweep_expired_holds",
@@ -241,6 +243,18 @@ def check(cmd: CheckOption, deps: BookingDeps) -> list[Violation]:
         return _plan(uow, catalog, cmd.option, deps.clock()).violations
 
 
+def recheck(booking_id: str, deps: BookingDeps) -> tuple[Booking, list[Violation]]:
+    """A booking as it stands now, and every violation it would meet if it were booked
+    again today (its own allocations count as its own): what re-coordination asks after
+    capacity changed."""
+    with deps.uow() as uow:
+        booking = uow.bookings.get(booking_id)
+        if booking is None:
+            raise NotFound("booking", booking_id)
+        catalog = deps.catalogs.get(uow)
+        return booking, _plan(uow, catalog, option_of(booking), deps.clock(), own=booking).violations
+
+
 def _create(option: Option, actor: Actor, override: OverrideRequest | None, deps: BookingDeps,
             status: BookingStatus, hold_minutes: int | None) -> Booking:
     def attempt() -> Booking:
@@ -302,7 +316,8 @@ def _load(uow: UnitOfWork, booking_id: str) -> Booking:
     return booking
 
 
-def _option_of(booking: Booking) -> Option:
+def option_of(booking: Booking) -> Option:
+    """The option a booking stands on (what a reschedule or a re-check starts from)."""
     return Option(booking.service_id, booking.patient_id, booking.site_id, booking.start,
                   booking.end, booking.allocations, booking.items, booking.urgency)
 
@@ -325,7 +340,7 @@ def book_hold(cmd: BookHold, deps: BookingDeps) -> Booking:
                 uow.commit()
                 raise Conflict("the hold expired", check_hold(expires_at, now))
             catalog = deps.catalogs.get(uow)
-            planned = _plan_sweeping(uow, catalog, _option_of(hold), now, own=hold,
+            planned = _plan_sweeping(uow, catalog, option_of(hold), now, own=hold,
                                      hold_expires_at=hold.expires_at)
             already = frozenset(code for o in hold.overrides for code in o.codes)
             overrides = _accept(planned.violations, cmd.actor, cmd.override, now, already)

@@ -7,6 +7,9 @@ handler is recorded (attempts, last error) and retried with backoff by ``retry_d
 after ``max_attempts`` it is moved aside as ``dead`` (listed, never dropped). Handlers do
 not block each other: each runs in its own transaction.
 
+A handler receives the event's payload with ``__event_id`` and ``__event_type`` added (a
+handler that records work keys it by the event id).
+
 Where events come from is a port: the outbox in process (``dispatch_once``) or a durable
 JetStream consumer (adapters/events/nats.py); both end in ``deliver``.
 """
@@ -34,6 +37,7 @@ __all__ = [
     "InboxStore",
     "OutboxEvent",
     "OutboxSource",
+    "Standalone",
     "drain",
 ]
 
@@ -80,21 +84,32 @@ class OutboxSource(Protocol):
     def load(self, ids: list[int]) -> list[OutboxEvent]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Standalone:
+    """A handler that opens its own transactions (it books, reschedules, raises queue
+    items through the use cases) instead of working in the dispatcher's one; it must be
+    idempotent itself. Its inbox row is claimed for ``lease_seconds`` first: when the
+    process dies mid-way, the retry pass delivers the event again after the lease."""
+
+    fn: Callable[[dict[str, Any]], None]
+    lease_seconds: float = 300.0
+
+
 class HandlerRegistry:
     """Event type → (consumer name, handler)."""
 
     def __init__(self) -> None:
-        self._by_type: dict[str, list[tuple[str, Handler]]] = defaultdict(list)
+        self._by_type: dict[str, list[tuple[str, Handler | Standalone]]] = defaultdict(list)
 
-    def register(self, event_type: str, consumer: str, handler: Handler) -> None:
+    def register(self, event_type: str, consumer: str, handler: Handler | Standalone) -> None:
         if any(name == consumer for name, _ in self._by_type[event_type]):
             raise ValueError(f"{consumer} already handles {event_type}")
         self._by_type[event_type].append((consumer, handler))
 
-    def handlers(self, event_type: str) -> list[tuple[str, Handler]]:
+    def handlers(self, event_type: str) -> list[tuple[str, Handler | Standalone]]:
         return list(self._by_type.get(event_type, ()))
 
-    def consumer(self, event_type: str, consumer: str) -> Handler | None:
+    def consumer(self, event_type: str, consumer: str) -> Handler | Standalone | None:
         return next((h for name, h in self.handlers(event_type) if name == consumer), None)
 
 
@@ -136,8 +151,11 @@ class Dispatcher:
             self._deliver_one(event, consumer, handler, report)
         return report
 
-    def _deliver_one(self, event: OutboxEvent, consumer: str, handler: Handler,
-                     report: DeliveryReport) -> None:
+    def _deliver_one(self, event: OutboxEvent, consumer: str, handler: Handler | Standalone,
+                     report: DeliveryReport, retrying: bool = False) -> None:
+        if isinstance(handler, Standalone):
+            self._deliver_standalone(event, consumer, handler, report, retrying)
+            return
         with self.uow(write=True) as uow:
             inbox = self.inbox_of(uow)
             seen = inbox.get(consumer, event.id)
@@ -146,7 +164,7 @@ class Dispatcher:
                 return
             attempts = (seen.attempts if seen else 0) + 1
             try:
-                handler(dict(event.payload), uow)
+                handler(event.payload | {"__event_id": event.id, "__event_type": event.type}, uow)
                 if not inbox.record(consumer, event.id, seen, DONE, attempts, None, None, self.clock()):
                     uow.rollback()  # another delivery did it first: our effects go
                     report.skipped += 1
@@ -158,6 +176,35 @@ class Dispatcher:
                 uow.rollback()
                 error = f"{type(exc).__name__}: {exc}"
         self._record_failure(event.id, consumer, seen, attempts, error, report)
+
+    def _deliver_standalone(self, event: OutboxEvent, consumer: str, handler: Standalone,
+                            report: DeliveryReport, retrying: bool) -> None:
+        """Claim the inbox row (as a retry due when the lease ends, so a process that dies
+        mid-way hands the event to the retry pass), run the handler outside any
+        transaction of ours, then mark the row done."""
+        now = self.clock()
+        with self.uow(write=True) as uow:
+            inbox = self.inbox_of(uow)
+            seen = inbox.get(consumer, event.id)
+            if seen is not None and (seen.status in (DONE, DEAD) or not retrying):
+                report.skipped += 1  # done, or running / waiting for its retry elsewhere
+                return
+            attempts = (seen.attempts if seen else 0) + 1
+            lease_end = now + timedelta(seconds=handler.lease_seconds)
+            if not inbox.record(consumer, event.id, seen, RETRY, attempts, "running", lease_end, now):
+                report.skipped += 1
+                return
+            uow.commit()
+        claim = InboxRecord(RETRY, attempts)
+        try:
+            handler.fn(event.payload | {"__event_id": event.id, "__event_type": event.type})
+        except Exception as exc:
+            self._record_failure(event.id, consumer, claim, attempts, f"{type(exc).__name__}: {exc}", report)
+            return
+        with self.uow(write=True) as uow:
+            if self.inbox_of(uow).record(consumer, event.id, claim, DONE, attempts, None, None, self.clock()):
+                uow.commit()
+        report.done += 1
 
     def _record_failure(self, event_id: int, consumer: str, seen: InboxRecord | None,
                         attempts: int, error: str, report: DeliveryReport) -> None:
@@ -195,7 +242,7 @@ class Dispatcher:
             if event is None or handler is None:
                 continue  # the handler is gone; the row stays for a person to see
             report.events += 1
-            self._deliver_one(event, consumer, handler, report)
+            self._deliver_one(event, consumer, handler, report, retrying=True)
         return report
 
 

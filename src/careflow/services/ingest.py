@@ -172,7 +172,7 @@ def resource_closed(event_name: str, resource_id: str, start: datetime, end: dat
     def events(_old: Resource, new: Resource) -> list[Event]:
         common: dict[str, Any] = {"source": report.source, "reference": report.reference}
         if event_name == "ClinicianCalledOut":
-            return [ClinicianCalledOut(new.id, start, end, reason, **common)]
+            return [ClinicianCalledOut(new.id, start, end, reason, **common, capacity_delta=capacity_delta)]
         if event_name == "ClinicianAvailabilityChanged":
             return [ClinicianAvailabilityChanged(new.id, start, end, available, reason, **common)]
         if event_name == "EquipmentWentDown":

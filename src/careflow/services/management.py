@@ -22,12 +22,13 @@ without a site limit may change them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from careflow.domain.access import Actor, Permission
 from careflow.domain.errors import CareflowError, Conflict, InvalidRequest, NotFound, PermissionDenied
+from careflow.domain.events import Event
 from careflow.services.ports import (
     AuditEntry,
     Clock,
@@ -248,9 +249,13 @@ def create_item(deps: ManagementDeps, actor: Actor, kind: Kind, item: Any) -> Ve
 
 
 def update_item(deps: ManagementDeps, actor: Actor, kind: Kind, key: Key, if_match: str | None,
-                change: Callable[[Any], Any]) -> Versioned:
+                change: Callable[[Any], Any],
+                events: Callable[[Any, Any], Sequence[Event]] | None = None,
+                action: str = "update", detail: dict[str, Any] | None = None) -> Versioned:
     """Replace the item with ``change(current)`` if ``if_match`` is its current ETag; the
-    check and the write happen in one transaction with the row locked."""
+    check and the write happen in one transaction with the row locked. ``events(old,
+    new)`` are written to the outbox in that transaction (a reported call-out, a stock
+    count), and the audit entry says ``action`` with ``detail``."""
     _require_write(actor, kind)
     with deps.uow(write=True) as uow:
         store = deps.admin(uow)
@@ -266,7 +271,9 @@ def update_item(deps: ManagementDeps, actor: Actor, kind: Kind, key: Key, if_mat
         saved = store.update(kind.name, item)
         if kind.catalog:
             store.bump_version()
-        _audit(uow, actor, kind, "update", _key_text(key))
+        if events is not None:
+            uow.publish(events(current.item, saved.item))
+        _audit(uow, actor, kind, action, _key_text(key), detail)
         uow.commit()
     return saved
 

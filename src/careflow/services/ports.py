@@ -276,6 +276,8 @@ class ExceptionFilter:
     assignee: str | None = None
     breached_at: datetime | None = None
     site_ids: frozenset[str] | None = None  # an actor's site limit (None: every site)
+    booking_id: str | None = None
+    case_id: str | None = None
 
 
 class ExceptionStore(Protocol):

@@ -41,6 +41,7 @@ from careflow.domain.exceptions_queue import ExceptionStatus, RaiseException
 from careflow.domain.ids import BookingId, PatientId, ResourceId, ServiceId, SiteId
 from careflow.domain.options import FindRequest, Option
 from careflow.domain.violations import Violation, ViolationCode
+from careflow.domain.violations import hard as hard_violation
 from careflow.services import booking as booking_use
 from careflow.services import exception_queue
 from careflow.services.alternatives import option_doc
@@ -86,7 +87,7 @@ class Policy:
     same_day: bool = True
     min_notice_hours: float = 24.0
     alternatives: int = 5
-    search_days: int = 14
+    search_days: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +106,7 @@ class Trigger:
     patient_id: str | None = None
     service_id: str | None = None
     shortfall: int = 0
+    closes_fully: bool = False  # every unit of the resources is gone over the window
 
     @classmethod
     def of_event(cls, event_id: int, event_type: str, payload: dict[str, Any]) -> Trigger | None:
@@ -116,7 +118,8 @@ class Trigger:
             start, end = _instant(payload.get("start")), _instant(payload.get("end"))
             if start is None or end is None:
                 return None
-            return cls(event_id, event_type, subject, (subject,), start, end)
+            return cls(event_id, event_type, subject, (subject,), start, end,
+                       closes_fully=payload.get("capacity_delta") is None)
         if event_type == "StockChanged" and int(payload.get("shortfall") or 0) > 0:
             return cls(event_id, event_type, subject, site_id=str(payload.get("site_id", "")),
                        sku=str(payload.get("sku", "")), shortfall=int(payload["shortfall"]))
@@ -131,14 +134,15 @@ class Trigger:
                 "start": self.start.isoformat() if self.start else None,
                 "end": self.end.isoformat() if self.end else None,
                 "site_id": self.site_id, "sku": self.sku, "patient_id": self.patient_id,
-                "service_id": self.service_id, "shortfall": self.shortfall}
+                "service_id": self.service_id, "shortfall": self.shortfall,
+                "closes_fully": self.closes_fully}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Trigger:
         return cls(int(d["event_id"]), str(d["event_type"]), str(d["subject"]),
                    tuple(d.get("resource_ids") or ()), _instant(d.get("start")), _instant(d.get("end")),
                    d.get("site_id"), d.get("sku"), d.get("patient_id"), d.get("service_id"),
-                   int(d.get("shortfall") or 0))
+                   int(d.get("shortfall") or 0), bool(d.get("closes_fully")))
 
 
 def _instant(value: Any) -> datetime | None:
@@ -299,11 +303,27 @@ def _affected(trigger: Trigger, deps: RecoordinationDeps) -> list[Booking]:
     return sorted(found.values(), key=lambda b: (b.start, b.id))
 
 
+def _closed_under(booking: Booking, trigger: Trigger) -> Violation | None:
+    """The violation a full closure certainly causes (no need to re-check the booking):
+    one of its allocations lies on a closed resource inside the window."""
+    if not (trigger.closes_fully and trigger.start and trigger.end):
+        return None
+    for a in booking.allocations:
+        if a.resource_id in trigger.resource_ids and a.start < trigger.end and a.end > trigger.start:
+            return hard_violation(ViolationCode.RESOURCE_UNAVAILABLE, a.resource_id,
+                                  f"{a.resource_id} is unavailable ({trigger.event_type})", a.role)
+    return None
+
+
 def _one(booking: Booking, trigger: Trigger, deps: RecoordinationDeps) -> Outcome:
-    current, violations = booking_use.recheck(booking.id, deps.booking)
+    certain = _closed_under(booking, trigger)
+    if certain is not None:  # a full closure over the allocation: broken, no re-check needed
+        current, hard = booking, [certain]
+    else:
+        current, violations = booking_use.recheck(booking.id, deps.booking)
+        hard = [v for v in violations if v.is_hard]
     if current.status is not BookingStatus.BOOKED:
         return Outcome(booking.id, GONE, detail=f"the booking is {current.status.value}")
-    hard = [v for v in violations if v.is_hard]
     codes = tuple(sorted({v.code.value for v in hard}))
     if not hard:
         return Outcome(booking.id, UNCHANGED)
@@ -320,10 +340,14 @@ def _one(booking: Booking, trigger: Trigger, deps: RecoordinationDeps) -> Outcom
             continue
         _tell_patient(moved, current, trigger, deps)
         return Outcome(booking.id, AUTO, codes, _what_changed(current, option), moved.start.isoformat())
-    wider = [o for o in _search(current, deps, same_site=False, same_day=False)
-             if not any(_same(o, s) for s in same_day)]
-    ranked = same_day + _ranked(current, wider)
-    return _queue(current, trigger, hard, codes, ranked[:policy.alternatives], deps)
+    ranked = same_day[:policy.alternatives]
+    for same_site in (True, False):  # the coming days at its site, then (none there) the network
+        if len(ranked) >= policy.alternatives or (ranked and not same_site):
+            break
+        wider = [o for o in _search(current, deps, same_site=same_site, same_day=False)
+                 if not any(_same(o, s) for s in ranked)]
+        ranked += _ranked(current, wider)[:policy.alternatives - len(ranked)]
+    return _queue(current, trigger, hard, codes, ranked, deps)
 
 
 def _short(booking: Booking, trigger: Trigger, deps: RecoordinationDeps) -> Outcome:
@@ -354,14 +378,14 @@ def _search(booking: Booking, deps: RecoordinationDeps, *, same_site: bool, same
         local = booking.start.astimezone(site.zone)
         day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
         earliest, latest = max(now, day_start), day_start + timedelta(days=1)
-    else:
-        earliest = now
+    else:  # around the booked time: a day before it to ``search_days`` after
+        earliest = max(now, booking.start - timedelta(days=1))
         latest = max(booking.start, now) + timedelta(days=deps.policy.search_days)
     if latest <= earliest:
         return []
     request = FindRequest(ServiceId(booking.service_id), PatientId(booking.patient_id), earliest, latest,
                           site_ids=frozenset({SiteId(booking.site_id)}) if same_site else frozenset(),
-                          urgency=booking.urgency, limit=50 if same_day else 20,
+                          urgency=booking.urgency, limit=50 if same_day else deps.policy.alternatives * 2,
                           reschedule_of=BookingId(booking.id))
     try:
         return find(request, deps.booking).options

@@ -62,7 +62,8 @@ def _where(stmt: Select[Any], flt: ExceptionFilter) -> Select[Any]:
     conds = []
     for column, value in ((t.c.status, flt.status), (t.c.owner_team, flt.owner_team),
                           (t.c.category, flt.category), (t.c.priority, flt.priority),
-                          (t.c.assignee, flt.assignee)):
+                          (t.c.assignee, flt.assignee), (t.c.booking_id, flt.booking_id),
+                          (t.c.case_id, flt.case_id)):
         if value is not None:
             conds.append(column == value)
     if flt.breached_at is not None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
@@ -23,6 +24,21 @@ class EventPump:
     outbox: SqlOutbox
     relay: NatsRelay | None = None
     batch: int = 200
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False, repr=False)
+    _woken: asyncio.Event | None = field(default=None, init=False, repr=False)
+
+    async def wait(self, seconds: float) -> None:
+        """Sleep until the next tick is due, or until ``wake`` asks for one now."""
+        if self._woken is None:
+            self._loop, self._woken = asyncio.get_running_loop(), asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._woken.wait(), seconds)
+        self._woken.clear()
+
+    def wake(self) -> None:
+        """Ask for a tick now (from any thread): an ingested event is delivered at once."""
+        if self._loop is not None and self._woken is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._woken.set)
 
     async def tick(self) -> DeliveryReport:
         """Publish or dispatch what the outbox holds, then the retries that are due."""
