@@ -42,6 +42,7 @@ class App:
     notifier: Notifier
     engine: Any = None
     events: Any = None  # adapters/events/pump.py's EventPump (None without an engine)
+    workflows: Any = None  # services/workflows/runtime.py's WorkflowDeps (None without SQL)
     beds: Any = None  # services/beds' BedDeps: admissions, discharge and cleaning (None without SQL)
 
     def dispose(self) -> None:
@@ -91,6 +92,11 @@ def bootstrap(
         events = build_pump(engine, uow, deps.clock, registry, settings.nats_url,
                             max_attempts=settings.event_max_attempts,
                             backoff_seconds=settings.event_backoff_seconds)
+    workflows = None
+    if engine is not None:  # the DBOS workflows: launched by serve and worker (adapters/workflows.py)
+        from careflow.adapters.workflows import wire_workflows
+
+        workflows = wire_workflows(settings, deps, notifier, registry)
     beds = None
     if engine is not None:  # bed placement: the discharge and cleaning handlers
         from careflow.adapters.db.bed_store import beds_of
@@ -99,4 +105,4 @@ def bootstrap(
 
         beds = BedDeps(deps, beds_of)
         housekeeping.register(registry, beds)
-    return App(settings, deps, notifier, engine, events, beds=beds)
+    return App(settings, deps, notifier, engine, events, workflows=workflows, beds=beds)

@@ -54,6 +54,18 @@ class Settings(BaseSettings):
     event_max_attempts: int = Field(default=5, ge=1, le=100)
     event_backoff_seconds: float = Field(default=2.0, gt=0, le=3600)
 
+    # Durable workflows (services/workflows, DBOS Transact): the system database is a SQLite
+    # file beside careflow's (``<name>.dbos.sqlite``) or, on PostgreSQL, the schema
+    # ``workflow_schema`` of careflow's database; ``workflow_database_url`` overrides both.
+    # Every process that runs workflows (``careflow serve``, ``careflow worker``) needs its
+    # own stable ``executor_id``: a restarted process resumes the workflows it left pending.
+    workflows: bool = True
+    workflow_database_url: str = ""
+    workflow_schema: str = Field(default="dbos", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    executor_id: str = Field(default="local", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
+    workflow_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    case_hold_minutes: int = Field(default=1440, ge=10, le=1440)
+
     # Notifications (adapters/notify): the channels, in order. ``file`` appends JSON lines to
     # ``notify_file`` (default: notifications.jsonl beside the SQLite file, else under var/);
     # ``smtp`` mails patients (their e-mail contact) and teams (``notify_team_emails``,
@@ -89,6 +101,17 @@ class Settings(BaseSettings):
         if len(set(names)) != len(names):
             raise ValueError("notify_channels lists a channel twice")
         return ",".join(names)
+
+    def workflow_system_url(self) -> str:
+        """Where DBOS keeps workflow state (see ``workflows`` above)."""
+        if self.workflow_database_url:
+            return self.workflow_database_url
+        path = self.sqlite_path()
+        if path is None:
+            return self.database_url
+        if path.name in ("", ":memory:"):
+            return "sqlite:///var/careflow.dbos.sqlite"
+        return f"sqlite:///{path.with_name(path.stem + '.dbos.sqlite')}"
 
     def sqlite_path(self) -> Path | None:
         """The SQLite file, when the database is SQLite."""
