@@ -98,11 +98,13 @@ def bootstrap(
 
         workflows = wire_workflows(settings, deps, notifier, registry)
     beds = None
-    if engine is not None:  # bed placement: the discharge and cleaning handlers
+    if engine is not None:  # bed placement: the discharge and cleaning handlers, the placement workflow
         from careflow.adapters.db.bed_store import beds_of
         from careflow.services.beds import housekeeping
         from careflow.services.beds.ports import BedDeps
+        from careflow.services.workflows import beds as bed_workflow
 
         beds = BedDeps(deps, beds_of)
+        beds = bed_workflow.wire(beds) if settings.workflows else beds
         housekeeping.register(registry, beds)
     return App(settings, deps, notifier, engine, events, workflows=workflows, beds=beds)
