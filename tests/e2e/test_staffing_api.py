@@ -93,7 +93,7 @@ def test_a_call_out_after_booking_shows_as_short_coverage(client: TestClient) ->
     plan = _ok(client.get("/api/v1/staffing/reallocation", params={"date": DAY, "site_id": "site-h1"}))
     short = [s for s in plan["shortages"] if s["pool_id"] == "pool-h1-preop"]
     assert [(s["start"], s["end"], s["units"], s["covered"]) for s in short] == [
-        ("2026-06-02T11:20:00Z", "2026-06-02T12:35:00Z", 1, 0)]  # no other pre-op pool to draw on
+        ("2026-06-02T11:00:00Z", "2026-06-02T13:00:00Z", 1, 0)]  # whole hours; no other pre-op pool
     assert "more booked than on duty" in short[0]["causes"][0]
     seven = next(r for r in plan["rows"]
                  if r["pool_type"] == "preop-nurse" and r["hour"] == "2026-06-02T11:00:00Z")
@@ -125,8 +125,10 @@ def test_a_cancellation_that_frees_an_interpreter_raises_one_staffing_exception(
     assert item["booking_id"] == booking and item["site_id"] == "site-c1" and item["priority"] == "high"
     move = item["alternatives"][0]
     assert (move["source_pool_id"], move["target_pool_id"], move["freed_units"]) == (H1_INTERP, C1_INTERP, 1)
-    assert (move["start"], move["end"]) == (interp["start"].replace("Z", "+00:00"),
-                                            interp["end"].replace("Z", "+00:00"))
+    # for the clock hours around the visit (staff move for whole hours)
+    assert move["start"] <= interp["start"].replace("Z", "+00:00") < interp["end"].replace("Z", "+00:00") \
+        <= move["end"]
+    assert move["start"][14:19] == move["end"][14:19] == "00:00"
 
     # once per event: the handler run again (a redelivery past the inbox) adds nothing
     handler = reallocation.staffing_handler(

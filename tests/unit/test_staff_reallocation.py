@@ -79,6 +79,17 @@ def test_short_layers_give_one_span_per_unit_short() -> None:
                                                          ((at("10:30"), at("11:00")), 1)]
 
 
+def test_staff_move_for_whole_clock_hours_not_for_the_minutes_cases_overlap() -> None:
+    pool = anesthesia("b1", "b", 1, headcount=2)
+    s = state(pool, [busy("10:00", "12:00", 0), busy("10:20", "10:35", 1), busy("11:40", "11:50", 1)])
+    hours = hours_of(WINDOW, SITES[SiteId("b")].zone)
+    assert Timeline(s, WINDOW).shortages(NOW, hours) == [((at("10:00"), at("12:00")), 1)]
+    assert Timeline(s, WINDOW).shortages(at("10:30"), hours) == [((at("10:30"), at("12:00")), 1)]
+    [move] = plan(state(anesthesia("a1", "a", 2)), s).proposals
+    assert (move.move.start, move.move.end, move.move.leave_at) == (local(DAY, "10:00"), local(DAY, "12:00"),
+                                                                    local(DAY, "09:40"))
+
+
 def test_a_move_covers_the_shortage_from_the_spare_pool_leaving_in_time_to_travel() -> None:
     result = plan(state(anesthesia("a1", "a", 3), [busy("09:00", "10:00")]), short_at_b())
     [proposal] = result.proposals
@@ -137,8 +148,29 @@ def test_staff_hours_and_travel_limit_the_sources() -> None:
     leaves_early = state(anesthesia("a1", "a", 3, end="11:00"))  # shift ends before the need does
     starts_late = state(anesthesia("a2", "a", 3, start="09:50"))  # not on duty when it must leave
     too_far = state(anesthesia("c1", "c", 3, start="04:00"))  # ~200 km: 5 hours away
-    assert plan(leaves_early, starts_late, too_far, short_at_b()).proposals == []
+    assert plan(too_far, short_at_b()).proposals == []
     assert [p.move.source for p in plan(too_far, short_at_b(), max_travel_minutes=600).proposals] == ["c1"]
+    # neither is on duty for all of 09:40-12:00; each covers the hour it can
+    got = plan(leaves_early, starts_late, too_far, short_at_b())
+    assert sorted((p.move.source, p.move.start, p.move.end) for p in got.proposals) == [
+        ("a1", local(DAY, "10:00"), local(DAY, "11:00")), ("a2", local(DAY, "11:00"), local(DAY, "12:00"))]
+    [shortage] = got.shortages
+    assert (shortage.covered, shortage.covered_unit_hours) == (0, 2.0)
+
+
+def test_hour_by_hour_moves_of_the_same_staff_are_one_move() -> None:
+    # a1 is busy 11:30-12:00 at home, so nobody is spare for all of 08:00-14:00: a1 covers
+    # 08:00-11:00 (one move, not three), then a2 11:00-14:00 (staying on needs no travel)
+    b1 = state(anesthesia("b1", "b", 1, headcount=2), [busy("08:00", "14:00", 0), busy("08:00", "14:00", 1)])
+    a1 = state(anesthesia("a1", "a", 1), [busy("11:30", "12:00")])
+    a2 = state(anesthesia("a2", "a", 1, start="10:00"))
+    got = plan(a1, a2, b1)
+    moves = sorted((p.move.source, p.move.start, p.move.end) for p in got.proposals)
+    assert moves == [("a1", local(DAY, "08:00"), local(DAY, "11:00")),
+                     ("a2", local(DAY, "11:00"), local(DAY, "14:00"))]
+    assert {p.move.leave_at for p in got.proposals} == {local(DAY, "07:40"), local(DAY, "10:40")}
+    assert [p.covers_unit_hours for p in got.proposals] == [3.0, 3.0]
+    assert got.shortages[0].covered_unit_hours == 6.0 and got.shortages[0].covered == 0
 
 
 def test_interpreters_move_only_to_a_pool_of_their_language() -> None:

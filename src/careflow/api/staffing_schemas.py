@@ -84,13 +84,15 @@ class ShortageOut(BaseModel):
     start: dt.datetime
     end: dt.datetime
     units: int
-    covered: int
+    covered: int = Field(description="units moves cover for the whole span")
+    covered_unit_hours: float = Field(description="unit-hours moves cover, some for part of the span")
     causes: list[str]
 
     @classmethod
     def of(cls, s: Shortage) -> ShortageOut:
         return cls(site_id=s.site_id, pool_id=s.pool_id, role=s.role, languages=sorted(s.languages),
-                   start=s.start, end=s.end, units=s.units, covered=s.covered, causes=list(s.causes))
+                   start=s.start, end=s.end, units=s.units, covered=s.covered,
+                   covered_unit_hours=s.covered_unit_hours, causes=list(s.causes))
 
 
 class ReallocationOut(BaseModel):

@@ -1,12 +1,13 @@
 """Staff reallocation: move spare pool staff to where coverage is short.
 
-For each short layer (a span in which one more unit of a pool type is needed at a site,
-``staff_coverage.Timeline.shortages``), the sources are the other pools of that type with
-spare staff throughout the span and the travel before it; they are tried nearest first
-(the same site first, then by distance), among equals those whose spare staff were freed
-by cancellations and no-shows first, then the most spare. Each source gives what it can;
-what it gives is promised (it cannot be given twice). Proposals are ranked by the short
-coverage they cover (unit-hours), then travel.
+For each short layer (a span of whole clock hours at the site in which one more unit of
+a pool type is needed, ``staff_coverage.Timeline.shortages``), the sources are the other
+pools of that type with spare staff throughout the span and the travel before it; they
+are tried nearest first (the same site first, then by distance), among equals those whose
+spare staff were freed by cancellations and no-shows first, then the most spare. Each
+source gives what it can; what it gives is promised (it cannot be given twice). When no
+source is spare for the whole span, what is left is covered hour by hour where it can be.
+Proposals are ranked by the short coverage they cover (unit-hours), then travel.
 
 Travel: the great-circle distance at ``speed_kmh``, rounded up to 5 minutes; the moved
 staff leave the source that long before the span starts, and go home from the target.
@@ -64,7 +65,8 @@ class Shortage:
     end: datetime
     units: int
     causes: tuple[str, ...]
-    covered: int = 0  # units the proposals cover
+    covered: int = 0  # units the proposals cover throughout the span
+    covered_unit_hours: float = 0.0  # what they cover, with moves for some of its hours
 
     @property
     def unit_hours(self) -> float:
@@ -79,9 +81,10 @@ class Proposal:
     pool_type: str
     travel_km: float
     travel_minutes: int
-    freed_units: int  # of the units moved, how many a cancellation or no-show freed
+    freed_units: int  # of the units moved, how many a cancellation or no-show freed (for part of the span)
     covers_unit_hours: float
     reasons: tuple[str, ...]
+    source_spare: int = 0  # units the source had spare throughout [leave, end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,19 +193,26 @@ def plan_reallocation(states: Sequence[PoolState], sites: Mapping[SiteId, Site],
         state = by_id[rid]
         if targets is not None and state.site_id not in targets:
             continue
-        for span, units in tl.shortages(now):
+        for span, units in tl.shortages(now, hours_of(window, sites[state.site_id].zone)):
             layers.append((state, span, units))
     layers.sort(key=lambda x: (-x[2] * (x[1][1] - x[1][0]), x[1][0], x[0].resource.id))
     for state, span, units in layers:
-        covered = 0
-        for proposal in _sources(state, span, units, states, timelines, sites, speed_kmh, max_travel_minutes):
-            plan.proposals.append(proposal)
-            covered += proposal.move.units
+        found = _sources(state, span, units, states, timelines, sites, speed_kmh, max_travel_minutes)
+        covered = sum(p.move.units for p in found)
+        if covered < units:  # nobody spare for all of it: cover what can be, hour by hour
+            there: dict[ResourceId, int] = {}
+            for hour in hours_of(span, sites[state.site_id].zone) if span[1] - span[0] > 3600 else ():
+                more = _sources(state, hour, units - covered, states, timelines, sites, speed_kmh,
+                                max_travel_minutes, there)
+                there.update({p.move.source: hour[1] for p in more})
+                found += more
+        plan.proposals.extend(_merged(found, by_id, sites))
         res = state.resource
         languages = res.pool.languages if res.pool.role == "interpreter" else frozenset()
         plan.shortages.append(Shortage(
             state.site_id, res.id, res.pool.role, languages, from_ts(span[0]), from_ts(span[1]), units,
-            _causes(timelines[res.id], span) + _demand_causes(state, span), covered))
+            _causes(timelines[res.id], span) + _demand_causes(state, span), covered,
+            round(sum(p.covers_unit_hours for p in found), 2)))
     plan.proposals.sort(key=lambda p: (-p.covers_unit_hours, p.travel_km, -p.freed_units, p.move.id))
     plan.shortages.sort(key=lambda s: (s.start, s.site_id, s.role, -s.units))
     return plan
@@ -210,7 +220,10 @@ def plan_reallocation(states: Sequence[PoolState], sites: Mapping[SiteId, Site],
 
 def _sources(target: PoolState, span: Span, units: int, states: Sequence[PoolState],
              timelines: Mapping[ResourceId, Timeline], sites: Mapping[SiteId, Site], speed_kmh: float,
-             max_travel_minutes: int) -> list[Proposal]:
+             max_travel_minutes: int, there_until: Mapping[ResourceId, int] | None = None) -> list[Proposal]:
+    """Moves covering ``units`` over ``span``; ``there_until`` names sources whose staff
+    are already at the target until a time (an earlier hour's move): staying on needs no
+    travel, and they are asked first."""
     res = target.resource
     languages = res.pool.languages if res.pool.role == "interpreter" else frozenset()
     here = sites[target.site_id]
@@ -223,15 +236,16 @@ def _sources(target: PoolState, span: Span, units: int, states: Sequence[PoolSta
         if minutes > max_travel_minutes:
             continue
         tl = timelines[src.id]
-        away = (span[0] - minutes * 60, span[1])
+        staying = there_until is not None and there_until.get(src.id) == span[0]
+        away = span if staying else (span[0] - minutes * 60, span[1])
         spare = tl.spare(away)
         if spare > 0:
-            # freed: counted over the work itself (the travel before it was never booked)
-            candidates.append((km, -tl.freed_spare(span), -spare, src.id, state, minutes, away))
+            candidates.append((-1.0 if staying else km, -tl.freed_spare(span), -spare, src.id, state,
+                               minutes, away, km))
     candidates.sort(key=lambda c: c[:4])
     out: list[Proposal] = []
     left = units
-    for km, neg_freed, neg_spare, _, state, minutes, away in candidates:
+    for _, neg_freed, neg_spare, _, state, minutes, away, km in candidates:
         if left == 0:
             break
         give = min(left, -neg_spare)
@@ -257,7 +271,24 @@ def _proposal(move: Move, source: PoolState, target: PoolState, sites: Mapping[S
                         f"{_hhmm(int(move.leave_at.timestamp()), sites[source.site_id].zone)} local")
     hours = move.units * (move.end - move.start).total_seconds() / 3600
     return Proposal(move, source.site_id, target.site_id, pool_type(target.resource), km, minutes, freed,
-                    round(hours, 2), tuple(reasons))
+                    round(hours, 2), tuple(reasons), spare)
+
+
+def _merged(found: Sequence[Proposal], states: Mapping[ResourceId, PoolState],
+            sites: Mapping[SiteId, Site]) -> list[Proposal]:
+    """Hour-by-hour moves of the same staff back to back, as one move."""
+    out: list[Proposal] = []
+    for p in sorted(found, key=lambda p: (p.move.source, p.move.units, p.move.start)):
+        last = out[-1].move if out else None
+        if last is not None and (last.source, last.units, last.end) == (p.move.source, p.move.units,
+                                                                        p.move.start):
+            move = Move(last.source, last.target, last.start, p.move.end, last.units, last.leave_at)
+            out[-1] = _proposal(move, states[move.source], states[move.target], sites, p.travel_km,
+                                p.travel_minutes, max(out[-1].freed_units, p.freed_units),
+                                min(out[-1].source_spare, p.source_spare))
+        else:
+            out.append(p)
+    return out
 
 
 def _rows(state: PoolState, tl: Timeline, site: Site, day: Span) -> list[CoverageRow]:

@@ -179,9 +179,8 @@ class Timeline:
         return min(s.spare for s in self.within(span))
 
     def freed_spare(self, span: Span) -> int:
-        if not self.covered(span):
-            return 0
-        return min(s.freed_spare for s in self.within(span))
+        """Units spare that a cancellation or no-show freed, at some time in ``span``."""
+        return max((s.freed_spare for s in self.within(span)), default=0)
 
     def take(self, span: Span, units: int) -> None:
         """Promise ``units`` of this pool's spare over ``span`` to a move."""
@@ -201,12 +200,22 @@ class Timeline:
             self.segments.insert(k + 1, tail)
             self._starts.insert(k + 1, at)
 
-    def shortages(self, not_before: int) -> list[tuple[Span, int]]:
+    def shortages(self, not_before: int, hours: Sequence[Span] = ()) -> list[tuple[Span, int]]:
         """Short coverage from ``not_before`` on, as (span, units) layers: the spans in
         which at least k units are short, for each k, merged where they coincide (one
-        person covers one layer's span)."""
-        runs = [(max(s.start, not_before), s.end, s.short) for s in self.segments
-                if s.short > 0 and s.end > not_before]
+        person covers one layer's span).
+
+        With ``hours`` (the site's clock hours), each hour counts as short by the most
+        units short at any instant in it: staff move for whole hours, not for the ten
+        minutes two cases overlap.
+        """
+        if hours:
+            runs = [(max(h[0], not_before), h[1], max((s.short for s in self.within(h)), default=0))
+                    for h in hours if h[1] > not_before]
+            runs = [r for r in runs if r[2] > 0]
+        else:
+            runs = [(max(s.start, not_before), s.end, s.short) for s in self.segments
+                    if s.short > 0 and s.end > not_before]
         layers: dict[Span, int] = {}
         for k in range(1, max((r[2] for r in runs), default=0) + 1):
             merged: list[list[int]] = []

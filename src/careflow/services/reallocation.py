@@ -187,7 +187,7 @@ def proposal_dict(p: Proposal) -> dict[str, Any]:
             "start": m.start.isoformat(), "end": m.end.isoformat(), "leave_at": m.leave_at.isoformat(),
             "units": m.units, "travel_km": p.travel_km, "travel_minutes": p.travel_minutes,
             "freed_units": p.freed_units, "covers_unit_hours": p.covers_unit_hours,
-            "reasons": list(p.reasons)}
+            "source_spare": p.source_spare, "reasons": list(p.reasons)}
 
 
 # --- applying a move --------------------------------------------------------------------
