@@ -103,3 +103,15 @@ def test_a_waiting_admission_escalates_once_then_is_placed_when_the_bed_is_clean
         status = conn.execute(select(exception_item.c.status)
                               .where(exception_item.c.id == placed.exception_id)).scalar_one()
     assert status == "resolved"
+
+
+def test_an_admission_left_waiting_without_its_workflow_gets_one_at_launch(world: World) -> None:
+    deps = replace(world.app.beds, start=lambda admission_id: None)  # as if the start had failed
+    waiting = placement.request_admission(ask("pf2"), BED_MANAGER, deps)
+    assert waiting.status is AdmissionStatus.WAITING
+    wid = bed_workflow.workflow_id(waiting.id)
+    assert runtime.workflow_status(wid) is None
+    assert bed_workflow.resume_waiting() >= 1
+    _until("the resumed workflow", lambda: runtime.workflow_status(wid) in ("ENQUEUED", "PENDING"))
+    assert bed_workflow.resume_waiting() >= 1  # again: the same workflow, not a second one
+    assert runtime.workflow_status(wid) in ("ENQUEUED", "PENDING")

@@ -9,6 +9,7 @@ from careflow.services.booking import BookingDeps
 from careflow.services.dispatch import HandlerRegistry
 from careflow.services.ports import Notifier
 from careflow.services.surgical_cases import register_case_handlers, resume_requested
+from careflow.services.workflows import beds as bed_workflow
 from careflow.services.workflows import runtime
 from careflow.services.workflows.runtime import SystemDatabase, WorkflowDeps
 
@@ -35,6 +36,7 @@ def start_workflows(settings: Settings, executor_id: str | None = None) -> int:
     """Launch DBOS here (recovering this executor's pending workflows) and enqueue the cases
     left ``requested``; returns how many were."""
     runtime.launch(executor_id or settings.executor_id, settings.workflow_poll_seconds)
+    bed_workflow.resume_waiting()  # admissions left waiting without a running wait
     return resume_requested(runtime.deps())
 
 

@@ -24,11 +24,11 @@ from dbos import DBOS
 
 from careflow.domain.beds import AdmissionStatus
 from careflow.services.beds import placement
-from careflow.services.beds.ports import BedDeps
+from careflow.services.beds.ports import AdmissionFilter, BedDeps
 from careflow.services.workflows import runtime
 
-__all__ = ["BED_PLACEMENT", "SIGNAL_TOPIC", "configure", "placement_workflow", "signal", "start", "wire",
-           "workflow_id"]
+__all__ = ["BED_PLACEMENT", "SIGNAL_TOPIC", "configure", "placement_workflow", "resume_waiting", "signal",
+           "start", "wire", "workflow_id"]
 
 BED_PLACEMENT = "careflow.bed_placement"
 SIGNAL_TOPIC = "bed.signal"
@@ -111,6 +111,20 @@ def _start_logged(admission_id: str) -> None:
     except Exception as exc:  # the system database unreachable, say
         _log.warning("bed placement workflow not started for admission %s: %s", admission_id,
                      type(exc).__name__)
+
+
+def resume_waiting(limit: int = 10_000) -> int:
+    """Start the workflow of every admission still waiting (at launch: one whose start failed,
+    or was asked of a process without DBOS, is picked up here; a running one is the same
+    workflow, started again by id); returns how many were asked. A no-op when bed placement
+    is not configured."""
+    if _deps is None:
+        return 0
+    with _deps.booking.uow() as uow:
+        waiting, _ = _deps.beds_of(uow).admissions(AdmissionFilter(status=AdmissionStatus.WAITING), 0, limit)
+    for adm in waiting:
+        start(adm.id)
+    return len(waiting)
 
 
 def wire(bed_deps: BedDeps) -> BedDeps:
