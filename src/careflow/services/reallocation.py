@@ -134,16 +134,19 @@ def pool_states(uow: UnitOfWork, pools: Sequence[Resource], catalog: Catalog, wi
 
 
 def _plan(uow: UnitOfWork, catalog: Catalog, day: date, targets: frozenset[SiteId] | None,
-          demands: Sequence[Demand], now: datetime) -> Plan:
+          demands: Sequence[Demand], now: datetime, roles: frozenset[str] | None = None) -> Plan:
+    """The plan for ``day``; ``roles`` limits it to some pool roles (the event handler
+    needs only the roles a booking freed)."""
     days = {sid: _day_span(day, site.zone) for sid, site in catalog.sites.items()}
     shown = days if targets is None else {s: days[s] for s in targets if s in days}
     if not shown:
         return Plan()
     window = (min(lo for lo, _ in shown.values()) - TRAVEL_MARGIN, max(hi for _, hi in shown.values()))
-    pools = sorted((r for r in catalog.resources.values() if r.kind is ResourceKind.STAFF_POOL and r.active),
-                   key=lambda r: r.id)
+    pools = sorted((r for r in catalog.resources.values() if r.kind is ResourceKind.STAFF_POOL and r.active
+                    and (roles is None or r.pool.role in roles)), key=lambda r: r.id)
     queue = demands_from_queue(uow.exceptions.unresolved(), catalog.sites)
-    asked = [d for d in (*demands, *queue) if targets is None or d.site_id in targets]
+    asked = [d for d in (*demands, *queue) if (targets is None or d.site_id in targets)
+             and (roles is None or d.role in roles)]
     return plan_reallocation(pool_states(uow, pools, catalog, window), catalog.sites, window, to_ts(now),
                              asked, targets, days)
 
@@ -294,7 +297,8 @@ def staffing_handler(deps: ReallocationDeps, event_type: str) -> Handler:
         if not freed or booking.site_id not in catalog.sites:
             return
         day = booking.start.astimezone(catalog.sites[booking.site_id].zone).date()
-        plan = _plan(uow, catalog, day, None, (), now)
+        roles = frozenset(catalog.resources[rid].pool.role for rid in freed)
+        plan = _plan(uow, catalog, day, None, (), now, roles)
         moves = [p for p in plan.proposals if p.move.source in freed
                  and to_ts(p.move.leave_at) < freed[p.move.source][1]
                  and to_ts(p.move.end) > freed[p.move.source][0]]
