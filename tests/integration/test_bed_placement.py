@@ -96,12 +96,13 @@ def test_bad_requests_are_refused_and_nothing_is_written(engine: Engine) -> None
         assert conn.execute(text("SELECT count(*) FROM admission")).scalar_one() == 0
 
 
-def test_two_admissions_racing_for_the_last_bed_one_gets_it_one_waits(engine: Engine) -> None:
+def test_admissions_racing_for_the_last_bed_one_gets_it_the_others_wait(engine: Engine) -> None:
     w = world(engine, beds=(("4w-any", "4W", "surgical", "any", False),))
-    calls = [partial(request_admission, ask(p), BED_MANAGER, w.deps) for p in ("pf1", "pm1")]
+    patients = ("pf1", "pf2", "pf3", "pm1", "pm2")
+    calls = [partial(request_admission, ask(p), BED_MANAGER, w.deps) for p in patients]
     results, errors = at_once(calls)
     assert errors == []
-    assert sorted(a.status.value for a in results) == ["placed", "waiting"]
+    assert sorted(a.status.value for a in results) == ["placed", "waiting", "waiting", "waiting", "waiting"]
     assert _overlaps(engine) == 0
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM allocation WHERE active")).scalar_one() == 1

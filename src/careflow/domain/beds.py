@@ -137,7 +137,7 @@ class RequestAdmission:
             raise InvalidRequest("name the wanted unit or the bed type (unit type)", "unit")
         for name in ("unit", "bed_type"):
             value = getattr(self, name)
-            if value is not None and not _NAME.match(value):
+            if value is not None and not _NAME.fullmatch(value):
                 raise InvalidRequest(f"{name} must be a short name (letters, digits, space, _ . -)", name)
         if not 1 <= self.los_hours <= MAX_STAY_HOURS:
             raise InvalidRequest(f"los_hours must be between 1 and {MAX_STAY_HOURS}", "los_hours")
