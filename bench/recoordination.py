@@ -50,8 +50,9 @@ OVERLAPS = text("""
 
 def booked_of(app: App, clinician: str) -> list[Any]:
     with app.deps.uow() as uow:
-        found, _ = uow.bookings.find(BookingFilter(resource_id=ResourceId(clinician), status=BookingStatus.BOOKED,
-                                                   start_from=NOW + timedelta(hours=1)), 0, 10_000)
+        flt = BookingFilter(resource_id=ResourceId(clinician), status=BookingStatus.BOOKED,
+                            start_from=NOW + timedelta(hours=1))
+        found, _ = uow.bookings.find(flt, 0, 10_000)
     return sorted(found, key=lambda b: b.start)
 
 

@@ -98,7 +98,8 @@ def test_short_notice_goes_to_the_queue_with_ranked_alternatives(client: TestCli
     mine = outcome_of(wait_for_run(client, SURGEON_1), booking["id"])
     assert mine["result"] == "queued", mine
     item = client.get(f"/api/v1/exceptions/{mine['exception_id']}").json()
-    assert (item["category"], item["owner_team"], item["priority"]) == ("recoordination", "scheduling", "urgent")
+    assert (item["category"], item["owner_team"], item["priority"]) == (
+        "recoordination", "scheduling", "urgent")
     assert item["booking_id"] == booking["id"]
     assert item["alternatives"], "the person working the item gets ranked alternatives"
     assert [a["rank"] for a in item["alternatives"]] == list(range(1, len(item["alternatives"]) + 1))
@@ -114,7 +115,8 @@ def test_redelivery_changes_nothing(client: TestClient, app: App) -> None:
     booking = book_visit(client, "pat-00010", SURGEON_1, NOW + timedelta(days=2, hours=3))
     start = datetime.fromisoformat(booking["start"])
     client.post("/api/v1/events/ClinicianCalledOut", json={
-        "resource_id": SURGEON_1, "start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()})
+        "resource_id": SURGEON_1, "start": start.isoformat(),
+        "end": (start + timedelta(hours=1)).isoformat()})
     first = wait_for_run(client, SURGEON_1)
     with app.engine.connect() as conn:
         event_id = conn.execute(select(outbox.c.id).where(outbox.c.type == "ClinicianCalledOut")).scalar_one()
@@ -244,7 +246,8 @@ def test_a_cancelled_slot_is_offered_to_the_waitlist_by_priority(client: TestCli
     assert offered["status"] == "offered", offered
     assert entry(normal.json()["id"])["status"] == "waiting"
     hold = client.get(f"/api/v1/bookings/{offered['offer_booking_id']}").json()
-    assert hold["status"] == "held" and start <= datetime.fromisoformat(hold["start"]) < start + timedelta(hours=1)
+    assert hold["status"] == "held"
+    assert start <= datetime.fromisoformat(hold["start"]) < start + timedelta(hours=1)
     topics = [n["topic"] for n in client.get("/api/v1/notifications",
                                              params={"booking_id": hold["id"]}).json()["items"]]
     assert topics == ["waitlist.offer"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -232,10 +233,8 @@ def test_a_standalone_handler_that_died_midway_is_delivered_again_after_its_leas
             raise Died
 
     registry.register("BookingCancelled", "solo", Standalone(work, lease_seconds=60))
-    try:
+    with contextlib.suppress(Died):
         dispatcher.dispatch_once(outbox)
-    except Died:
-        pass
     claimed = store.inbox[("solo", 1)]
     assert (claimed["status"], claimed["error"]) == (RETRY, "running")
     assert dispatcher.deliver(outbox.events[0]).skipped == 1, "running elsewhere: not started twice"

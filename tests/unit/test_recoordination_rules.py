@@ -22,7 +22,8 @@ def test_only_events_that_remove_capacity_trigger_a_run() -> None:
     called_out = Trigger.of_event(7, "ClinicianCalledOut", {"aggregate_id": "dr_a", **window})
     assert called_out is not None
     assert (called_out.resource_ids, called_out.start, called_out.closes_fully) == (("dr_a",), T0, True)
-    partial = Trigger.of_event(8, "ClinicianCalledOut", {"aggregate_id": "pool", "capacity_delta": 1, **window})
+    partial = Trigger.of_event(8, "ClinicianCalledOut",
+                               {"aggregate_id": "pool", "capacity_delta": 1, **window})
     assert partial is not None and not partial.closes_fully
     assert Trigger.of_event(9, "ClinicianAvailabilityChanged",
                             {"aggregate_id": "dr_a", "available": True, **window}) is None

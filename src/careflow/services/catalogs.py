@@ -30,5 +30,10 @@ class CatalogCache:
                 self._catalog = current
         return current
 
+    def current(self) -> Catalog | None:
+        """The catalog last loaded, without asking the database whether it is still
+        current (for facts that do not go stale with master data, such as a site's zone)."""
+        return self._catalog
+
     def invalidate(self) -> None:
         self._catalog = None

@@ -10,7 +10,7 @@ resolving or reassigning an item someone else claimed, being that assignee or a 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,8 +20,19 @@ from careflow.domain.exception_sla import DEFAULT_POLICY, SlaPolicy, figures
 from careflow.domain.exceptions_queue import ExceptionItem, ExceptionStatus, RaiseException
 from careflow.services.ports import AuditEntry, Clock, ExceptionFilter, UnitOfWork, UnitOfWorkFactory
 
-__all__ = ["claim", "comment", "escalate_due", "get", "list_items", "queue_figures",
-           "raise_exception", "reassign", "resolve"]
+__all__ = [
+    "claim",
+    "comment",
+    "escalate_due",
+    "get",
+    "list_items",
+    "new_exception_id",
+    "queue_figures",
+    "raise_exception",
+    "raise_many",
+    "reassign",
+    "resolve",
+]
 
 
 def new_exception_id() -> str:
@@ -55,13 +66,16 @@ def _change(item_id: str, actor: Actor, uow_factory: UnitOfWorkFactory, action: 
 
 
 def raise_exception(cmd: RaiseException, actor: Actor, uow_factory: UnitOfWorkFactory, clock: Clock,
-                    policy: SlaPolicy = DEFAULT_POLICY) -> ExceptionItem:
-    """Put a case on the queue, due by the policy's SLA for its category and priority."""
+                    policy: SlaPolicy = DEFAULT_POLICY, item_id: str | None = None) -> ExceptionItem:
+    """Put a case on the queue, due by the policy's SLA for its category and priority.
+
+    ``item_id`` lets a workflow step name its item up front, so running the step again
+    finds the item instead of raising a second one."""
     cmd.validate()
     if cmd.site_id is not None:
         actor.require_site(cmd.site_id)
     now = clock()
-    item = ExceptionItem.raised(new_exception_id(), cmd, now,
+    item = ExceptionItem.raised(item_id or new_exception_id(), cmd, now,
                                 policy.due_at(cmd.category, cmd.priority, now))
     with uow_factory(write=True) as uow:
         uow.exceptions.add(item)
@@ -71,6 +85,29 @@ def raise_exception(cmd: RaiseException, actor: Actor, uow_factory: UnitOfWorkFa
         uow.commit()
     item.events.clear()
     return item
+
+
+def raise_many(items: Sequence[tuple[RaiseException, str]], actor: Actor, uow_factory: UnitOfWorkFactory,
+               clock: Clock, policy: SlaPolicy = DEFAULT_POLICY) -> list[ExceptionItem]:
+    """Several items (each with the id it was promised) in one transaction: re-coordination
+    queues the bookings of one run in batches."""
+    now = clock()
+    raised: list[ExceptionItem] = []
+    for cmd, item_id in items:
+        cmd.validate()
+        if cmd.site_id is not None:
+            actor.require_site(cmd.site_id)
+        raised.append(ExceptionItem.raised(item_id, cmd, now, policy.due_at(cmd.category, cmd.priority, now)))
+    with uow_factory(write=True) as uow:
+        for item in raised:
+            uow.exceptions.add(item)
+            uow.publish(item.events)
+            _audit(uow, actor, "exception.raise", item, category=item.category, team=item.owner_team,
+                   priority=item.priority)
+        uow.commit()
+    for item in raised:
+        item.events.clear()
+    return raised
 
 
 def list_items(flt: ExceptionFilter, actor: Actor, uow_factory: UnitOfWorkFactory, offset: int = 0,

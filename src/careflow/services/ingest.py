@@ -255,14 +255,16 @@ def stock_fell_below_threshold(site_id: str, sku: str, available: int, threshold
             raise NotFound("stock item", f"{site_id}/{sku}")
     detail: dict[str, Any] = {"site_id": site_id, "sku": sku, "available": available,
                               "threshold": threshold}
+    extra = {"source": report.source, "reference": report.reference}
     _publish(report, [StockFellBelowThreshold(f"{site_id}/{sku}", site_id, sku, available, threshold,
-                                              extra={"source": report.source, "reference": report.reference})],
+                                              extra=extra)],
              "stock_item", f"{site_id}/{sku}", deps, detail)
     return Receipt("StockFellBelowThreshold", f"{site_id}/{sku}", detail)
 
 
 def authorization_changed(authorization_id: str, status: str, report: Report, deps: IngestDeps,
-                          valid_from: Any = None, valid_to: Any = None, reference: str | None = None) -> Receipt:
+                          valid_from: Any = None, valid_to: Any = None,
+                          reference: str | None = None) -> Receipt:
     """A payer's decision: the authorization's status (and validity) change."""
     writer = _as_writer(report)
     try:
@@ -278,7 +280,8 @@ def authorization_changed(authorization_id: str, status: str, report: Report, de
                        reference=reference if reference is not None else a.reference)
 
     def events(old: Authorization, new: Authorization) -> list[Event]:
-        return [AuthorizationChanged(new.id, new.patient_id, new.service_id, new.status.value, old.status.value,
+        return [AuthorizationChanged(new.id, new.patient_id, new.service_id, new.status.value,
+                                     old.status.value,
                                      new.valid_from.isoformat() if new.valid_from else "",
                                      new.valid_to.isoformat() if new.valid_to else "",
                                      report.source, report.reference)]
@@ -331,7 +334,8 @@ def bed_cleaned(bed_id: str, at: datetime, report: Report, deps: IngestDeps) -> 
     at = require_aware(at, "at")
     _bed(bed_id, report, deps)
     detail = {"at": at.isoformat()}
-    _publish(report, [BedCleaned(bed_id, at, report.source, report.reference)], "resource", bed_id, deps, detail)
+    _publish(report, [BedCleaned(bed_id, at, report.source, report.reference)], "resource", bed_id, deps,
+             detail)
     return Receipt("BedCleaned", bed_id, detail)
 
 

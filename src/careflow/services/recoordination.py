@@ -32,12 +32,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from careflow.domain.access import Actor
 from careflow.domain.bookings import Booking, BookingStatus
 from careflow.domain.commands import RescheduleBooking
 from careflow.domain.errors import CareflowError
-from careflow.domain.exceptions_queue import ExceptionStatus, RaiseException
+from careflow.domain.exceptions_queue import RaiseException
 from careflow.domain.ids import BookingId, PatientId, ResourceId, ServiceId, SiteId
 from careflow.domain.options import FindRequest, Option
 from careflow.domain.violations import Violation, ViolationCode
@@ -50,7 +51,6 @@ from careflow.services.dispatch import Standalone
 from careflow.services.finding import find
 from careflow.services.ports import (
     BookingFilter,
-    ExceptionFilter,
     Notification,
     Notifier,
     UnitOfWork,
@@ -76,6 +76,7 @@ TRIGGERS = ("ClinicianCalledOut", "ClinicianAvailabilityChanged", "EquipmentWent
 UNCHANGED, AUTO, QUEUED, FAILED, GONE = "unchanged", "auto_resolved", "queued", "failed", "gone"
 CHANGED_RESOURCE_MINUTES = 30  # a changed clinician or room weighs like a 30-minute move
 MAX_AFFECTED = 5000
+QUEUE_BATCH = 25  # queue items per transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,22 +246,41 @@ def start_run(trigger: Trigger, deps: RecoordinationDeps) -> RunReport:
     return recoordinate(run, deps)
 
 
+@dataclass
+class _Queue:
+    """Queue items a run raises, written in batches (one transaction each)."""
+
+    open_items: dict[tuple[str, str], str]  # (booking, category) → an unresolved item's id
+    pending: list[tuple[RaiseException, str]] = field(default_factory=list)
+
+    def flush(self, deps: RecoordinationDeps) -> None:
+        if self.pending:
+            exception_queue.raise_many(self.pending, RECOORDINATOR, deps.booking.uow, deps.booking.clock)
+            self.pending = []
+
+
 def recoordinate(run: RunReport, deps: RecoordinationDeps) -> RunReport:
     """Fix, queue or leave alone each affected booking; record the outcomes."""
     began = time.perf_counter()
     done = {o.booking_id: o for o in run.outcomes}  # a resumed run keeps what it did
-    for booking in _affected(run.trigger, deps):
-        if booking.id in done:
-            continue
+    affected = [b for b in _affected(run.trigger, deps) if b.id not in done]
+    with deps.booking.uow() as uow:  # items already open for these bookings are not raised again
+        wanted = {b.id for b in affected}
+        queue = _Queue({(i.booking_id or "", i.category): i.id for i in uow.exceptions.unresolved()
+                        if i.booking_id in wanted})
+    for booking in affected:
         try:
             if run.trigger.shortfall:
-                outcome = _short(booking, run.trigger, deps)
+                outcome = _short(booking, run.trigger, deps, queue)
             else:
-                outcome = _one(booking, run.trigger, deps)
+                outcome = _one(booking, run.trigger, deps, queue)
         except CareflowError as exc:  # e.g. the booking was cancelled meanwhile
             outcome = Outcome(booking.id, GONE, detail=f"{type(exc).__name__}: {exc}")
         done[booking.id] = outcome
         run.outcomes.append(outcome)
+        if len(queue.pending) >= QUEUE_BATCH:
+            queue.flush(deps)
+    queue.flush(deps)
     run.finished_at = deps.booking.clock()
     run.seconds += time.perf_counter() - began
     with deps.booking.uow(write=True) as uow:
@@ -315,7 +335,7 @@ def _closed_under(booking: Booking, trigger: Trigger) -> Violation | None:
     return None
 
 
-def _one(booking: Booking, trigger: Trigger, deps: RecoordinationDeps) -> Outcome:
+def _one(booking: Booking, trigger: Trigger, deps: RecoordinationDeps, queue: _Queue) -> Outcome:
     certain = _closed_under(booking, trigger)
     if certain is not None:  # a full closure over the allocation: broken, no re-check needed
         current, hard = booking, [certain]
@@ -328,7 +348,10 @@ def _one(booking: Booking, trigger: Trigger, deps: RecoordinationDeps) -> Outcom
     if not hard:
         return Outcome(booking.id, UNCHANGED)
     policy = deps.policy
-    same_day = _ranked(current, _search(current, deps, same_site=True, same_day=True))
+    zone = _zone(current.site_id, deps)
+    nearby = _search(current, deps, same_site=True, days=1 + policy.search_days)  # its day, the next few
+    day = current.start.astimezone(zone).date()
+    same_day = _ranked(current, [o for o in nearby if o.start.astimezone(zone).date() == day])
     for option in same_day[:3] if policy.auto_apply else []:
         if not _allowed(current, option, deps):
             continue
@@ -340,17 +363,14 @@ def _one(booking: Booking, trigger: Trigger, deps: RecoordinationDeps) -> Outcom
             continue
         _tell_patient(moved, current, trigger, deps)
         return Outcome(booking.id, AUTO, codes, _what_changed(current, option), moved.start.isoformat())
-    ranked = same_day[:policy.alternatives]
-    for same_site in (True, False):  # the coming days at its site, then (none there) the network
-        if len(ranked) >= policy.alternatives or (ranked and not same_site):
-            break
-        wider = [o for o in _search(current, deps, same_site=same_site, same_day=False)
-                 if not any(_same(o, s) for s in ranked)]
-        ranked += _ranked(current, wider)[:policy.alternatives - len(ranked)]
-    return _queue(current, trigger, hard, codes, ranked, deps)
+    later = _ranked(current, [o for o in nearby if not any(_same(o, s) for s in same_day)])
+    ranked = (same_day + later)[:policy.alternatives]
+    if not ranked:  # nothing at its site in those days: other sites, that day
+        ranked = _ranked(current, _search(current, deps, same_site=False))[:policy.alternatives]
+    return _queue(current, trigger, hard, codes, ranked, deps, queue)
 
 
-def _short(booking: Booking, trigger: Trigger, deps: RecoordinationDeps) -> Outcome:
+def _short(booking: Booking, trigger: Trigger, deps: RecoordinationDeps, queue: _Queue) -> Outcome:
     """A case whose reserved items the count says are not on the shelf: nothing at its site
     can fix it before a delivery, so it goes to the queue with the options at other sites,
     and at its own site once the item's lead time has passed."""
@@ -360,37 +380,45 @@ def _short(booking: Booking, trigger: Trigger, deps: RecoordinationDeps) -> Outc
     if current is None or current.status is not BookingStatus.BOOKED:
         return Outcome(booking.id, GONE, detail="the booking is no longer booked")
     restock = deps.booking.clock() + timedelta(days=level.lead_time_days if level else 0)
-    options = [o for o in _search(current, deps, same_site=False, same_day=False)
-               if o.site_id != current.site_id or o.start >= restock]
+    options = [o for o in _search(current, deps, same_site=False) if o.site_id != current.site_id]
+    options += _search(current, deps, same_site=True, days=1 + deps.policy.search_days, after=restock)
     ranked = _ranked(current, options)[:deps.policy.alternatives]
     codes = (ViolationCode.STOCK_INSUFFICIENT.value,)
     summary = (f"booking {current.id} at {current.site_id} on {current.start.isoformat()}: a count of "
                f"{trigger.sku} left {trigger.shortfall} short of what booked cases hold; "
                f"{len(ranked)} alternative(s) attached")
-    return _raise(current, "implant_short", "perioperative_coordination", summary, codes, ranked, deps)
+    return _raise(current, "implant_short", "perioperative_coordination", summary, codes, ranked, deps,
+                  queue)
 
 
-def _search(booking: Booking, deps: RecoordinationDeps, *, same_site: bool, same_day: bool) -> list[Option]:
+def _search(booking: Booking, deps: RecoordinationDeps, *, same_site: bool, days: int = 1,
+            after: datetime | None = None) -> list[Option]:
+    """Options over ``days`` local days from the booking's (or from ``after``), at its site or
+    across the network; its own time and resources count as free."""
     now = deps.booking.clock()
-    with deps.booking.uow() as uow:
-        site = deps.booking.catalogs.get(uow).site(booking.site_id)
-    if same_day:
-        local = booking.start.astimezone(site.zone)
-        day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        earliest, latest = max(now, day_start), day_start + timedelta(days=1)
-    else:  # around the booked time: a day before it to ``search_days`` after
-        earliest = max(now, booking.start - timedelta(days=1))
-        latest = max(booking.start, now) + timedelta(days=deps.policy.search_days)
+    local = max(booking.start, after or booking.start).astimezone(_zone(booking.site_id, deps))
+    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    earliest = max(now, day_start, after or now)
+    latest = day_start + timedelta(days=days)
     if latest <= earliest:
         return []
     request = FindRequest(ServiceId(booking.service_id), PatientId(booking.patient_id), earliest, latest,
                           site_ids=frozenset({SiteId(booking.site_id)}) if same_site else frozenset(),
-                          urgency=booking.urgency, limit=50 if same_day else deps.policy.alternatives * 2,
+                          urgency=booking.urgency, limit=60 if same_site else deps.policy.alternatives * 2,
                           reschedule_of=BookingId(booking.id))
     try:
         return find(request, deps.booking).options
     except CareflowError:
         return []
+
+
+def _zone(site_id: str, deps: RecoordinationDeps) -> ZoneInfo:
+    """The site's zone from the cached catalog (no unit of work once it is loaded)."""
+    catalog = deps.booking.catalogs.current()
+    if catalog is None:
+        with deps.booking.uow() as uow:
+            catalog = deps.booking.catalogs.get(uow)
+    return catalog.site(site_id).zone
 
 
 def _changed(booking: Booking, option: Option) -> int:
@@ -416,8 +444,7 @@ def _allowed(booking: Booking, option: Option, deps: RecoordinationDeps) -> bool
     policy = deps.policy
     if policy.same_site and option.site_id != booking.site_id:
         return False
-    with deps.booking.uow() as uow:
-        zone = deps.booking.catalogs.get(uow).site(booking.site_id).zone
+    zone = _zone(booking.site_id, deps)
     if policy.same_day and option.start.astimezone(zone).date() != booking.start.astimezone(zone).date():
         return False
     notice = min(option.start, booking.start) - deps.booking.clock()
@@ -457,25 +484,23 @@ def _priority(booking: Booking, now: datetime) -> str:
 
 
 def _queue(booking: Booking, trigger: Trigger, hard: list[Violation], codes: tuple[str, ...],
-           alternatives: list[Option], deps: RecoordinationDeps) -> Outcome:
+           alternatives: list[Option], deps: RecoordinationDeps, queue: _Queue) -> Outcome:
     summary = (f"booking {booking.id} at {booking.site_id} on {booking.start.isoformat()} fails "
                f"{', '.join(codes)} after {trigger.event_type} ({hard[0].subject}); "
                f"{len(alternatives)} alternative(s) attached")
-    return _raise(booking, "recoordination", "scheduling", summary, codes, alternatives, deps)
+    return _raise(booking, "recoordination", "scheduling", summary, codes, alternatives, deps, queue)
 
 
 def _raise(booking: Booking, category: str, team: str, summary: str, codes: tuple[str, ...],
-           alternatives: list[Option], deps: RecoordinationDeps) -> Outcome:
-    with deps.booking.uow() as uow:
-        items, _ = uow.exceptions.find(ExceptionFilter(booking_id=booking.id, category=category), 0, 50)
-    existing = next((i for i in items if i.status != ExceptionStatus.RESOLVED), None)
+           alternatives: list[Option], deps: RecoordinationDeps, queue: _Queue) -> Outcome:
+    existing = queue.open_items.get((booking.id, category))
     if existing is not None:  # a resumed run, or a second event on the same booking
-        return Outcome(booking.id, QUEUED, codes, "already on the queue", exception_id=existing.id)
+        return Outcome(booking.id, QUEUED, codes, "already on the queue", exception_id=existing)
     docs = tuple(option_doc(o, rank, _what_changed(booking, o)) for rank, o in enumerate(alternatives, 1))
-    item = exception_queue.raise_exception(
-        RaiseException(category, team, _priority(booking, deps.booking.clock()), summary,
-                       booking_id=booking.id, patient_id=booking.patient_id, site_id=booking.site_id,
-                       alternatives=docs),
-        RECOORDINATOR, deps.booking.uow, deps.booking.clock)
+    item_id = exception_queue.new_exception_id()
+    queue.pending.append((RaiseException(category, team, _priority(booking, deps.booking.clock()), summary,
+                                         booking_id=booking.id, patient_id=booking.patient_id,
+                                         site_id=booking.site_id, alternatives=docs), item_id))
+    queue.open_items[(booking.id, category)] = item_id
     reason = "no fix allowed by policy" if alternatives else "no alternative found"
-    return Outcome(booking.id, QUEUED, codes, reason, exception_id=item.id)
+    return Outcome(booking.id, QUEUED, codes, reason, exception_id=item_id)

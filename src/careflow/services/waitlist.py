@@ -15,6 +15,7 @@ offered only while waiting; a slot already held shows as busy to ``find``).
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -212,10 +213,8 @@ def decline(entry_id: str, actor: Actor, deps: WaitlistDeps) -> WaitlistEntry:
 
 
 def _release(hold_id: str, reason: str, deps: WaitlistDeps) -> None:
-    try:
+    with contextlib.suppress(CareflowError):  # it expired or was booked meanwhile: nothing to release
         booking_use.cancel(CancelBooking(hold_id, reason, OFFERER), deps.booking)
-    except CareflowError:  # it expired or was booked meanwhile: nothing to release
-        pass
 
 
 def offer_freed_slot(slot: FreedSlot, deps: WaitlistDeps) -> WaitlistEntry | None:
@@ -243,17 +242,15 @@ def offer_freed_slot(slot: FreedSlot, deps: WaitlistDeps) -> WaitlistEntry | Non
 
 
 def _expire(entry: WaitlistEntry, deps: WaitlistDeps) -> None:
-    try:
+    with contextlib.suppress(CareflowError):
         _change(entry.id, OFFERER, deps, "expire", lambda e, now: e.expire(now))
-    except CareflowError:
-        pass
 
 
 def _try_offer(entry: WaitlistEntry, slot: FreedSlot, start: datetime,
                deps: WaitlistDeps) -> WaitlistEntry | None:
     request = FindRequest(ServiceId(entry.service_id), PatientId(entry.patient_id), start,
-                          max(slot.end, start + timedelta(minutes=1)), site_ids=frozenset({SiteId(slot.site_id)}),
-                          limit=1)
+                          max(slot.end, start + timedelta(minutes=1)),
+                          site_ids=frozenset({SiteId(slot.site_id)}), limit=1)
     try:
         options = find(request, deps.booking).options
     except CareflowError:
@@ -337,10 +334,8 @@ def _after_expiry(deps: WaitlistDeps) -> Callable[[dict[str, Any]], None]:
 
 
 def _lapse(entry: WaitlistEntry, deps: WaitlistDeps) -> None:
-    try:
+    with contextlib.suppress(CareflowError):
         _change(entry.id, OFFERER, deps, "offer_lapsed", lambda e, now: e.offer_lapsed(now))
-    except CareflowError:
-        pass
 
 
 def register_handlers(registry: HandlerRegistry, deps: WaitlistDeps) -> None:

@@ -11,8 +11,8 @@ Send an ``Idempotency-Key`` to make a retried report safe.
 
 from __future__ import annotations
 
-from datetime import date
 from collections.abc import Callable
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, status

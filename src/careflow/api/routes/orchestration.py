@@ -160,7 +160,8 @@ def list_waitlist(app: AppDep, actor: ActorDep, status: Status | None = None,
     """Entries in offer order: priority, then age."""
     items, total = wl.list_entries(wl.WaitlistFilter(status, patient_id, service_id), actor, _deps(app),
                                    offset, limit)
-    return Page[WaitlistOut](items=[WaitlistOut.of(e) for e in items], total=total, offset=offset, limit=limit)
+    return Page[WaitlistOut](items=[WaitlistOut.of(e) for e in items], total=total, offset=offset,
+                             limit=limit)
 
 
 @router.get("/waitlist/{entry_id}", responses=ERRORS, dependencies=READ)
