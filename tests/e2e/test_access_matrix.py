@@ -92,6 +92,10 @@ ORACLE: dict[tuple[str, str], Need] = {
     ("POST", "/api/v1/exceptions"): P.EXCEPTION_RAISE,
     ("GET", "/api/v1/exceptions/figures"): P.EXCEPTION_READ,
     ("GET", "/api/v1/exceptions/{item_id}"): P.EXCEPTION_READ,
+    ("POST", "/api/v1/cases"): P.BOOKING_WRITE,
+    ("GET", "/api/v1/cases"): P.BOOKING_READ,
+    ("GET", "/api/v1/cases/{case_id}"): P.BOOKING_READ,
+    ("POST", "/api/v1/cases/{case_id}/signals/{signal}"): P.BOOKING_WRITE,
     ("POST", "/api/v1/exceptions/{item_id}/claim"): P.EXCEPTION_WORK,
     ("POST", "/api/v1/exceptions/{item_id}/reassign"): P.EXCEPTION_WORK,
     ("POST", "/api/v1/exceptions/{item_id}/comments"): P.EXCEPTION_WORK,
@@ -347,6 +351,15 @@ def _requests(w: World, n: int, role: str) -> dict[tuple[str, str], Call]:
                                                                 {"text": "access matrix"}),
         ("POST", "/api/v1/exceptions/{item_id}/resolve"): Call(f"/api/v1/exceptions/{ex}/resolve",
                                                                {"outcome": "duplicate"}),
+        # an unknown surgeon: a 422 for those allowed, so the matrix starts no workflow
+        ("POST", "/api/v1/cases"): Call("/api/v1/cases", {
+            "surgeon_id": "mx-nobody", "service_id": d["find"]["service_id"],
+            "patient_id": d["find"]["patient_id"], "earliest": "2199-01-01T00:00:00+00:00",
+            "latest": "2199-01-05T00:00:00+00:00"}),
+        ("GET", "/api/v1/cases"): Call("/api/v1/cases?limit=5"),
+        ("GET", "/api/v1/cases/{case_id}"): Call("/api/v1/cases/case_unknown"),
+        ("POST", "/api/v1/cases/{case_id}/signals/{signal}"): Call(
+            "/api/v1/cases/case_unknown/signals/prep_done"),
         ("POST", "/api/v1/admissions"): Call("/api/v1/admissions", {
             "patient_id": d["find"]["patient_id"], "site_id": d["site"]["id"], "bed_type": "medical",
             "expected_los_hours": 24, "source": "ed"}),

@@ -26,6 +26,7 @@ from careflow.api.routes import (
     auth,
     beds,
     bookings,
+    cases,
     catalog,
     exceptions,
     health,
@@ -68,18 +69,30 @@ async def _sweep_holds(app: App) -> None:
             log.exception("hold sweep failed")
 
 
-def create_app(app: App | None = None) -> FastAPI:
-    """An API over ``app`` (bootstrapped from the environment when omitted)."""
+def create_app(app: App | None = None, workflows: bool | None = None) -> FastAPI:
+    """An API over ``app`` (bootstrapped from the environment when omitted). ``workflows``
+    runs the DBOS workflows in this process (default: when bootstrapped here and the
+    settings allow; ``careflow serve`` passes its setting)."""
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         if getattr(api.state, "careflow", None) is None:
             api.state.careflow = bootstrap()
-        sweeper = asyncio.create_task(_sweep_holds(api.state.careflow))
+        careflow: App = api.state.careflow
+        run_workflows = careflow.settings.workflows if workflows is None and app is None else bool(workflows)
+        if run_workflows and careflow.workflows is not None:
+            from careflow.adapters.workflows import start_workflows
+
+            await anyio.to_thread.run_sync(start_workflows, careflow.settings)
+        sweeper = asyncio.create_task(_sweep_holds(careflow))
         yield
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
+        if run_workflows and careflow.workflows is not None:
+            from careflow.adapters.workflows import stop_workflows
+
+            await anyio.to_thread.run_sync(stop_workflows)
         if app is None:
             api.state.careflow.dispose()
 
@@ -106,6 +119,7 @@ def create_app(app: App | None = None) -> FastAPI:
     api.include_router(manage_patients.router)
     api.include_router(bookings.router)
     api.include_router(exceptions.router)
+    api.include_router(cases.router)
     api.include_router(staffing.router)
     api.include_router(beds.router)
     api.include_router(fhir_router)

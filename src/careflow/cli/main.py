@@ -7,8 +7,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from careflow.cli import booking, relay, security, seeding
+from careflow.cli import booking, relay, security, seeding, worker
 from careflow.cli.beds import beds_app
+from careflow.cli.cases import cases_app
 from careflow.cli.common import AsJson, Db, console, database, emit, fail, settings_for
 from careflow.cli.exceptions import exceptions_app
 from careflow.cli.staffing import staffing_app
@@ -27,12 +28,14 @@ app.command()(booking.reschedule)
 app.command()(booking.show)
 app.command()(security.token)
 app.command()(relay.relay)
+app.command()(worker.worker)
 app.add_typer(security.users_app, name="users")
 app.add_typer(security.audit_app, name="audit")
 app.add_typer(security.db_app, name="db")
 app.add_typer(exceptions_app, name="exceptions")
 app.add_typer(staffing_app, name="staffing")
 app.add_typer(beds_app, name="beds")
+app.add_typer(cases_app, name="cases")
 
 
 @app.command()
@@ -71,7 +74,7 @@ def serve(
     console.print(f"careflow serving on http://{settings.host}:{settings.port}  "
                   f"(API docs: http://{settings.host}:{settings.port}/docs)", soft_wrap=True)
     configure_logging(settings.log_level)
-    uvicorn.run(create_app(application), host=settings.host, port=settings.port, log_level="warning",
+    uvicorn.run(create_app(application, workflows=settings.workflows), host=settings.host, port=settings.port, log_level="warning",
                 access_log=False)
 
 

@@ -9,6 +9,7 @@ DBOS ignores for a workflow it already has.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +31,15 @@ from careflow.services.workflows import runtime
 from careflow.services.workflows.runtime import WorkflowDeps
 from careflow.services.workflows.surgical_case import SIGNAL_TOPIC, SURGICAL_CASE, surgical_case_workflow
 
-__all__ = ["CaseView", "get_case", "list_cases", "register_case_handlers", "resume_requested",
+__all__ = ["CaseView", "SignalFailed", "get_case", "list_cases", "register_case_handlers", "resume_requested",
            "signal_case", "start_case"]
+
+
+log = logging.getLogger("careflow.cases")
+
+
+class SignalFailed(Exception):
+    """The workflow database could not take the signal (the audit entry stands; send again)."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +91,10 @@ def start_case(request: CaseRequest, actor: Actor, wd: WorkflowDeps) -> Surgical
                              detail={"service_id": request.service_id, "patient_id": request.patient_id,
                                      "surgeon_id": request.surgeon_id, "urgency": request.urgency.value}))
         uow.commit()
-    runtime.enqueue(surgical_case_workflow, SURGICAL_CASE, case_id, case_id)
+    try:
+        runtime.enqueue(surgical_case_workflow, SURGICAL_CASE, case_id, case_id)
+    except Exception as exc:  # the workflow database is down: a worker enqueues it when it starts
+        log.warning("case %s recorded but not yet enqueued (%s)", case_id, type(exc).__name__)
     return case
 
 
@@ -154,7 +165,10 @@ def signal_case(case_id: str, signal: str, actor: Actor, wd: WorkflowDeps) -> Su
         uow.audit(AuditEntry(actor.id, "case.signal", "surgical_case", case_id, "ok",
                              detail={"signal": signal}))
         uow.commit()
-    runtime.send(case_id, {"kind": signal, "by": actor.id}, SIGNAL_TOPIC)
+    try:
+        runtime.send(case_id, {"kind": signal, "by": actor.id}, SIGNAL_TOPIC)
+    except Exception as exc:
+        raise SignalFailed(f"the signal to {case_id} could not be delivered") from exc
     return case
 
 

@@ -226,6 +226,7 @@ def check_and_hold(case_id: str, round_: int) -> dict[str, Any]:
     hold = _live_hold(case, now)
     if hold is not None and hold.status is BookingStatus.BOOKED:
         return {"action": "booked", "booking_id": hold.id}
+    fresh = hold is None
     if hold is None:
         request = _request(case, now)
         if request is None:
@@ -245,9 +246,10 @@ def check_and_hold(case_id: str, round_: int) -> dict[str, Any]:
         c.hold_id, c.planned = held.id, None
         c.status = CaseStatus.WAITING if needs else CaseStatus.RUNNING
         c.waiting_for = list(needs)
-        c.record(f"hold.{round_}", now, hold_id=held.id, site_id=held.site_id, start=held.start.isoformat())
+        c.record(f"{'hold' if fresh else 'check'}.{round_}", now, hold_id=held.id, site_id=held.site_id,
+                 start=held.start.isoformat())
 
-    _update(case_id, "case.hold", change, hold_id=held.id)
+    _update(case_id, "case.hold" if fresh else "case.check", change, hold_id=held.id)
     until = (held.expires_at - RENEW_MARGIN) if held.expires_at else None
     return {"action": "wait" if needs else "book", "hold_id": held.id, "needs": needs, "prep": prep,
             "wait_seconds": _wait_seconds(now, until)}
