@@ -45,6 +45,12 @@ class App:
     workflows: Any = None  # services/workflows/runtime.py's WorkflowDeps (None without SQL)
     beds: Any = None  # services/beds' BedDeps: admissions, discharge and cleaning (None without SQL)
 
+    @property
+    def notification_log(self) -> Any:
+        """The notifier's send log (adapters/notify's SendLog), read by the listing; None for a
+        notifier that keeps none (a test's FakeNotifier)."""
+        return getattr(self.notifier, "send_log", None)
+
     def dispose(self) -> None:
         if self.engine is not None:
             self.engine.dispose()
@@ -78,7 +84,7 @@ def bootstrap(
     if notifier is None:
         from careflow.adapters.notify import build_notifier
 
-        notifier = build_notifier(settings, engine, deps.clock)
+        notifier = build_notifier(settings, engine, uow, deps.clock)
     events = None
     if engine is not None:
         from careflow.adapters.events.pump import build_pump

@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     @classmethod
     def _known_channels(cls, value: str) -> str:
         names = [n.strip() for n in value.split(",") if n.strip()]
-        unknown = sorted(set(names) - {"file"})
+        unknown = sorted(set(names) - {"file", "smtp", "webhook"})
         if not names or unknown:
             raise ValueError("notify_channels must list file, smtp and/or webhook, comma-separated")
         if len(set(names)) != len(names):

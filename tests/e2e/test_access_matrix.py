@@ -100,6 +100,8 @@ ORACLE: dict[tuple[str, str], Need] = {
     ("POST", "/api/v1/exceptions/{item_id}/reassign"): P.EXCEPTION_WORK,
     ("POST", "/api/v1/exceptions/{item_id}/comments"): P.EXCEPTION_WORK,
     ("POST", "/api/v1/exceptions/{item_id}/resolve"): P.EXCEPTION_WORK,
+    # the notification send log (read-only; message bodies only with patient.read)
+    ("GET", "/api/v1/notifications"): P.BOOKING_READ,
     # bed placement
     ("POST", "/api/v1/admissions"): P.BED_WRITE,
     ("GET", "/api/v1/admissions"): P.BED_READ,
@@ -351,6 +353,7 @@ def _requests(w: World, n: int, role: str) -> dict[tuple[str, str], Call]:
                                                                 {"text": "access matrix"}),
         ("POST", "/api/v1/exceptions/{item_id}/resolve"): Call(f"/api/v1/exceptions/{ex}/resolve",
                                                                {"outcome": "duplicate"}),
+        ("GET", "/api/v1/notifications"): Call(f"/api/v1/notifications?booking_id={bk}&limit=5"),
         # an unknown surgeon: a 422 for those allowed, so the matrix starts no workflow
         ("POST", "/api/v1/cases"): Call("/api/v1/cases", {
             "surgeon_id": "mx-nobody", "service_id": d["find"]["service_id"],

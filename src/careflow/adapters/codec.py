@@ -8,6 +8,7 @@ raising ``InvalidRequest`` that names the offending field (prefixed with where i
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, time
@@ -460,6 +461,7 @@ def patient_to_dict(p: Patient) -> dict[str, Any]:
         "isolation_required": p.isolation_required,
         "completed_prep": {k: v.isoformat() for k, v in sorted(p.completed_prep.items())},
         "usual_clinicians": sorted(p.usual_clinicians),
+        "email": p.email,
     }
 
 
@@ -495,7 +497,21 @@ def _patient(r: _Reader, prefs: _Reader, home: _Reader | None, sex: str, prep: d
                     prefs.opt("max_travel_km", float)),
         r.get("isolation_required", bool, False), prep,
         frozenset(ResourceId(c) for c in r.strings("usual_clinicians")),
+        r.opt_parse("email", _email),
     )
+
+
+# Deliberately loose (one @, a dotted domain, no spaces or control characters): the mail
+# server is the judge of an address; this only refuses what is plainly not one.
+EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
+
+
+def _email(value: str) -> str | None:
+    if value == "":
+        return None
+    if len(value) > 254 or not EMAIL.fullmatch(value):
+        raise ValueError("must be an e-mail address (name@domain)")
+    return value
 
 
 def authorization_to_dict(a: Authorization) -> dict[str, Any]:

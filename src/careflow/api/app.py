@@ -36,6 +36,7 @@ from careflow.api.routes import (
     manage_services,
     manage_sites,
     manage_stock,
+    notifications,
     staffing,
 )
 from careflow.bootstrap import App, bootstrap
@@ -119,6 +120,7 @@ def create_app(app: App | None = None, workflows: bool | None = None) -> FastAPI
     api.include_router(manage_patients.router)
     api.include_router(bookings.router)
     api.include_router(exceptions.router)
+    api.include_router(notifications.router)
     api.include_router(cases.router)
     api.include_router(staffing.router)
     api.include_router(beds.router)

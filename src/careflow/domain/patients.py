@@ -49,6 +49,7 @@ class Patient:
     isolation_required: bool = False
     completed_prep: dict[str, date] = field(default_factory=dict, hash=False)
     usual_clinicians: frozenset[ResourceId] = frozenset()
+    email: str | None = None  # a contact for the e-mail notification channel (clinical view only)
 
     @property
     def interpreter_language(self) -> str | None:

@@ -7,7 +7,10 @@ from careflow.adapters.notify.file_channel import FileChannel
 from careflow.adapters.notify.notifier import LoggedNotifier
 from careflow.adapters.notify.records import NotificationFilter, NotificationRecord
 from careflow.adapters.notify.send_log import MemorySendLog, SendLog, SqlSendLog
+from careflow.adapters.notify.smtp_channel import SmtpChannel, SmtpConfig
+from careflow.adapters.notify.webhook_channel import SIGNATURE_HEADER, WebhookChannel
 
-__all__ = ["NO_ADDRESS", "SENT", "Channel", "ChannelError", "FileChannel", "LoggedNotifier",
-           "MemorySendLog", "NotificationFilter", "NotificationRecord", "SendLog", "SqlSendLog",
-           "build_notifier", "notification_file"]
+__all__ = ["NO_ADDRESS", "SENT", "SIGNATURE_HEADER", "Channel", "ChannelError", "FileChannel",
+           "LoggedNotifier", "MemorySendLog", "NotificationFilter", "NotificationRecord", "SendLog",
+           "SmtpChannel", "SmtpConfig", "SqlSendLog", "WebhookChannel", "build_notifier",
+           "notification_file"]

@@ -1,5 +1,6 @@
 """The notifier from settings: the channels named in ``notify_channels``, in that order,
-behind the SQL send log (or, for a careflow built without a database, the in-memory one)."""
+behind the SQL send log (or, for a careflow built without a database, the in-memory one).
+A channel without the settings it needs is refused with a message naming them."""
 
 from __future__ import annotations
 
@@ -13,9 +14,14 @@ from careflow.adapters.notify.channel import Channel
 from careflow.adapters.notify.file_channel import FileChannel
 from careflow.adapters.notify.notifier import LoggedNotifier
 from careflow.adapters.notify.send_log import MemorySendLog, SendLog, SqlSendLog
+from careflow.adapters.notify.smtp_channel import SmtpChannel, SmtpConfig, parse_team_emails
+from careflow.adapters.notify.webhook_channel import WebhookChannel
 from careflow.config import Settings
+from careflow.services.ports import UnitOfWorkFactory
 
-__all__ = ["build_notifier", "notification_file"]
+__all__ = ["booking_site_lookup", "build_notifier", "notification_file", "patient_email_lookup"]
+
+Clock = Callable[[], datetime]
 
 
 def notification_file(settings: Settings) -> Path:
@@ -28,14 +34,45 @@ def notification_file(settings: Settings) -> Path:
     return Path("var") / "notifications.jsonl"
 
 
-def build_notifier(settings: Settings, engine: Engine | None,
-                   clock: Callable[[], datetime]) -> LoggedNotifier:
-    """The configured notifier; a channel without its required settings is refused."""
+def patient_email_lookup(uow: UnitOfWorkFactory) -> Callable[[str], str | None]:
+    """A patient's e-mail contact by id (None for an unknown patient or no address)."""
+    def lookup(patient_id: str) -> str | None:
+        with uow() as u:
+            found = u.master.patient(patient_id)
+        return found.email if found is not None else None
+    return lookup
+
+
+def booking_site_lookup(uow: UnitOfWorkFactory) -> Callable[[str], str | None]:
+    """A booking's site by id (None for an unknown booking)."""
+    def lookup(booking_id: str) -> str | None:
+        with uow() as u:
+            found = u.bookings.get(booking_id)
+        return found.site_id if found is not None else None
+    return lookup
+
+
+def _smtp(settings: Settings, uow: UnitOfWorkFactory, clock: Clock) -> SmtpChannel:
+    config = SmtpConfig(settings.notify_smtp_host, settings.notify_smtp_port, settings.notify_smtp_from,
+                        settings.notify_smtp_starttls, settings.notify_smtp_username,
+                        settings.notify_smtp_password, settings.notify_smtp_timeout)
+    return SmtpChannel(config, patient_email_lookup(uow), parse_team_emails(settings.notify_team_emails),
+                       clock)
+
+
+def build_notifier(settings: Settings, engine: Engine | None, uow: UnitOfWorkFactory,
+                   clock: Clock) -> LoggedNotifier:
+    """The configured notifier; raises ``ValueError`` for a channel missing its settings."""
     channels: list[Channel] = []
     for name in settings.notify_channels.split(","):
         if name == "file":
             channels.append(FileChannel(notification_file(settings), clock))
+        elif name == "smtp":
+            channels.append(_smtp(settings, uow, clock))
+        elif name == "webhook":
+            channels.append(WebhookChannel(settings.notify_webhook_url, settings.notify_webhook_secret,
+                                           settings.notify_webhook_timeout, clock))
         else:
             raise ValueError(f"unknown notification channel {name!r}")
-    send_log: SendLog = SqlSendLog(engine) if engine is not None else MemorySendLog()
+    send_log: SendLog = SqlSendLog(engine) if engine is not None else MemorySendLog(booking_site_lookup(uow))
     return LoggedNotifier(channels, send_log, clock)

@@ -1,7 +1,7 @@
 """What a notification channel is, and the outcomes it reports.
 
 A channel delivers one notification one way (a file, e-mail, a webhook). ``deliver``
-returns ``SENT``, or ``NO_ADDRESS`` when this channel has nowhere to send it (a patient
+returns ``SENT`` (or ``PARTLY_SENT``), or ``NO_ADDRESS`` when this channel has nowhere to send it (a patient
 without an e-mail address): that is an outcome, not an error, and the other channels
 still deliver. Any failure to deliver raises ``ChannelError`` whose message holds no
 subject, body or address (it is stored and logged): ids, hosts and status codes only.
@@ -13,10 +13,12 @@ from typing import Protocol
 
 from careflow.services.ports import Notification
 
-__all__ = ["NO_ADDRESS", "SENT", "Channel", "ChannelError"]
+__all__ = ["FAILED", "NO_ADDRESS", "PARTLY_SENT", "SENT", "Channel", "ChannelError"]
 
 SENT = "sent"
 NO_ADDRESS = "no address"
+PARTLY_SENT = "partly sent"  # some recipients refused, others reached: final, never resent
+FAILED = "failed"  # recorded by the notifier when ``deliver`` raised: retried
 
 
 class ChannelError(Exception):

@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from careflow.adapters.notify.channel import NO_ADDRESS, Channel, ChannelError
+from careflow.adapters.notify.channel import FAILED, NO_ADDRESS, Channel, ChannelError
 from careflow.adapters.notify.send_log import SendLog
 from careflow.services.ports import Notification, NotificationFailed
 
@@ -33,7 +33,6 @@ log: Any = structlog.wrap_logger(
                 structlog.processors.TimeStamper(fmt="iso", utc=True), structlog.processors.JSONRenderer()])
 
 AUDIENCES = ("patient", "team")
-FAILED_OUTCOME = "failed"
 
 
 class LoggedNotifier:
@@ -48,10 +47,7 @@ class LoggedNotifier:
 
     def notify(self, notification: Notification) -> bool:
         n = notification
-        if n.audience not in AUDIENCES:
-            raise ValueError(f"notification audience must be one of {', '.join(AUDIENCES)}")
-        if not n.key or not n.recipient or not n.topic:
-            raise ValueError("a notification needs a key, a recipient and a topic")
+        _check(n)
         earlier = self.send_log.claim(n, self._clock())
         if earlier is None:
             log.info("notification.skipped", **_ids(n), reason="sent before")
@@ -59,15 +55,15 @@ class LoggedNotifier:
         outcomes = dict(earlier)
         errors: list[str] = []
         for channel in self.channels:
-            if outcomes.get(channel.name) in ("sent", NO_ADDRESS):
-                continue
+            if outcomes.get(channel.name, FAILED) != FAILED:
+                continue  # delivered (or nowhere to deliver) on an earlier attempt
             try:
                 outcomes[channel.name] = channel.deliver(n)
             except ChannelError as exc:
-                outcomes[channel.name] = FAILED_OUTCOME
+                outcomes[channel.name] = FAILED
                 errors.append(f"{channel.name}: {exc}")
             except Exception as exc:  # a channel's own bug: recorded (type only, no PHI), not stuck
-                outcomes[channel.name] = FAILED_OUTCOME
+                outcomes[channel.name] = FAILED
                 errors.append(f"{channel.name}: unexpected {type(exc).__name__}")
         error = "; ".join(errors) or None
         self.send_log.finish(n.key, outcomes, error, self._clock())
@@ -79,6 +75,23 @@ class LoggedNotifier:
         else:
             log.info("notification.sent", **_ids(n), channels=outcomes)
         return True
+
+
+# Printable ASCII ids that fit their columns (the key also travels in mail and HTTP headers).
+LIMITS = (("key", 255), ("recipient", 128), ("topic", 64), ("booking_id", 64))
+
+
+def _check(n: Notification) -> None:
+    """Refuse a malformed notification before anything is claimed or sent."""
+    if n.audience not in AUDIENCES:
+        raise ValueError(f"notification audience must be one of {', '.join(AUDIENCES)}")
+    for name, limit in LIMITS:
+        value = getattr(n, name)
+        if value is None and name == "booking_id":
+            continue
+        if not isinstance(value, str) or not 1 <= len(value) <= limit or not value.isascii() \
+                or not value.isprintable():
+            raise ValueError(f"notification {name} must be 1 to {limit} printable ASCII characters")
 
 
 def _ids(n: Notification) -> dict[str, object]:

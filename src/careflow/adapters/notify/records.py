@@ -37,6 +37,10 @@ class NotificationRecord:
 
 @dataclass(frozen=True, slots=True)
 class NotificationFilter:
+    """``site_ids`` (None: every site) keeps the notifications of those sites' bookings and
+    those about no booking."""
+
     booking_id: str | None = None
     topic: str | None = None
     status: str | None = None
+    site_ids: frozenset[str] | None = None

@@ -17,15 +17,17 @@ with an old ``created_at``) for a person to check.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy import Engine, and_, func, insert, or_, select, true, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from careflow.adapters.db.engine import WRITE_OPTION
+from careflow.adapters.db.tables import booking
 from careflow.adapters.db.tables import notification as table
 from careflow.adapters.notify.records import (
     FAILED,
@@ -62,11 +64,14 @@ def _new(n: Notification, now: datetime) -> NotificationRecord:
 
 
 class MemorySendLog:
-    """The send log in memory (lost on restart: only for a careflow without a database)."""
+    """The send log in memory (lost on restart: only for a careflow without a database).
+    ``site_of`` (booking id → site id) serves the site filter; without it, a site-limited
+    listing keeps only the notifications about no booking."""
 
-    def __init__(self) -> None:
+    def __init__(self, site_of: Callable[[str], str | None] | None = None) -> None:
         self._rows: dict[str, NotificationRecord] = {}
         self._lock = threading.Lock()
+        self._site_of = site_of or (lambda _booking_id: None)
 
     def claim(self, notification: Notification, now: datetime) -> dict[str, str] | None:
         with self._lock:
@@ -87,7 +92,8 @@ class MemorySendLog:
 
     def find(self, flt: NotificationFilter, offset: int, limit: int) -> tuple[list[NotificationRecord], int]:
         with self._lock:
-            rows = [r for r in self._rows.values() if _matches(r, flt)]
+            rows = [r for r in self._rows.values() if _matches(r, flt) and (
+                flt.site_ids is None or r.booking_id is None or self._site_of(r.booking_id) in flt.site_ids)]
         rows.sort(key=lambda r: (-r.created_at.timestamp(), r.key))
         return rows[offset:offset + limit], len(rows)
 
@@ -145,7 +151,10 @@ class SqlSendLog:
         conds = [col == want for col, want in ((table.c.booking_id, flt.booking_id),
                                                (table.c.topic, flt.topic), (table.c.status, flt.status))
                  if want is not None]
-        where = and_(True, *conds)
+        if flt.site_ids is not None:
+            conds.append(or_(table.c.booking_id.is_(None), table.c.booking_id.in_(
+                select(booking.c.id).where(booking.c.site_id.in_(sorted(flt.site_ids))))))
+        where = and_(true(), *conds)
         with self._engine.connect() as conn:
             total = conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
             rows = conn.execute(select(table).where(where)

@@ -3,7 +3,7 @@ patch, delete (``/api/v1/patients``, ``/api/v1/authorizations``). Every read is 
 
 "Minimum necessary": with ``patient.read`` only, a patient shows what scheduling needs
 (``services.management.project_patient``); ``patient.read_clinical`` adds MRN, home,
-isolation, prep dates and usual clinicians. ``readiness`` (the codes of completed prep
+isolation, prep dates, usual clinicians and the e-mail contact. ``readiness`` (the codes of completed prep
 items) is derived and ignored on input. A replacement by an actor who cannot see the
 clinical fields keeps them as they are. Deleting a patient deletes their authorizations;
 a patient with bookings (past or future) is never deleted.
@@ -44,7 +44,7 @@ PathId = Annotated[str, Path(min_length=1, max_length=200, json_schema_extra=ID_
                    AfterValidator(no_control_characters)]
 Filter = Annotated[str | None, Query(min_length=1, max_length=200, json_schema_extra=ID_SCHEMA),
                    AfterValidator(clean_optional)]
-CLINICAL = ("mrn", "home", "isolation_required", "completed_prep", "usual_clinicians")
+CLINICAL = ("mrn", "home", "isolation_required", "completed_prep", "usual_clinicians", "email")
 
 
 def _patient_dict(p: Patient) -> dict[str, Any]:
