@@ -186,6 +186,20 @@ def test_redelivered_or_repeated_events_have_one_effect(engine: Engine) -> None:
     assert _overlaps(engine) == 0
 
 
+def test_a_discharge_naming_the_wrong_booking_still_ends_the_patients_stay(engine: Engine) -> None:
+    w = world(engine, beds=(("4w-any", "4W", "surgical", "any", False),))
+    first = request_admission(ask("pf1"), BED_MANAGER, w.deps)
+    w.clock.advance(hours=3)
+    _discharge(w, "4w-any", "pf1", "bk_not_this_one", 180)
+    reports = list(drain(w.dispatcher(), w.outbox()))
+    assert sum(r.failed + r.dead for r in reports) == 0 and sum(r.done for r in reports) >= 1
+    with w.uow() as uow:
+        stay = uow.bookings.get(first.booking_id or "")
+        state = w.deps.beds_of(uow).states(SITE)["4w-any"]
+    assert stay is not None and stay.status is BookingStatus.FULFILLED
+    assert stay.end == T0 + timedelta(hours=3) and state.status is BedStatus.DIRTY
+
+
 def test_an_admission_waiting_past_its_sla_goes_to_bed_management_once(engine: Engine) -> None:
     w = world(engine, beds=(("4w-any", "4W", "surgical", "any", False),))
     request_admission(ask("pf1"), BED_MANAGER, w.deps)

@@ -53,9 +53,12 @@ def _at(payload: dict[str, Any], now: datetime) -> datetime:
 
 def _stay_booking(uow: UnitOfWork, bed_id: str, patient_id: str, booking_id: str,
                   at: datetime) -> Booking | None:
-    """The booking the discharge ends: the one named, else the patient's active booking on the bed."""
+    """The booking the discharge ends: the one named, if it holds the bed, else the patient's
+    active booking on the bed (a wrong or missing booking id still ends the right stay)."""
     if booking_id:
-        return uow.bookings.get(booking_id, lock=True)
+        named = uow.bookings.get(booking_id, lock=True)
+        if named is not None and any(a.resource_id == bed_id for a in named.allocations):
+            return named
     if not patient_id:
         return None
     found, _ = uow.bookings.find(BookingFilter(patient_id=patient_id, resource_id=bed_id), 0, 100)  # type: ignore[arg-type]
@@ -82,8 +85,6 @@ def _end_stay(uow: UnitOfWork, booking: Booking, bed_id: str, at: datetime, acto
     ends at the discharge, so the bed is free from then; one that had not begun is released."""
     if not booking.active or booking.status is BookingStatus.HELD:
         return
-    if not any(a.resource_id == bed_id for a in booking.allocations):
-        raise InvalidRequest(f"booking {booking.id} does not use bed {bed_id}", "booking_id")
     expected, previous = booking.version, replace(booking, events=[])
     if booking.status is BookingStatus.BOOKED and at <= booking.start:
         booking.cancel("discharged before the stay began", actor.id)
