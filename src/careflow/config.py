@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["Settings", "load_settings", "parse_team_emails"]
 
 DEFAULT_DB = "sqlite:///var/careflow.db"
 
@@ -75,13 +76,13 @@ class Settings(BaseSettings):
     notify_team_emails: str = ""
     notify_smtp_host: str = ""
     notify_smtp_port: int = Field(default=25, ge=1, le=65535)
-    notify_smtp_from: str = ""
+    notify_smtp_from: str = Field(default="", validate_default=True)
     notify_smtp_starttls: bool = False
     notify_smtp_username: str = ""
     notify_smtp_password: str = ""
     notify_smtp_timeout: float = Field(default=10.0, gt=0, le=300)
     notify_webhook_url: str = ""
-    notify_webhook_secret: str = ""
+    notify_webhook_secret: str = Field(default="", validate_default=True)
     notify_webhook_timeout: float = Field(default=10.0, gt=0, le=300)
 
     @field_validator("environment")
@@ -113,12 +114,55 @@ class Settings(BaseSettings):
             return "sqlite:///var/careflow.dbos.sqlite"
         return f"sqlite:///{path.with_name(path.stem + '.dbos.sqlite')}"
 
+    @field_validator("notify_team_emails")
+    @classmethod
+    def _team_emails_parse(cls, value: str) -> str:
+        parse_team_emails(value)
+        return value
+
+    @field_validator("notify_smtp_from")
+    @classmethod
+    def _smtp_configured(cls, value: str, info: ValidationInfo) -> str:
+        if "smtp" in info.data.get("notify_channels", "").split(",") and not (
+                info.data.get("notify_smtp_host") and value):
+            raise ValueError("the smtp channel needs notify_smtp_host and notify_smtp_from")
+        return value
+
+    @field_validator("notify_webhook_secret")
+    @classmethod
+    def _webhook_configured(cls, value: str, info: ValidationInfo) -> str:
+        if "webhook" not in info.data.get("notify_channels", "").split(","):
+            return value
+        url = urlsplit(info.data.get("notify_webhook_url", ""))
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError("the webhook channel needs notify_webhook_url, an http(s) URL")
+        if len(value) < 16:
+            raise ValueError("the webhook channel needs notify_webhook_secret of at least 16 characters")
+        return value
+
+    def team_emails(self) -> dict[str, tuple[str, ...]]:
+        """``notify_team_emails`` as team → addresses."""
+        return parse_team_emails(self.notify_team_emails)
+
     def sqlite_path(self) -> Path | None:
         """The SQLite file, when the database is SQLite."""
         prefix = "sqlite:///"
         if self.database_url.startswith(prefix):
             return Path(self.database_url[len(prefix):])
         return None
+
+
+def parse_team_emails(text: str) -> dict[str, tuple[str, ...]]:
+    """``team=address,...`` into team → addresses (a team may be listed more than once)."""
+    teams: dict[str, list[str]] = {}
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        team, sep, address = (p.strip() for p in entry.partition("="))
+        if not sep or not team or "@" not in address or any(c.isspace() for c in address):
+            raise ValueError("notify_team_emails entries must read team=name@domain")
+        teams.setdefault(team, []).append(address)
+    return {team: tuple(addresses) for team, addresses in teams.items()}
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -29,8 +29,9 @@ from careflow.adapters.notify import (
     WebhookChannel,
 )
 from careflow.adapters.notify.file_channel import file_line
-from careflow.adapters.notify.smtp_channel import email_message, parse_team_emails
+from careflow.adapters.notify.smtp_channel import email_message
 from careflow.adapters.notify.webhook_channel import sign, webhook_body
+from careflow.config import load_settings, parse_team_emails
 from careflow.services.ports import Notification, NotificationFailed
 
 T0 = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)
@@ -105,6 +106,29 @@ def test_team_addresses_are_parsed_and_malformed_entries_refused() -> None:
     for bad in ("procurement", "procurement=not-an-address", "=a@b.org", "or=a b@c.org"):
         with pytest.raises(ValueError, match="team=name@domain"):
             parse_team_emails(bad)
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"notify_channels": "file,pigeon"}, "must list file, smtp and/or webhook"),
+    ({"notify_channels": "file,file"}, "twice"),
+    ({"notify_channels": "smtp"}, "notify_smtp_host and notify_smtp_from"),
+    ({"notify_channels": "smtp", "notify_smtp_host": "mail.example.org"}, "notify_smtp_from"),
+    ({"notify_channels": "webhook", "notify_webhook_secret": "s" * 16}, "http\\(s\\) URL"),
+    ({"notify_channels": "webhook", "notify_webhook_url": "https://hooks.example.org/x",
+      "notify_webhook_secret": "short"}, "at least 16 characters"),
+    ({"notify_team_emails": "procurement"}, "team=name@domain")])
+def test_unusable_notification_settings_are_refused_at_load(settings: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        load_settings(**settings)
+
+
+def test_complete_notification_settings_load() -> None:
+    s = load_settings(notify_channels=" file , smtp,webhook", notify_smtp_host="mail.example.org",
+                      notify_smtp_from="careflow@example.org", notify_webhook_url="https://hooks.example.org/x",
+                      notify_webhook_secret="s" * 16, notify_team_emails="or=or@example.org")
+    assert s.notify_channels == "file,smtp,webhook"
+    assert s.team_emails() == {"or": ("or@example.org",)}
+    assert load_settings().notify_channels == "file"  # the default needs nothing else
 
 
 def test_the_smtp_channel_has_no_address_for_a_patient_without_email_or_an_unknown_team() -> None:

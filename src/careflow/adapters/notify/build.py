@@ -14,7 +14,7 @@ from careflow.adapters.notify.channel import Channel
 from careflow.adapters.notify.file_channel import FileChannel
 from careflow.adapters.notify.notifier import LoggedNotifier
 from careflow.adapters.notify.send_log import MemorySendLog, SendLog, SqlSendLog
-from careflow.adapters.notify.smtp_channel import SmtpChannel, SmtpConfig, parse_team_emails
+from careflow.adapters.notify.smtp_channel import SmtpChannel, SmtpConfig
 from careflow.adapters.notify.webhook_channel import WebhookChannel
 from careflow.config import Settings
 from careflow.services.ports import UnitOfWorkFactory
@@ -56,7 +56,7 @@ def _smtp(settings: Settings, uow: UnitOfWorkFactory, clock: Clock) -> SmtpChann
     config = SmtpConfig(settings.notify_smtp_host, settings.notify_smtp_port, settings.notify_smtp_from,
                         settings.notify_smtp_starttls, settings.notify_smtp_username,
                         settings.notify_smtp_password, settings.notify_smtp_timeout)
-    return SmtpChannel(config, patient_email_lookup(uow), parse_team_emails(settings.notify_team_emails),
+    return SmtpChannel(config, patient_email_lookup(uow), settings.team_emails(),
                        clock)
 
 

@@ -26,7 +26,7 @@ from email.utils import format_datetime
 from careflow.adapters.notify.channel import NO_ADDRESS, PARTLY_SENT, SENT, ChannelError
 from careflow.services.ports import Notification
 
-__all__ = ["SmtpChannel", "SmtpConfig", "email_message", "parse_team_emails"]
+__all__ = ["SmtpChannel", "SmtpConfig", "email_message"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,19 +38,6 @@ class SmtpConfig:
     username: str = ""
     password: str = ""
     timeout: float = 10.0
-
-
-def parse_team_emails(text: str) -> dict[str, tuple[str, ...]]:
-    """``team=address,...`` into team → addresses; a malformed entry is refused."""
-    teams: dict[str, list[str]] = {}
-    for entry in (e.strip() for e in text.split(",")):
-        if not entry:
-            continue
-        team, sep, address = (p.strip() for p in entry.partition("="))
-        if not sep or not team or "@" not in address or any(c.isspace() for c in address):
-            raise ValueError("notify_team_emails entries must read team=name@domain")
-        teams.setdefault(team, []).append(address)
-    return {team: tuple(addresses) for team, addresses in teams.items()}
 
 
 def email_message(notification: Notification, sender: str, to: Sequence[str], at: datetime) -> EmailMessage:
