@@ -1,21 +1,29 @@
 """The SMTP channel against a real local SMTP server (aiosmtpd): the message arrives with
-its headers and recipients, login works, refusals and a dead server are failures that a
-later notify retries, and a patient without an address gets 'no address'."""
+its headers and recipients, login and STARTTLS (certificate verified) work, refusals and a
+dead server are failures that a later notify retries, and a patient without an address
+gets 'no address'."""
 
 from __future__ import annotations
 
+import ipaddress
 import socket
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from sqlalchemy import Engine
 from tests.fakes import FixedClock
 
@@ -168,3 +176,44 @@ def test_a_rejected_message_and_a_dead_server_are_failures(engine: Engine,
     with pytest.raises(NotificationFailed, match=r"failed \(ConnectionRefusedError\)"):
         notifier(engine, free_port(), {"pt_1": "zed@example.org"}).notify(moved("k2"))
     assert inbox.messages == []
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (its own CA) and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "careflow test smtp")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "smtp.pem", tmp_path / "smtp.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_starttls_is_used_and_the_server_certificate_verified(engine: Engine, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    cert, key = _self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=server_tls,
+                            require_starttls=True, authenticator=check_login)
+    controller.start()
+    try:
+        with pytest.raises(NotificationFailed, match=r"answered 530"):  # plain text is refused
+            notifier(engine, port, {"pt_1": "zed@example.org"}).notify(moved("plain"))
+        with pytest.raises(NotificationFailed, match=r"SSLCertVerificationError"):  # an unknown CA
+            notifier(engine, port, {"pt_1": "zed@example.org"}, starttls=True).notify(moved("untrusted"))
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the default context now trusts it
+        n = notifier(engine, port, {"pt_1": "zed@example.org"}, starttls=True, username="cf", password="pw")
+        assert n.notify(moved("tls")) is True
+    finally:
+        controller.stop()
+    assert [(m[1], m[2]["X-Careflow-Key"]) for m in inbox.messages] == [(["zed@example.org"], "tls")]
