@@ -200,6 +200,21 @@ def test_a_discharge_naming_the_wrong_booking_still_ends_the_patients_stay(engin
     assert stay.end == T0 + timedelta(hours=3) and state.status is BedStatus.DIRTY
 
 
+def test_a_cleaning_reported_before_the_discharge_it_follows_leaves_the_bed_clean(engine: Engine) -> None:
+    w = world(engine, beds=(("4w-any", "4W", "surgical", "any", False),))
+    first = request_admission(ask("pf1"), BED_MANAGER, w.deps)
+    w.clock.advance(hours=4)
+    _discharge(w, "4w-any", "pf1", first.booking_id, 180)
+    list(drain(w.dispatcher(), w.outbox()))
+    mark_cleaned("4w-any", None, BED_MANAGER, w.deps)
+    _discharge(w, "4w-any", "pf1", first.booking_id, 170)  # a late, earlier-dated second report
+    list(drain(w.dispatcher(), w.outbox()))
+    with w.uow() as uow:
+        state = w.deps.beds_of(uow).states(SITE)["4w-any"]
+        _, tasks = uow.exceptions.find(ExceptionFilter(category="housekeeping"), 0, 10)
+    assert state.status is BedStatus.CLEAN and tasks == 1
+
+
 def test_an_admission_waiting_past_its_sla_goes_to_bed_management_once(engine: Engine) -> None:
     w = world(engine, beds=(("4w-any", "4W", "surgical", "any", False),))
     request_admission(ask("pf1"), BED_MANAGER, w.deps)

@@ -125,7 +125,9 @@ def discharged_in(uow: UnitOfWork, deps: BedDeps, bed_id: str, at: datetime, pat
     if booking is not None:
         _end_stay(uow, booking, bed.id, at, actor)
     if state.status is BedStatus.DIRTY and state.task_id is not None:
-        return state
+        return state  # already waiting for housekeeping: one task
+    if state.status is BedStatus.CLEAN and state.version > 0 and state.since >= at:
+        return state  # reports out of order: the bed was cleaned after this discharge
     now = deps.booking.clock()
     waiting = bool(store.waiting(bed.site_id))
     cmd = RaiseException("housekeeping", "housekeeping", CLEANING_PRIORITY[waiting],
