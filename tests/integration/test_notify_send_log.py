@@ -8,10 +8,11 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from tests.concurrency import at_once
 from tests.fakes import FixedClock
 
+from careflow.adapters.db.tables import audit_log
 from careflow.adapters.notify import SENT, ChannelError, LoggedNotifier, NotificationFilter, SqlSendLog
 from careflow.services.ports import Notification, NotificationFailed
 
@@ -96,6 +97,26 @@ def test_a_failure_is_recorded_and_a_later_notify_retries_it(engine: Engine) -> 
     row = notifier.send_log.get("booking.cancelled:bk_1")
     assert row is not None and (row.status, row.attempts, row.last_error) == ("sent", 3, None)
     assert (row.created_at, row.sent_at) == (T0, clock())
+
+
+def test_each_outcome_is_audited_with_ids_only(engine: Engine) -> None:
+    channel = Counting()
+    notifier = LoggedNotifier([channel], SqlSendLog(engine), FixedClock(T0))
+    channel.failing = True
+    with pytest.raises(NotificationFailed):
+        notifier.notify(note())
+    channel.failing = False
+    notifier.notify(note())
+    notifier.notify(note())  # skipped: nothing written, nothing audited
+    with engine.connect() as conn:
+        rows = conn.execute(select(audit_log).where(audit_log.c.action == "notification.send")
+                            .order_by(audit_log.c.id)).all()
+    assert [(r.actor, r.entity_type, r.entity_id, r.outcome, r.reason) for r in rows] == [
+        ("system", "notification", "booking.cancelled:bk_1", "failed", "file: down"),
+        ("system", "notification", "booking.cancelled:bk_1", "ok", "")]
+    assert rows[1].detail == {"topic": "booking.cancelled", "audience": "patient", "recipient": "pt_1",
+                              "booking_id": "bk_1", "channels": {"file": "sent"}, "attempts": 2}
+    assert all("Synthetic" not in str(r.detail) and "Cancelled" not in str(r.detail) for r in rows)
 
 
 def test_a_key_left_sending_by_a_crash_is_never_resent(engine: Engine) -> None:

@@ -14,7 +14,8 @@ from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
-from tests.fakes import FixedClock
+from tests.factories import small_system
+from tests.fakes import FakeUnitOfWorkFactory, FixedClock
 
 from careflow.adapters.notify import (
     NO_ADDRESS,
@@ -31,8 +32,9 @@ from careflow.adapters.notify import (
 from careflow.adapters.notify.file_channel import file_line
 from careflow.adapters.notify.smtp_channel import email_message
 from careflow.adapters.notify.webhook_channel import sign, webhook_body
+from careflow.bootstrap import bootstrap
 from careflow.config import load_settings, parse_team_emails
-from careflow.services.ports import Notification, NotificationFailed
+from careflow.services.ports import AuditEntry, Notification, NotificationFailed
 
 T0 = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)
 SUBJECT, BODY = "Your visit moved to 10:30", "Synthetic Patient Zed: please arrive at 10:15."
@@ -190,6 +192,21 @@ def test_a_failed_channel_is_retried_alone_on_the_next_ask() -> None:
     assert notifier.notify(a_notification()) is False
 
 
+def test_the_memory_log_audits_each_outcome() -> None:
+    entries: list[AuditEntry] = []
+    webhook = Recording("webhook")
+    webhook.failing = True
+    notifier = LoggedNotifier([webhook], MemorySendLog(audit=entries.append), FixedClock(T0))
+    with pytest.raises(NotificationFailed):
+        notifier.notify(a_notification())
+    webhook.failing = False
+    notifier.notify(a_notification())
+    assert [(e.actor, e.action, e.entity_id, e.outcome) for e in entries] == [
+        ("system", "notification.send", "booking.rescheduled:bk_1:2", "failed"),
+        ("system", "notification.send", "booking.rescheduled:bk_1:2", "ok")]
+    assert SUBJECT not in str(entries) and BODY not in str(entries)
+
+
 def test_no_address_on_one_channel_does_not_stop_the_others() -> None:
     file, smtp = Recording("file"), Recording("smtp", NO_ADDRESS)
     notifier = LoggedNotifier([smtp, file], MemorySendLog(), FixedClock(T0))
@@ -256,3 +273,14 @@ def test_the_memory_log_lists_newest_first_with_filters_and_sites() -> None:
     assert [r.key for r in log.find(NotificationFilter(site_ids=frozenset({"s1"})), 0, 10)[0]] == ["k3", "k1"]
     page, total = log.find(NotificationFilter(status="sent"), 1, 1)
     assert [r.key for r in page] == ["k2"] and total == 3
+
+
+def test_a_careflow_without_a_database_keeps_its_log_in_memory_and_audits(tmp_path: Path) -> None:
+    fake = FakeUnitOfWorkFactory.of(small_system())
+    app = bootstrap(load_settings(notify_file=str(tmp_path / "out.jsonl")), uow=fake, clock=FixedClock(T0))
+    assert app.notifier.notify(a_notification()) is True
+    assert app.notifier.notify(a_notification()) is False
+    row = app.notification_log.get("booking.rescheduled:bk_1:2")
+    assert row is not None and (row.status, row.channels) == ("sent", {"file": "sent"})
+    assert [(a.action, a.outcome) for a in fake.committed.audit] == [("notification.send", "ok")]
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 1

@@ -17,9 +17,9 @@ from careflow.adapters.notify.send_log import MemorySendLog, SendLog, SqlSendLog
 from careflow.adapters.notify.smtp_channel import SmtpChannel, SmtpConfig
 from careflow.adapters.notify.webhook_channel import WebhookChannel
 from careflow.config import Settings
-from careflow.services.ports import UnitOfWorkFactory
+from careflow.services.ports import AuditEntry, UnitOfWorkFactory
 
-__all__ = ["booking_site_lookup", "build_notifier", "notification_file", "patient_email_lookup"]
+__all__ = ["audit_to", "booking_site_lookup", "build_notifier", "notification_file", "patient_email_lookup"]
 
 Clock = Callable[[], datetime]
 
@@ -52,6 +52,15 @@ def booking_site_lookup(uow: UnitOfWorkFactory) -> Callable[[str], str | None]:
     return lookup
 
 
+def audit_to(uow: UnitOfWorkFactory) -> Callable[[AuditEntry], None]:
+    """Write one audit entry in its own unit of work."""
+    def audit(entry: AuditEntry) -> None:
+        with uow(write=True) as u:
+            u.audit(entry)
+            u.commit()
+    return audit
+
+
 def _smtp(settings: Settings, uow: UnitOfWorkFactory, clock: Clock) -> SmtpChannel:
     config = SmtpConfig(settings.notify_smtp_host, settings.notify_smtp_port, settings.notify_smtp_from,
                         settings.notify_smtp_starttls, settings.notify_smtp_username,
@@ -74,5 +83,6 @@ def build_notifier(settings: Settings, engine: Engine | None, uow: UnitOfWorkFac
                                            settings.notify_webhook_timeout, clock))
         else:
             raise ValueError(f"unknown notification channel {name!r}")
-    send_log: SendLog = SqlSendLog(engine) if engine is not None else MemorySendLog(booking_site_lookup(uow))
+    send_log: SendLog = (SqlSendLog(engine) if engine is not None
+                         else MemorySendLog(booking_site_lookup(uow), audit_to(uow)))
     return LoggedNotifier(channels, send_log, clock)

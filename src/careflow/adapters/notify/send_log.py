@@ -11,6 +11,7 @@ the message may or may not have gone out, and careflow does not send it again (a
 once for that window, never a duplicate). The listing shows such rows (``status=sending``
 with an old ``created_at``) for a person to check.
 
+Each outcome is audited (``notification.send`` by ``system``, ids and channel outcomes).
 ``MemorySendLog`` is the same contract in memory, for a careflow built without a database.
 """
 
@@ -29,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from careflow.adapters.db.engine import WRITE_OPTION
 from careflow.adapters.db.tables import booking
 from careflow.adapters.db.tables import notification as table
+from careflow.adapters.db.uow import SqlUnitOfWork
 from careflow.adapters.notify.records import (
     FAILED,
     SENDING,
@@ -36,9 +38,10 @@ from careflow.adapters.notify.records import (
     NotificationFilter,
     NotificationRecord,
 )
-from careflow.services.ports import Notification
+from careflow.domain.access import SYSTEM
+from careflow.services.ports import AuditEntry, Notification
 
-__all__ = ["MemorySendLog", "SendLog", "SqlSendLog"]
+__all__ = ["MemorySendLog", "SendLog", "SqlSendLog", "audit_entry"]
 
 
 class SendLog(Protocol):
@@ -48,7 +51,8 @@ class SendLog(Protocol):
         ...
 
     def finish(self, key: str, channels: dict[str, str], error: str | None, now: datetime) -> None:
-        """Record the outcome: ``sent`` without an error, else ``failed`` with it."""
+        """Record the outcome, ``sent`` without an error, else ``failed`` with it, and audit
+        it (actor ``system``, ids only) in the same transaction."""
         ...
 
     def find(self, flt: NotificationFilter, offset: int, limit: int) -> tuple[list[NotificationRecord], int]:
@@ -56,6 +60,15 @@ class SendLog(Protocol):
         ...
 
     def get(self, key: str) -> NotificationRecord | None: ...
+
+
+def audit_entry(row: NotificationRecord) -> AuditEntry:
+    """The audit row of an attempt's outcome: ids and outcomes, never subject or body."""
+    return AuditEntry(SYSTEM.id, "notification.send", "notification", row.key,
+                      "ok" if row.status == SENT else "failed", reason=row.last_error or "",
+                      detail={"topic": row.topic, "audience": row.audience, "recipient": row.recipient,
+                              "booking_id": row.booking_id, "channels": dict(row.channels),
+                              "attempts": row.attempts})
 
 
 def _new(n: Notification, now: datetime) -> NotificationRecord:
@@ -68,10 +81,12 @@ class MemorySendLog:
     ``site_of`` (booking id → site id) serves the site filter; without it, a site-limited
     listing keeps only the notifications about no booking."""
 
-    def __init__(self, site_of: Callable[[str], str | None] | None = None) -> None:
+    def __init__(self, site_of: Callable[[str], str | None] | None = None,
+                 audit: Callable[[AuditEntry], None] | None = None) -> None:
         self._rows: dict[str, NotificationRecord] = {}
         self._lock = threading.Lock()
         self._site_of = site_of or (lambda _booking_id: None)
+        self._audit = audit or (lambda _entry: None)
 
     def claim(self, notification: Notification, now: datetime) -> dict[str, str] | None:
         with self._lock:
@@ -87,8 +102,9 @@ class MemorySendLog:
     def finish(self, key: str, channels: dict[str, str], error: str | None, now: datetime) -> None:
         with self._lock:
             row = self._rows[key]
-            self._rows[key] = replace(row, channels=dict(channels), status=FAILED if error else SENT,
-                                      sent_at=None if error else now, last_error=error)
+            row = self._rows[key] = replace(row, channels=dict(channels), status=FAILED if error else SENT,
+                                            sent_at=None if error else now, last_error=error)
+        self._audit(audit_entry(row))
 
     def find(self, flt: NotificationFilter, offset: int, limit: int) -> tuple[list[NotificationRecord], int]:
         with self._lock:
@@ -142,10 +158,13 @@ class SqlSendLog:
         return dict(channels or {})
 
     def finish(self, key: str, channels: dict[str, str], error: str | None, now: datetime) -> None:
-        with self._writing() as conn, conn.begin():
+        with SqlUnitOfWork(self._engine, write=True, clock=lambda: now) as uow:
+            conn = uow.connection
             conn.execute(update(table).where(table.c.key == key).values(
                 channels=dict(channels), status=FAILED if error else SENT,
                 sent_at=None if error else now, last_error=error))
+            uow.audit(audit_entry(_record(conn.execute(select(table).where(table.c.key == key)).one())))
+            uow.commit()
 
     def find(self, flt: NotificationFilter, offset: int, limit: int) -> tuple[list[NotificationRecord], int]:
         conds = [col == want for col, want in ((table.c.booking_id, flt.booking_id),
