@@ -149,6 +149,18 @@ def test_discharge_and_cleaning_reported_through_the_ingest_api(client: TestClie
     assert (placed["status"], placed["bed_id"]) == ("placed", first["bed_id"])
 
 
+def test_a_placed_admission_cancelled_before_arrival_frees_its_bed(client: TestClient) -> None:
+    placed = _admit(client)
+    waiting = _admit(client, patient_id="pat-00005", expected_los_hours=12)
+    resp = client.post(f"/api/v1/admissions/{placed['id']}/cancel", json={"reason": "went home"})
+    assert resp.status_code == 200 and resp.json()["status"] == "cancelled", resp.text
+    assert client.get(f"/api/v1/bookings/{placed['booking_id']}").json()["status"] == "cancelled"
+    assert client.get(f"/api/v1/admissions/{waiting['id']}").json()["bed_id"] == placed["bed_id"]
+    again = client.post(f"/api/v1/admissions/{placed['id']}/cancel", json={"reason": "again"})
+    assert again.status_code == 409 and again.headers["content-type"].startswith("application/problem+json")
+    assert client.post(f"/api/v1/admissions/{waiting['id']}/cancel", json={}).status_code == 422
+
+
 def test_the_cli_prints_the_board_and_refuses_a_bad_site_in_one_line(seeded_db: str) -> None:
     ok = subprocess.run([*CLI, "beds", "board", "--site", "site-h1", "--db", seeded_db, "--json"],
                         capture_output=True, text=True, timeout=120)

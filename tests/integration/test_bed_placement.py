@@ -13,7 +13,7 @@ from tests.concurrency import at_once
 
 from careflow.domain.beds import AdmissionStatus, BedStatus, RequestAdmission
 from careflow.domain.bookings import BookingStatus, Urgency
-from careflow.domain.errors import InvalidRequest, NotFound
+from careflow.domain.errors import InvalidRequest, InvalidTransition, NotFound
 from careflow.domain.events import BedCleaned, PatientDischarged
 from careflow.services.beds import placement
 from careflow.services.beds.board import board
@@ -213,6 +213,31 @@ def test_a_cleaning_reported_before_the_discharge_it_follows_leaves_the_bed_clea
         state = w.deps.beds_of(uow).states(SITE)["4w-any"]
         _, tasks = uow.exceptions.find(ExceptionFilter(category="housekeeping"), 0, 10)
     assert state.status is BedStatus.CLEAN and tasks == 1
+
+
+def test_cancelling_a_placed_admission_gives_its_bed_to_the_next_and_a_waiting_one_stops(
+        engine: Engine) -> None:
+    w = world(engine, beds=(("4w-any", "4W", "surgical", "any", False),))
+    first = request_admission(ask("pf1"), BED_MANAGER, w.deps)
+    second = request_admission(ask("pm1"), BED_MANAGER, w.deps)
+    third = request_admission(ask("pm2"), BED_MANAGER, w.deps)
+    gone = placement.cancel_admission(third.id, "went to another hospital", BED_MANAGER, w.deps)
+    assert gone.status is AdmissionStatus.CANCELLED
+    cancelled = placement.cancel_admission(first.id, "admitted elsewhere", BED_MANAGER, w.deps)
+    assert cancelled.status is AdmissionStatus.CANCELLED
+    with w.uow() as uow:
+        stay = uow.bookings.get(first.booking_id or "")
+    assert stay is not None and stay.status is BookingStatus.CANCELLED
+    assert _bed_of(w, second.id) == "4w-any" and second.id in w.signals
+    assert placement.get_admission(third.id, BED_MANAGER, w.deps).bed_id is None  # cancelled: not placed
+    with pytest.raises(InvalidTransition):
+        placement.cancel_admission(first.id, "again", BED_MANAGER, w.deps)
+    w.clock.advance(hours=1)
+    _discharge(w, "4w-any", "pm1", None, 60)  # the patient arrived and stayed: now a discharge
+    list(drain(w.dispatcher(), w.outbox()))
+    with pytest.raises(InvalidTransition):
+        placement.cancel_admission(second.id, "too late", BED_MANAGER, w.deps)
+    assert _overlaps(engine) == 0
 
 
 def test_an_admission_waiting_past_its_sla_goes_to_bed_management_once(engine: Engine) -> None:

@@ -14,7 +14,7 @@ from careflow.domain.bookings import Urgency
 from careflow.services.beds.board import Board
 
 __all__ = ["AdmissionBody", "AdmissionOut", "BoardOut", "CleanedBody", "CleanedOut", "OutOfServiceBody",
-           "Source", "UrgencyIn"]
+           "ReasonBody", "Source", "UrgencyIn"]
 
 Source = Literal["ed", "pacu", "elective", "transfer", "direct"]
 UrgencyIn = Literal["routine", "urgent", "emergent"]
@@ -75,8 +75,11 @@ class CleanedBody(Input):
     at: Instant | None = Field(default=None, description="when cleaning finished (default: now)")
 
 
-class OutOfServiceBody(Input):
+class ReasonBody(Input):
     reason: Text
+
+
+OutOfServiceBody = ReasonBody
 
 
 class CleanedOut(BaseModel):

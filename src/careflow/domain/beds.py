@@ -36,6 +36,7 @@ __all__ = [
     "URGENCY_RANK",
     "WAIT_SLA_MINUTES",
     "Admission",
+    "AdmissionCancelled",
     "AdmissionPlaced",
     "AdmissionRequested",
     "AdmissionStatus",
@@ -93,6 +94,14 @@ class AdmissionPlaced(Event):
     bed_id: str = ""
     booking_id: str = ""
     site_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionCancelled(Event):
+    name: ClassVar[str] = "AdmissionCancelled"
+    reason: str = ""
+    by: str = ""
+    booking_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +207,17 @@ class Admission:
             AdmissionStatus.PLACED, bed_id, booking_id, now)
         self.version += 1
         self.events.append(AdmissionPlaced(self.id, bed_id, booking_id, self.site_id))
+
+
+    def cancel(self, reason: str, by: str) -> None:
+        """No bed needed any more (waiting or placed; the caller releases the bed)."""
+        if self.status is AdmissionStatus.CANCELLED:
+            raise InvalidTransition(f"admission {self.id} is already cancelled")
+        if not reason.strip():
+            raise InvalidRequest("reason must not be empty", "reason")
+        self.status = AdmissionStatus.CANCELLED
+        self.version += 1
+        self.events.append(AdmissionCancelled(self.id, reason.strip(), by, self.booking_id or ""))
 
 
 def waiting_order(adm: Admission) -> tuple[int, datetime, str]:

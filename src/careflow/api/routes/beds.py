@@ -13,6 +13,7 @@ from careflow.api.bed_schemas import (
     CleanedBody,
     CleanedOut,
     OutOfServiceBody,
+    ReasonBody,
 )
 from careflow.api.deps import ActorDep, AppDep, needs
 from careflow.api.exception_schemas import ShortId
@@ -30,7 +31,7 @@ router = APIRouter(prefix="/api/v1", tags=["beds"])
 ERRORS: dict[int | str, dict[str, object]] = {
     403: {"model": Problem, "description": "lacks the permission, or the site is outside the caller's"},
     404: {"model": Problem, "description": "unknown patient, site, bed or admission"},
-    409: {"model": Problem, "description": "a race was lost; retry"},
+    409: {"model": Problem, "description": "the admission's status forbids the step, or a race was lost"},
     422: {"model": Problem, "description": "malformed input; `field` names it"},
 }
 READ = [needs(Permission.BED_READ)]
@@ -69,6 +70,14 @@ def list_admissions(app: AppDep, actor: ActorDep, site_id: Filter = None, patien
 def get_admission(admission_id: Annotated[ShortId, Path()], app: AppDep, actor: ActorDep) -> AdmissionOut:
     """One admission: waiting, or placed with its bed and booking."""
     return AdmissionOut.of(placement.get_admission(admission_id, actor, _beds(app)))
+
+
+@router.post("/admissions/{admission_id}/cancel", responses=ERRORS, dependencies=WRITE)
+def cancel_admission(admission_id: Annotated[ShortId, Path()], body: ReasonBody, app: AppDep,
+                     actor: ActorDep) -> AdmissionOut:
+    """No bed needed any more: stops the wait, or gives the bed back while the patient has
+    not arrived (409 once they have: report the discharge)."""
+    return AdmissionOut.of(placement.cancel_admission(admission_id, body.reason, actor, _beds(app)))
 
 
 @router.get("/beds/board", responses=ERRORS, dependencies=READ)

@@ -29,7 +29,7 @@ from careflow.domain.beds import (
 from careflow.domain.bookings import Allocation, Booking, BookingStatus
 from careflow.domain.catalog import Catalog
 from careflow.domain.checks import check_resource_time
-from careflow.domain.errors import NotFound
+from careflow.domain.errors import InvalidTransition, NotFound
 from careflow.domain.exception_sla import DEFAULT_POLICY
 from careflow.domain.exceptions_queue import ExceptionItem, RaiseException
 from careflow.domain.ids import BookingId, SiteId
@@ -44,8 +44,8 @@ from careflow.services.context import load_patient
 from careflow.services.exception_queue import new_exception_id
 from careflow.services.ports import AuditEntry, RaceLost, UnitOfWork
 
-__all__ = ["PLACEMENT_RULES", "get_admission", "list_admissions", "near_misses", "place", "place_in",
-           "place_next_in", "raise_overdue", "request_admission"]
+__all__ = ["PLACEMENT_RULES", "cancel_admission", "get_admission", "list_admissions", "near_misses", "place",
+           "place_in", "place_next_in", "raise_overdue", "request_admission"]
 
 PLACEMENT_RULES = "careflow-bed-placement/1"
 ATTEMPTS = 4
@@ -231,6 +231,42 @@ def place_next_in(uow: UnitOfWork, deps: BedDeps, site_id: str, now: datetime,
         if place_in(uow, deps, adm, now, actor) is not None:
             placed.append(adm)
     return placed
+
+
+def cancel_admission(admission_id: str, reason: str, actor: Actor, deps: BedDeps) -> Admission:
+    """The bed is not needed any more: a waiting admission stops waiting; a placed one whose
+    patient has not arrived gives its bed back (its booking is cancelled, and the site's
+    waiting admissions are offered the beds). A stay that has begun ends with a discharge."""
+    actor.require(Permission.BED_WRITE)
+    with deps.booking.uow(write=True) as uow:
+        store = deps.beds_of(uow)
+        adm = _visible(store.admission(admission_id, lock=True), actor, admission_id)
+        now = deps.booking.clock()
+        booking = uow.bookings.get(adm.booking_id, lock=True) if adm.booking_id else None
+        freed = booking is not None and booking.active and adm.status is AdmissionStatus.PLACED
+        if freed and booking is not None and booking.status is not BookingStatus.BOOKED:
+            raise InvalidTransition(f"admission {adm.id}'s patient has arrived: report the discharge instead")
+        expected = adm.version
+        adm.cancel(reason, actor.id)
+        if freed and booking is not None:
+            booking_version = booking.version
+            booking.cancel(reason.strip(), actor.id)
+            uow.bookings.release(booking)
+            uow.bookings.save(booking, booking_version)
+            events = list(booking.events)
+            booking.events.clear()
+            uow.publish(events)
+            uow.audit(AuditEntry(actor.id, "cancel", "booking", booking.id, "success", reason.strip(),
+                                 PLACEMENT_RULES, {"status": booking.status.value, "admission_id": adm.id}))
+        store.save_admission(adm, expected)
+        uow.publish(adm.events)
+        adm.events.clear()
+        _audit(uow, actor, "admission.cancel", "admission", adm.id, freed_bed=adm.bed_id if freed else None)
+        placed = place_next_in(uow, deps, adm.site_id, now) if freed else []
+        uow.commit()
+    for other in [adm, *placed]:
+        deps.signal(other.id)
+    return adm
 
 
 def near_misses(uow: UnitOfWork, deps: BedDeps, adm: Admission, now: datetime,
