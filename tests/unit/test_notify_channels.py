@@ -230,7 +230,10 @@ def test_a_channel_bug_is_recorded_as_a_failure_not_left_sending() -> None:
 @pytest.mark.parametrize(("change", "field"), [
     ({"audience": "doctor"}, "audience"), ({"key": ""}, "key"), ({"key": "k" * 256}, "key"),
     ({"key": "naïve"}, "key"), ({"recipient": "pt\n1"}, "recipient"), ({"topic": ""}, "topic"),
-    ({"booking_id": "b" * 65}, "booking_id")])
+    ({"booking_id": "b" * 65}, "booking_id"), ({"subject": "two\nlines"}, "subject"),
+    ({"subject": " "}, "subject"),
+    ({"body": "nul\x00"}, "body"), ({"data": {"ids": {1, 2}}}, "data"), ({"data": {"x": "a\x00"}}, "data"),
+    ({"data": {"ratio": float("nan")}}, "data"), ({"data": ["bk_1"]}, "data")])
 def test_a_malformed_notification_is_refused_before_anything_is_sent(change: dict[str, str],
                                                                      field: str) -> None:
     channel = Recording("file")
@@ -240,6 +243,14 @@ def test_a_malformed_notification_is_refused_before_anything_is_sent(change: dic
     with pytest.raises(ValueError, match=field):
         notifier.notify(Notification(**fields))  # type: ignore[arg-type]
     assert channel.delivered == [] and notifier.send_log.find(NotificationFilter(), 0, 10)[1] == 0
+
+
+def test_times_in_data_are_stored_as_iso_text() -> None:
+    log = MemorySendLog()
+    notifier = LoggedNotifier([Recording("file")], log, FixedClock(T0))
+    notifier.notify(Notification("k1", "patient", "pt_1", "t", "s", "b", data={"at": T0, "day": T0.date()}))
+    row = log.get("k1")
+    assert row is not None and row.data == {"at": "2030-01-07T08:00:00+00:00", "day": "2030-01-07"}
 
 
 def test_log_lines_carry_ids_but_never_the_subject_body_or_address(caplog: pytest.LogCaptureFixture) -> None:

@@ -14,9 +14,11 @@ never the recipient's address, the subject or the body.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import date, datetime
 from typing import Any
 
 import structlog
@@ -46,8 +48,7 @@ class LoggedNotifier:
         self._clock = clock
 
     def notify(self, notification: Notification) -> bool:
-        n = notification
-        _check(n)
+        n = _checked(notification)
         earlier = self.send_log.claim(n, self._clock())
         if earlier is None:
             log.info("notification.skipped", **_ids(n), reason="sent before")
@@ -81,8 +82,9 @@ class LoggedNotifier:
 LIMITS = (("key", 255), ("recipient", 128), ("topic", 64), ("booking_id", 64))
 
 
-def _check(n: Notification) -> None:
-    """Refuse a malformed notification before anything is claimed or sent."""
+def _checked(n: Notification) -> Notification:
+    """Refuse a malformed notification before anything is claimed or sent; ``data`` comes
+    back as plain JSON (datetimes and dates as ISO text)."""
     if n.audience not in AUDIENCES:
         raise ValueError(f"notification audience must be one of {', '.join(AUDIENCES)}")
     for name, limit in LIMITS:
@@ -92,6 +94,36 @@ def _check(n: Notification) -> None:
         if not isinstance(value, str) or not 1 <= len(value) <= limit or not value.isascii() \
                 or not value.isprintable():
             raise ValueError(f"notification {name} must be 1 to {limit} printable ASCII characters")
+    if not isinstance(n.subject, str) or not n.subject.strip() or len(n.subject) > 400 \
+            or not n.subject.isprintable():
+        raise ValueError("notification subject must be 1 to 400 printable characters on one line")
+    if not isinstance(n.body, str) or "\x00" in n.body or len(n.body) > 100_000:
+        raise ValueError("notification body must be text of at most 100000 characters without NUL")
+    if not isinstance(n.data, dict):
+        raise ValueError("notification data must be an object of ids and times")
+    try:
+        data = json.loads(json.dumps(n.data, default=_plain, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"notification data must hold ids and times only ({exc})") from exc
+    if _has_nul(data):
+        raise ValueError("notification data must not contain NUL characters")
+    return replace(n, data=data)
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _ids(n: Notification) -> dict[str, object]:
