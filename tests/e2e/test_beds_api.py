@@ -12,8 +12,11 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from careflow.api.routes.manage_common import deps_of
 from careflow.bootstrap import App
+from careflow.domain.access import Actor
 from careflow.domain.events import PatientDischarged
+from careflow.services import ingest
 from tests.auth import auth_headers
 from tests.fakes import FixedClock
 
@@ -126,24 +129,21 @@ def test_a_bed_out_of_service_is_not_offered_until_reported_clean(client: TestCl
     assert back["status"] == "clean" and [a["id"] for a in back["placed"]] == [waiting["id"]]
 
 
-def test_discharge_and_cleaning_reported_through_the_ingest_api(client: TestClient, app: App,
-                                                                clock: FixedClock) -> None:
+def test_discharge_and_cleaning_reported_through_the_ingest_use_cases(client: TestClient, app: App,
+                                                                      clock: FixedClock) -> None:
     first = _admit(client)
     # 12 hours: the bed has a surgical case's post-operative stay from the next afternoon
     second = _admit(client, patient_id="pat-00005", expected_los_hours=12)
     assert (first["status"], second["status"]) == ("placed", "waiting")
-    ehr = auth_headers(app, "integration_client", subject="ehr")
+    deps = ingest.IngestDeps(deps_of(app), app.deps)
+    ehr = Actor("ehr", frozenset({"integration_client"}))
     clock.advance(hours=5)
-    resp = client.post("/api/v1/events/PatientDischarged", headers=ehr, json={
-        "bed_id": first["bed_id"], "patient_id": "pat-00003", "at": clock.now.isoformat(), "source": "adt",
-        "reference": "A03-1"})
-    assert resp.status_code == 202, resp.text
+    adt = ingest.Report(ehr, "adt", "A03-1")
+    ingest.patient_discharged(first["bed_id"], "pat-00003", clock.now, adt, deps)
     asyncio.run(app.events.tick())
     assert client.get(f"/api/v1/bookings/{first['booking_id']}").json()["status"] == "fulfilled"
     clock.advance(minutes=25)
-    resp = client.post("/api/v1/events/BedCleaned", headers=ehr, json={
-        "bed_id": first["bed_id"], "at": clock.now.isoformat(), "source": "evs", "reference": "C-1"})
-    assert resp.status_code == 202, resp.text
+    ingest.bed_cleaned(first["bed_id"], clock.now, ingest.Report(ehr, "evs", "C-1"), deps)
     asyncio.run(app.events.tick())
     placed = client.get(f"/api/v1/admissions/{second['id']}").json()
     assert (placed["status"], placed["bed_id"]) == ("placed", first["bed_id"])
