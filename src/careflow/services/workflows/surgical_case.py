@@ -235,6 +235,8 @@ def check_and_hold(case_id: str, round_: int) -> dict[str, Any]:
         result = find(request, d.booking)
         options = _with_surgeon(result.options, case.request.surgeon_id)
         hold = _hold_first(case, options)
+        if hold is None and options:  # others took them first (concurrent cases): look again
+            return {"action": "retry"}
         if hold is None:
             return _blocked(case, [v.code.value for v in result.blockers] or
                             (["SURGEON_UNAVAILABLE"] if result.options else ["RESOURCE_BOOKED"]), round_)
@@ -545,6 +547,8 @@ def surgical_case_workflow(case_id: str) -> dict[str, Any]:
             action = check["action"]
         if action == "booked":
             return {"status": CaseStatus.BOOKED, "booking_id": check["booking_id"]}
+        if action == "retry":
+            continue
         if action == "queue":
             task = queue_case(case_id, round_, check["why"], check["codes"])
             return {"status": CaseStatus.NEEDS_ATTENTION, "task": task}
