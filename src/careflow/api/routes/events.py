@@ -152,6 +152,41 @@ class Referral(Reported):
                            description="the referring clinician's or practice's id")
 
 
+Apply = Callable[[Any, App, Actor], use.Receipt]
+REPORTS: dict[str, tuple[type[Reported], Apply]] = {
+    "ClinicianCalledOut": (CalledOut, lambda b, app, a: use.resource_closed(
+        "ClinicianCalledOut", b.resource_id, b.start, b.end, _report(b, a), _deps(app), b.reason,
+        capacity_delta=b.capacity_delta)),
+    "ClinicianAvailabilityChanged": (AvailabilityChanged, lambda b, app, a: use.resource_closed(
+        "ClinicianAvailabilityChanged", b.resource_id, b.start, b.end, _report(b, a), _deps(app), b.reason,
+        available=b.available)),
+    "EquipmentWentDown": (WentDown, lambda b, app, a: use.resource_closed(
+        "EquipmentWentDown", b.resource_id, b.start, b.end, _report(b, a), _deps(app), b.reason)),
+    "EquipmentCameBack": (CameBack, lambda b, app, a: use.equipment_came_back(
+        b.resource_id, b.at, _report(b, a), _deps(app))),
+    "MaintenanceScheduled": (ResourceWindow, lambda b, app, a: use.resource_closed(
+        "MaintenanceScheduled", b.resource_id, b.start, b.end, _report(b, a), _deps(app), b.reason)),
+    "StockChanged": (StockCount, lambda b, app, a: use.stock_changed(
+        b.site_id, b.sku, b.on_hand, _report(b, a), _deps(app))),
+    "StockFellBelowThreshold": (StockAlert, lambda b, app, a: use.stock_fell_below_threshold(
+        b.site_id, b.sku, b.available, b.threshold, _report(b, a), _deps(app))),
+    "AuthorizationChanged": (AuthorizationDecision, lambda b, app, a: use.authorization_changed(
+        b.authorization_id, b.status, _report(b, a), _deps(app), b.valid_from, b.valid_to,
+        b.payer_reference)),
+    "BookingCancelled": (Cancelled, lambda b, app, a: use.booking_cancelled(
+        b.booking_id, b.reason, _report(b, a), _deps(app))),
+    "PatientDidNotArrive": (NoShow, lambda b, app, a: use.patient_did_not_arrive(
+        b.booking_id, _report(b, a), _deps(app))),
+    "PatientDischarged": (Discharged, lambda b, app, a: use.patient_discharged(
+        b.bed_id, b.patient_id, b.at, _report(b, a), _deps(app), b.booking_id)),
+    "BedCleaned": (Cleaned, lambda b, app, a: use.bed_cleaned(b.bed_id, b.at, _report(b, a), _deps(app))),
+    "ReferralReceived": (Referral, lambda b, app, a: use.referral_received(
+        b.patient_id, b.service_id, _report(b, a), _deps(app), urgency=b.urgency, earliest=b.earliest,
+        latest=b.latest, site_ids=b.site_ids, referring=b.referring)),
+}
+"""Each reportable event: its body and what applying it runs (the routes and the CLI share it)."""
+
+
 def _post(name: str, summary: str) -> Callable[[Callable[..., Accepted]], Callable[..., Accepted]]:
     return router.post(f"/{name}", status_code=status.HTTP_202_ACCEPTED, responses=ERRORS,
                        dependencies=INGEST, summary=summary, operation_id=f"report_{name}")
@@ -159,81 +194,66 @@ def _post(name: str, summary: str) -> Callable[[Callable[..., Accepted]], Callab
 
 @_post("ClinicianCalledOut", "A clinician (or staff-pool units) cannot work a window")
 def clinician_called_out(body: CalledOut, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
-    return _accepted(use.resource_closed("ClinicianCalledOut", body.resource_id, body.start, body.end,
-                                         _report(body, actor), _deps(app), body.reason,
-                                         capacity_delta=body.capacity_delta), request)
+    return _accepted(REPORTS["ClinicianCalledOut"][1](body, app, actor), request)
 
 
 @_post("ClinicianAvailabilityChanged", "A clinician's availability changed (time removed or added)")
 def clinician_availability_changed(body: AvailabilityChanged, app: AppDep, actor: ActorDep,
                                    request: Request) -> Accepted:
-    return _accepted(use.resource_closed("ClinicianAvailabilityChanged", body.resource_id, body.start,
-                                         body.end, _report(body, actor), _deps(app), body.reason,
-                                         available=body.available), request)
+    return _accepted(REPORTS["ClinicianAvailabilityChanged"][1](body, app, actor), request)
 
 
 @_post("EquipmentWentDown", "Equipment (or a room, bed or chair) is out of service")
 def equipment_went_down(body: WentDown, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
-    return _accepted(use.resource_closed("EquipmentWentDown", body.resource_id, body.start, body.end,
-                                         _report(body, actor), _deps(app), body.reason), request)
+    return _accepted(REPORTS["EquipmentWentDown"][1](body, app, actor), request)
 
 
 @_post("EquipmentCameBack", "Equipment is usable again: its open downtime ends")
 def equipment_came_back(body: CameBack, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
-    return _accepted(use.equipment_came_back(body.resource_id, body.at, _report(body, actor), _deps(app)),
-                     request)
+    return _accepted(REPORTS["EquipmentCameBack"][1](body, app, actor), request)
 
 
 @_post("MaintenanceScheduled", "Planned maintenance or sterilization downtime")
 def maintenance_scheduled(body: ResourceWindow, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
-    return _accepted(use.resource_closed("MaintenanceScheduled", body.resource_id, body.start, body.end,
-                                         _report(body, actor), _deps(app), body.reason), request)
+    return _accepted(REPORTS["MaintenanceScheduled"][1](body, app, actor), request)
 
 
 @_post("StockChanged", "A stock count: the on-hand quantity of an item at a site")
 def stock_changed(body: StockCount, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
-    return _accepted(use.stock_changed(body.site_id, body.sku, body.on_hand, _report(body, actor),
-                                       _deps(app)), request)
+    return _accepted(REPORTS["StockChanged"][1](body, app, actor), request)
 
 
 @_post("StockFellBelowThreshold", "An inventory system's low-stock alert")
 def stock_fell_below_threshold(body: StockAlert, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
-    return _accepted(use.stock_fell_below_threshold(body.site_id, body.sku, body.available, body.threshold,
-                                                    _report(body, actor), _deps(app)), request)
+    return _accepted(REPORTS["StockFellBelowThreshold"][1](body, app, actor), request)
 
 
 @_post("AuthorizationChanged", "A payer's decision on an authorization")
 def authorization_changed(body: AuthorizationDecision, app: AppDep, actor: ActorDep,
                           request: Request) -> Accepted:
-    return _accepted(use.authorization_changed(body.authorization_id, body.status, _report(body, actor),
-                                               _deps(app), body.valid_from, body.valid_to,
-                                               body.payer_reference), request)
+    return _accepted(REPORTS["AuthorizationChanged"][1](body, app, actor), request)
 
 
 @_post("BookingCancelled", "The EHR cancelled a visit (needs booking.write too)")
 def booking_cancelled(body: Cancelled, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
-    return _accepted(use.booking_cancelled(body.booking_id, body.reason, _report(body, actor), _deps(app)),
-                     request)
+    return _accepted(REPORTS["BookingCancelled"][1](body, app, actor), request)
 
 
 @_post("PatientDidNotArrive", "The patient did not arrive (needs booking.write too)")
 def patient_did_not_arrive(body: NoShow, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
-    return _accepted(use.patient_did_not_arrive(body.booking_id, _report(body, actor), _deps(app)), request)
+    return _accepted(REPORTS["PatientDidNotArrive"][1](body, app, actor), request)
 
 
 @_post("PatientDischarged", "An inpatient left a bed (bed placement sends housekeeping)")
 def patient_discharged(body: Discharged, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
-    return _accepted(use.patient_discharged(body.bed_id, body.patient_id, body.at, _report(body, actor),
-                                            _deps(app), body.booking_id), request)
+    return _accepted(REPORTS["PatientDischarged"][1](body, app, actor), request)
 
 
 @_post("BedCleaned", "Housekeeping finished a bed")
 def bed_cleaned(body: Cleaned, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
-    return _accepted(use.bed_cleaned(body.bed_id, body.at, _report(body, actor), _deps(app)), request)
+    return _accepted(REPORTS["BedCleaned"][1](body, app, actor), request)
 
 
 @_post("ReferralReceived", "A referral from the EHR (the referral workflow takes it)")
 def referral_received(body: Referral, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
-    return _accepted(use.referral_received(body.patient_id, body.service_id, _report(body, actor), _deps(app),
-                                           urgency=body.urgency, earliest=body.earliest, latest=body.latest,
-                                           site_ids=body.site_ids, referring=body.referring), request)
+    return _accepted(REPORTS["ReferralReceived"][1](body, app, actor), request)
