@@ -66,8 +66,8 @@ def test_the_least_disruptive_fix_ranks_first() -> None:
 
 def test_a_full_closure_breaks_the_allocation_without_a_recheck() -> None:
     booking = _booking(T0, "dr_a", "or_1")
-    trig = Trigger(1, "ClinicianCalledOut", "dr_a", ("dr_a",), T0 - timedelta(hours=1), T0 + timedelta(minutes=1),
-                   closes_fully=True)
+    trig = Trigger(1, "ClinicianCalledOut", "dr_a", ("dr_a",), T0 - timedelta(hours=1),
+                   T0 + timedelta(minutes=1), closes_fully=True)
     found = _closed_under(booking, trig)
     assert found is not None and (found.code.value, found.subject) == ("RESOURCE_UNAVAILABLE", "dr_a")
     outside = Trigger(1, "ClinicianCalledOut", "dr_a", ("dr_a",), T0 + timedelta(hours=1),
