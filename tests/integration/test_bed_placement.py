@@ -51,6 +51,11 @@ def test_beds_are_matched_by_gender_isolation_and_unit(engine: Engine) -> None:
     stay_end = T0 + timedelta(hours=48)
     assert [(a.resource_id, a.start, a.end) for a in stay.allocations] == [("4w-f", T0, stay_end)]
     assert _overlaps(engine) == 0
+    with engine.connect() as conn:
+        audited = "SELECT {} FROM audit_log WHERE action = '{}'"
+        created = conn.execute(text(audited.format("entity_id", "service.create"))).all()
+        placed = conn.execute(text(audited.format("count(*)", "admission.place"))).scalar()
+    assert [r[0] for r in created] == ["svc-inpatient-stay"] and placed == 4
 
 
 def test_an_isolation_bed_is_kept_for_those_who_need_one_while_another_bed_fits(engine: Engine) -> None:

@@ -176,7 +176,9 @@ def place_in(uow: UnitOfWork, deps: BedDeps, adm: Admission, now: datetime,
     if not fits:
         return None
     best = min(fits, key=lambda c: (penalty(c.bed, adm, patient), c.bed.id)).bed
-    deps.beds_of(uow).ensure_service(STAY_SERVICE)  # moves the catalog version when it creates it
+    if deps.beds_of(uow).ensure_service(STAY_SERVICE):  # moves the catalog version when it creates it
+        uow.audit(AuditEntry(actor.id, "service.create", "service", STAY_SERVICE.id, "success",
+                             "the service bed-only stays are booked under", PLACEMENT_RULES, {}))
     start, end = adm.stay(now)
     booking = Booking(id=BookingId(new_booking_id()), patient_id=patient.id, service_id=STAY_SERVICE.id,
                       site_id=SiteId(adm.site_id), start=start, end=end, status=BookingStatus.BOOKED,
