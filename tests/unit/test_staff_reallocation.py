@@ -149,7 +149,10 @@ def test_staff_hours_and_travel_limit_the_sources() -> None:
     starts_late = state(anesthesia("a2", "a", 3, start="09:50"))  # not on duty when it must leave
     too_far = state(anesthesia("c1", "c", 3, start="04:00"))  # ~200 km: 5 hours away
     assert plan(too_far, short_at_b()).proposals == []
-    assert [p.move.source for p in plan(too_far, short_at_b(), max_travel_minutes=600).proposals] == ["c1"]
+    far = plan(too_far, short_at_b(), max_travel_minutes=600)  # setting off now, there after 11:00
+    _, minutes = travel(SITES[SiteId("c")], SITES[SiteId("b")])
+    assert [(p.move.source, p.move.leave_at, p.move.start) for p in far.proposals] == [
+        ("c1", local(DAY, "06:00"), local(DAY, "06:00") + timedelta(minutes=minutes))]
     # neither is on duty for all of 09:40-12:00; each covers the hour it can
     got = plan(leaves_early, starts_late, too_far, short_at_b())
     assert sorted((p.move.source, p.move.start, p.move.end) for p in got.proposals) == [
@@ -199,7 +202,9 @@ def test_emergency_demand_is_routed_to_the_sites_pool_or_reported_unroutable() -
 
 def test_only_the_future_is_short() -> None:
     got = plan_reallocation([state(anesthesia("a1", "a", 3)), short_at_b()], SITES, WINDOW, at("11:00"))
-    assert [(p.move.start, p.move.end) for p in got.proposals] == [(local(DAY, "11:00"), local(DAY, "12:00"))]
+    # the shortage is from 11:00; staff who set off now arrive 20 minutes later
+    assert [(p.move.leave_at, p.move.start, p.move.end) for p in got.proposals] == [
+        (local(DAY, "11:00"), local(DAY, "11:20"), local(DAY, "12:00"))]
     assert plan_reallocation([state(anesthesia("a1", "a", 3)), short_at_b()], SITES, WINDOW,
                              at("12:00")).proposals == []
 

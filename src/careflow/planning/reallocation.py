@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from careflow.domain.ids import ResourceId, SiteId
 from careflow.domain.sites import Site, distance_km
-from careflow.domain.timespans import Span, from_ts
+from careflow.domain.timespans import Span, from_ts, to_ts
 from careflow.planning.staff_coverage import Demand, PoolState, Timeline, pool_type, serves
 
 __all__ = ["CoverageRow", "Move", "Plan", "Shortage", "hours_of", "plan_reallocation", "travel"]
@@ -197,13 +197,17 @@ def plan_reallocation(states: Sequence[PoolState], sites: Mapping[SiteId, Site],
             layers.append((state, span, units))
     layers.sort(key=lambda x: (-x[2] * (x[1][1] - x[1][0]), x[1][0], x[0].resource.id))
     for state, span, units in layers:
-        found = _sources(state, span, units, states, timelines, sites, speed_kmh, max_travel_minutes)
-        covered = sum(p.move.units for p in found)
+        found = _sources(state, span, units, states, timelines, sites, speed_kmh, max_travel_minutes, now)
+        covered = sum(p.move.units for p in found if to_ts(p.move.start) == span[0])
         if covered < units:  # nobody spare for all of it: cover what can be, hour by hour
             there: dict[ResourceId, int] = {}
             for hour in hours_of(span, sites[state.site_id].zone) if span[1] - span[0] > 3600 else ():
-                more = _sources(state, hour, units - covered, states, timelines, sites, speed_kmh,
-                                max_travel_minutes, there)
+                have = sum(p.move.units for p in found  # staff there for (some of) the hour already
+                           if to_ts(p.move.start) < hour[1] and to_ts(p.move.end) > hour[0])
+                if have >= units:
+                    continue
+                more = _sources(state, hour, units - have, states, timelines, sites, speed_kmh,
+                                max_travel_minutes, now, there)
                 there.update({p.move.source: hour[1] for p in more})
                 found += more
         plan.proposals.extend(_merged(found, by_id, sites))
@@ -220,10 +224,12 @@ def plan_reallocation(states: Sequence[PoolState], sites: Mapping[SiteId, Site],
 
 def _sources(target: PoolState, span: Span, units: int, states: Sequence[PoolState],
              timelines: Mapping[ResourceId, Timeline], sites: Mapping[SiteId, Site], speed_kmh: float,
-             max_travel_minutes: int, there_until: Mapping[ResourceId, int] | None = None) -> list[Proposal]:
+             max_travel_minutes: int, now: int, there_until: Mapping[ResourceId, int] | None = None,
+             ) -> list[Proposal]:
     """Moves covering ``units`` over ``span``; ``there_until`` names sources whose staff
     are already at the target until a time (an earlier hour's move): staying on needs no
-    travel, and they are asked first."""
+    travel, and they are asked first. Staff who set off now arrive after their travel, so
+    a move may begin after the span does."""
     res = target.resource
     languages = res.pool.languages if res.pool.role == "interpreter" else frozenset()
     here = sites[target.site_id]
@@ -237,22 +243,26 @@ def _sources(target: PoolState, span: Span, units: int, states: Sequence[PoolSta
             continue
         tl = timelines[src.id]
         staying = there_until is not None and there_until.get(src.id) == span[0]
-        away = span if staying else (span[0] - minutes * 60, span[1])
+        begin = span[0] if staying else max(span[0], now + minutes * 60)
+        if begin >= span[1]:
+            continue
+        work = (begin, span[1])
+        away = work if staying else (begin - minutes * 60, span[1])
         spare = tl.spare(away)
         if spare > 0:
-            candidates.append((-1.0 if staying else km, -tl.freed_spare(span), -spare, src.id, state,
-                               minutes, away, km))
+            candidates.append((-1.0 if staying else km, -tl.freed_spare(work), -spare, src.id, state,
+                               minutes, away, km, work))
     candidates.sort(key=lambda c: c[:4])
     out: list[Proposal] = []
     left = units
-    for _, neg_freed, neg_spare, _, state, minutes, away, km in candidates:
+    for _, neg_freed, neg_spare, _, state, minutes, away, km, work in candidates:
         if left == 0:
             break
         give = min(left, -neg_spare)
         freed = min(give, -neg_freed)
         timelines[state.resource.id].take(away, give)
         left -= give
-        move = Move(state.resource.id, res.id, from_ts(span[0]), from_ts(span[1]), give, from_ts(away[0]))
+        move = Move(state.resource.id, res.id, from_ts(work[0]), from_ts(work[1]), give, from_ts(away[0]))
         out.append(_proposal(move, state, target, sites, km, minutes, freed, -neg_spare))
     return out
 
