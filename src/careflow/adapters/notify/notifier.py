@@ -8,8 +8,9 @@ same key retries only the channels that failed. A process that dies between deli
 and recording leaves the key ``sending``, which is never resent: at most once in that
 window, never a duplicate (see send_log.py).
 
-The log line of each attempt carries the key, topic, audience, booking id and outcomes,
-never the recipient's address, the subject or the body.
+The log line of each attempt carries the key, topic, audience, recipient id (a patient id
+or a team name), booking id and outcomes, never an address, the subject or the body. A
+malformed notification is refused with ``ValueError`` before anything is claimed.
 """
 
 from __future__ import annotations
