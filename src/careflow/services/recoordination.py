@@ -52,6 +52,7 @@ from careflow.services.finding import find
 from careflow.services.ports import (
     BookingFilter,
     Notification,
+    NotificationFailed,
     Notifier,
     UnitOfWork,
 )
@@ -361,8 +362,9 @@ def _one(booking: Booking, trigger: Trigger, deps: RecoordinationDeps, queue: _Q
                 RECOORDINATOR), deps.booking)
         except CareflowError:  # someone took the time meanwhile: the next option
             continue
-        _tell_patient(moved, current, trigger, deps)
-        return Outcome(booking.id, AUTO, codes, _what_changed(current, option), moved.start.isoformat())
+        told = _tell_patient(moved, current, trigger, deps)
+        return Outcome(booking.id, AUTO, codes, _what_changed(current, option) + told,
+                       moved.start.isoformat())
     later = _ranked(current, [o for o in nearby if not any(_same(o, s) for s in same_day)])
     ranked = (same_day + later)[:policy.alternatives]
     if not ranked:  # nothing at its site in those days: other sites, that day
@@ -460,18 +462,24 @@ def _what_changed(booking: Booking, option: Option) -> str:
     return "; ".join(parts) or "same time and resources"
 
 
-def _tell_patient(moved: Booking, before: Booking, trigger: Trigger, deps: RecoordinationDeps) -> None:
+def _tell_patient(moved: Booking, before: Booking, trigger: Trigger, deps: RecoordinationDeps) -> str:
+    """Notify the patient; a failed channel does not undo the fix (the send log keeps the
+    failure, and the outcome says so for the scheduler to follow up)."""
     same_time = moved.start == before.start
     topic = "booking.changed" if same_time else "booking.rescheduled"
     subject = "Your appointment details changed" if same_time else "Your appointment time changed"
     when = moved.start.isoformat()
     body = (f"Your appointment {moved.id} is still at {when}; the care team changed." if same_time else
             f"Your appointment {moved.id} moved from {before.start.isoformat()} to {when}.")
-    deps.notifier.notify(Notification(
-        key=f"recoordination:{trigger.event_id}:{moved.id}", audience="patient", recipient=moved.patient_id,
-        topic=topic, subject=subject, body=body, booking_id=moved.id,
-        data={"booking_id": moved.id, "old_start": before.start.isoformat(), "new_start": when,
-              "site_id": moved.site_id, "event_id": trigger.event_id}))
+    try:
+        deps.notifier.notify(Notification(
+            key=f"recoordination:{trigger.event_id}:{moved.id}", audience="patient",
+            recipient=moved.patient_id, topic=topic, subject=subject, body=body, booking_id=moved.id,
+            data={"booking_id": moved.id, "old_start": before.start.isoformat(), "new_start": when,
+                  "site_id": moved.site_id, "event_id": trigger.event_id}))
+    except NotificationFailed:
+        return "; the patient could not be told (notification failed)"
+    return ""
 
 
 def _priority(booking: Booking, now: datetime) -> str:

@@ -33,7 +33,7 @@ from careflow.services import booking as booking_use
 from careflow.services.booking import BookingDeps
 from careflow.services.dispatch import HandlerRegistry, Standalone
 from careflow.services.finding import find
-from careflow.services.ports import AuditEntry, Notification, Notifier, UnitOfWork
+from careflow.services.ports import AuditEntry, Notification, NotificationFailed, Notifier, UnitOfWork
 
 __all__ = [
     "OFFERER",
@@ -269,6 +269,12 @@ def _try_offer(entry: WaitlistEntry, slot: FreedSlot, start: datetime,
     except CareflowError:  # withdrawn or offered elsewhere meanwhile: give the time back
         _release(hold.id, "the waitlist entry changed meanwhile", deps)
         return None
+    with contextlib.suppress(NotificationFailed):  # the send log keeps the failure; the offer stands
+        _tell(entry, hold, expires, deps)
+    return offered
+
+
+def _tell(entry: WaitlistEntry, hold: Booking, expires: datetime, deps: WaitlistDeps) -> None:
     deps.notifier.notify(Notification(
         key=f"waitlist-offer:{entry.id}:{hold.id}", audience="patient", recipient=entry.patient_id,
         topic="waitlist.offer", subject="An earlier appointment is available",
@@ -277,7 +283,6 @@ def _try_offer(entry: WaitlistEntry, slot: FreedSlot, start: datetime,
         booking_id=hold.id,
         data={"entry_id": entry.id, "hold_id": hold.id, "site_id": hold.site_id,
               "start": hold.start.isoformat(), "expires_at": expires.isoformat()}))
-    return offered
 
 
 # --- what frees a slot: the outbox handlers -----------------------------------------
