@@ -103,6 +103,9 @@ def bootstrap(
         from careflow.adapters.workflows import wire_workflows
 
         workflows = wire_workflows(settings, deps, notifier, registry)
+        from careflow.adapters.care_paths import wire_care_paths  # referral and imaging readiness
+
+        wire_care_paths(settings, registry)
     beds = None
     if engine is not None:  # bed placement: the discharge and cleaning handlers, the placement workflow
         from careflow.adapters.db.bed_store import beds_of

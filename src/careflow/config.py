@@ -66,6 +66,16 @@ class Settings(BaseSettings):
     executor_id: str = Field(default="local", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
     workflow_poll_seconds: float = Field(default=0.5, gt=0, le=60)
     case_hold_minutes: int = Field(default=1440, ge=10, le=1440)
+    # Referral to appointment (services/workflows/referral.py): these acuities are booked at
+    # once, others are offered the best ``referral_choices`` sites and have
+    # ``referral_choice_hours`` to choose before the referral center takes over.
+    referral_auto_book: str = Field(default="urgent,emergent", pattern=r"^(routine|urgent|emergent|,)*$")
+    referral_choices: int = Field(default=3, ge=1, le=10)
+    referral_choice_hours: float = Field(default=72.0, gt=0, le=24 * 30)
+    # Imaging readiness (services/workflows/imaging.py): reminders this many hours before the
+    # slot ("72,24"), and the cut-off at which a booking still not ready is given up.
+    readiness_reminder_hours: str = Field(default="72,24", pattern=r"^\d+(\.\d+)?(,\d+(\.\d+)?)*$")
+    readiness_cutoff_hours: float = Field(default=24.0, ge=0, le=24 * 30)
 
     # Notifications (adapters/notify): the channels, in order. ``file`` appends JSON lines to
     # ``notify_file`` (default: notifications.jsonl beside the SQLite file, else under var/);
@@ -102,6 +112,20 @@ class Settings(BaseSettings):
         if len(set(names)) != len(names):
             raise ValueError("notify_channels lists a channel twice")
         return ",".join(names)
+
+    def referral_auto_book_urgencies(self) -> list[str]:
+        return [u for u in self.referral_auto_book.split(",") if u]
+
+    @field_validator("readiness_reminder_hours")
+    @classmethod
+    def _positive_hours(cls, value: str) -> str:
+        if any(float(h) <= 0 for h in value.split(",")):
+            raise ValueError("readiness_reminder_hours must list positive hours, e.g. 72,24")
+        return value
+
+    def readiness_reminder_offsets(self) -> list[float]:
+        """The reminder offsets in hours (``readiness_reminder_hours``)."""
+        return [float(h) for h in self.readiness_reminder_hours.split(",")]
 
     def workflow_system_url(self) -> str:
         """Where DBOS keeps workflow state (see ``workflows`` above)."""

@@ -100,6 +100,11 @@ ORACLE: dict[tuple[str, str], Need] = {
     ("POST", "/api/v1/exceptions/{item_id}/reassign"): P.EXCEPTION_WORK,
     ("POST", "/api/v1/exceptions/{item_id}/comments"): P.EXCEPTION_WORK,
     ("POST", "/api/v1/exceptions/{item_id}/resolve"): P.EXCEPTION_WORK,
+    # referrals (each starts a workflow that books or offers the patient choices)
+    ("POST", "/api/v1/referrals"): P.BOOKING_WRITE,
+    ("GET", "/api/v1/referrals"): P.BOOKING_READ,
+    ("GET", "/api/v1/referrals/{referral_id}"): P.BOOKING_READ,
+    ("POST", "/api/v1/referrals/{referral_id}/choose"): P.BOOKING_WRITE,
     # the notification send log (read-only; message bodies only with patient.read)
     ("GET", "/api/v1/notifications"): P.BOOKING_READ,
     # bed placement
@@ -354,6 +359,14 @@ def _requests(w: World, n: int, role: str) -> dict[tuple[str, str], Call]:
                                                                 {"text": "access matrix"}),
         ("POST", "/api/v1/exceptions/{item_id}/resolve"): Call(f"/api/v1/exceptions/{ex}/resolve",
                                                                {"outcome": "duplicate"}),
+        # an unknown site: a 404 for those allowed, so the matrix starts no referral workflow
+        ("POST", "/api/v1/referrals"): Call("/api/v1/referrals", {
+            "patient_id": d["find"]["patient_id"], "service_id": d["find"]["service_id"],
+            "site_ids": ["mx-nowhere"]}),
+        ("GET", "/api/v1/referrals"): Call("/api/v1/referrals?limit=5"),
+        ("GET", "/api/v1/referrals/{referral_id}"): Call("/api/v1/referrals/rf_unknown"),
+        ("POST", "/api/v1/referrals/{referral_id}/choose"): Call("/api/v1/referrals/rf_unknown/choose",
+                                                                 {"rank": 1}),
         ("GET", "/api/v1/notifications"): Call(f"/api/v1/notifications?booking_id={bk}&limit=5"),
         # an unknown surgeon: a 422 for those allowed, so the matrix starts no workflow
         ("POST", "/api/v1/cases"): Call("/api/v1/cases", {

@@ -37,6 +37,7 @@ from careflow.api.routes import (
     manage_sites,
     manage_stock,
     notifications,
+    referrals,
     staffing,
 )
 from careflow.bootstrap import App, bootstrap
@@ -124,6 +125,7 @@ def create_app(app: App | None = None, workflows: bool | None = None) -> FastAPI
     api.include_router(cases.router)
     api.include_router(staffing.router)
     api.include_router(beds.router)
+    api.include_router(referrals.router)
     api.include_router(fhir_router)
 
     @api.get("/", include_in_schema=False)

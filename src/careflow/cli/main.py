@@ -12,6 +12,7 @@ from careflow.cli.beds import beds_app
 from careflow.cli.cases import cases_app
 from careflow.cli.common import AsJson, Db, console, database, emit, fail, settings_for
 from careflow.cli.exceptions import exceptions_app
+from careflow.cli.referrals import referrals_app
 from careflow.cli.staffing import staffing_app
 from careflow.cli.workers import reuse_port_supported, run_workers
 
@@ -36,6 +37,7 @@ app.add_typer(exceptions_app, name="exceptions")
 app.add_typer(staffing_app, name="staffing")
 app.add_typer(beds_app, name="beds")
 app.add_typer(cases_app, name="cases")
+app.add_typer(referrals_app, name="referrals")
 
 
 @app.command()

@@ -53,6 +53,7 @@ __all__ = [
     "outbox",
     "patient",
     "purchase_request",
+    "referral",
     "resource",
     "service",
     "site",
@@ -450,6 +451,37 @@ purchase_request = Table(
     CheckConstraint("status IN ('open', 'received', 'cancelled')", name="status_known"),
     Index("ix_purchase_request_case_id", "case_id"),
     Index("ix_purchase_request_site_sku_status", "site_id", "sku", "status"),
+)
+
+# Referrals (migration 0007, services/referrals.py): one row per referral workflow (its
+# id is the DBOS workflow id); ``recommendations`` are the ranked sites with their reasons.
+referral = Table(
+    "referral", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("patient_id", String(64), nullable=False, index=True),
+    Column("service_id", String(64), nullable=False),
+    Column("urgency", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("earliest", UTCDateTime, nullable=True),
+    Column("latest", UTCDateTime, nullable=True),
+    Column("site_ids", JSONDoc, nullable=False),
+    Column("referring", String(128), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("reference", String(128), nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("recommendations", JSONDoc, nullable=False),
+    Column("choice_due_at", UTCDateTime, nullable=True),
+    Column("chosen_rank", Integer, nullable=True),
+    Column("chosen_by", String(128), nullable=True),
+    Column("booking_id", String(64), nullable=True),
+    Column("exception_id", String(64), nullable=True),
+    Column("note", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=True),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("status IN ('received', 'awaiting_choice', 'chosen', 'booked', 'queued')",
+                    name="status_known"),
+    Index("ix_referral_status_created_at", "status", "created_at"),
 )
 
 ALL_TABLES = (purchase_request, surgical_case, admission, bed_status,

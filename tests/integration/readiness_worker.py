@@ -1,0 +1,36 @@
+"""A worker process for the crash test: books a CT for ``p1`` a few seconds ahead, starts
+its readiness workflow and runs it until the test kills the process (``kill -9``).
+
+Usage: python -m tests.integration.readiness_worker <database url> <tmp dir> <notifier file>
+(the booking id is written to <tmp dir>/booking_id once the workflow is started)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from tests.care_paths import FileNotifier, book_ct, configure
+
+from careflow.domain.readiness import ReadinessPolicy
+from careflow.services.workflows import imaging, runtime
+
+POLICY = ReadinessPolicy((timedelta(seconds=8), timedelta(seconds=3)), timedelta(seconds=2))
+EXECUTOR = "readiness-crash"
+
+
+def main(url: str, tmp: str, notes: str) -> None:
+    app = configure(url, Path(tmp), FileNotifier(Path(notes)), readiness_policy=POLICY)
+    runtime.launch(EXECUTOR, poll_seconds=0.1)
+    booking_id = book_ct(app, "p1", seconds_ahead=10)
+    imaging.start(booking_id)
+    Path(tmp, "booking_id.part").write_text(booking_id)
+    Path(tmp, "booking_id.part").rename(Path(tmp, "booking_id"))  # whole, or not there
+    while True:
+        time.sleep(1)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])
