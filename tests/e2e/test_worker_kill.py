@@ -94,7 +94,7 @@ def _worker(url: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]
     )
 
 
-def _wait(what: str, check: Any, proc: subprocess.Popen[bytes], log: Path, seconds: float = 30) -> Any:
+def _wait(what: str, check: Any, proc: subprocess.Popen[bytes], log: Path, seconds: float = 90) -> Any:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         value = check()

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dbos import DBOS
+from dbos._error import DBOSMaxStepRetriesExceeded
 
 from careflow.domain.access import SYSTEM, Actor
 from careflow.domain.bookings import Booking, BookingStatus
@@ -53,7 +54,7 @@ from careflow.domain.violations import ViolationCode
 from careflow.services import booking as bookings
 from careflow.services.alternatives import option_doc
 from careflow.services.finding import find
-from careflow.services.ports import AuditEntry, BookingFilter, Notification, UnitOfWork
+from careflow.services.ports import AuditEntry, BookingFilter, Notification, RaceLost, UnitOfWork
 from careflow.services.workflows.projected_stock import ProjectedStock
 from careflow.services.workflows.runtime import deps
 
@@ -72,6 +73,16 @@ TASKS = {
     WAIT_PREP: ("prep_incomplete", "preadmission_nursing"),
     WAIT_STOCK: ("implant_short", "procurement"),
 }
+
+
+def _transient(exc: BaseException) -> bool:
+    """Retry what may pass (a database that dropped a connection, a lost race), not a refusal."""
+    return isinstance(exc, RaceLost) or not isinstance(exc, CareflowError)
+
+
+# A step that fails on something transient is tried again (4 attempts over ~3.5 s).
+RETRY: dict[str, Any] = {"retries_allowed": True, "max_attempts": 4, "interval_seconds": 0.5,
+                         "backoff_rate": 2.0, "should_retry": _transient}
 
 
 def case_actor(case_id: str) -> Actor:
@@ -190,7 +201,7 @@ def _notify(key: str, audience: str, recipient: str, topic: str, subject: str, b
 # --- steps ---------------------------------------------------------------------------------
 
 
-@DBOS.step(name="case.gather_card")
+@DBOS.step(name="case.gather_card", **RETRY)
 def gather_card(case_id: str) -> dict[str, Any]:
     """Read the procedure's preference card: what the case needs."""
 
@@ -212,7 +223,7 @@ def gather_card(case_id: str) -> dict[str, Any]:
     return card
 
 
-@DBOS.step(name="case.check_and_hold")
+@DBOS.step(name="case.check_and_hold", **RETRY)
 def check_and_hold(case_id: str, round_: int) -> dict[str, Any]:
     """Find the best option with the surgeon and hold it (or keep the case's live hold);
     when nothing can be held, say what blocks it."""
@@ -289,7 +300,7 @@ def _blocked(case: SurgicalCase, codes: list[str], round_: int) -> dict[str, Any
     return {"action": "queue", "codes": codes, "why": "no feasible option in the wanted window"}
 
 
-@DBOS.step(name="case.order_implants")
+@DBOS.step(name="case.order_implants", **RETRY)
 def order_implants(case_id: str, round_: int) -> dict[str, Any]:
     """Plan the case on the best day the ordered implants make feasible; ask procurement
     for them (a purchase request per item, linked to the case). A lead time that misses
@@ -368,7 +379,7 @@ def _planned(case: SurgicalCase, incoming: dict[tuple[str, str], int], now: date
     return mine[0] if mine else None
 
 
-@DBOS.step(name="case.raise_tasks")
+@DBOS.step(name="case.raise_tasks", **RETRY)
 def raise_tasks(case_id: str, round_: int, needs: list[str]) -> list[str]:
     """A task on the exception queue for each blocker a person must act on (none twice
     while one is open); the owner team is notified once per task."""
@@ -412,7 +423,7 @@ def raise_tasks(case_id: str, round_: int, needs: list[str]) -> list[str]:
     return raised
 
 
-@DBOS.step(name="case.note_signal")
+@DBOS.step(name="case.note_signal", **RETRY)
 def note_signal(case_id: str, round_: int, message: dict[str, Any] | None) -> str:
     """Record what woke the case; a nurse's ``prep_done`` confirms the preparation and
     closes the pre-admission task."""
@@ -443,7 +454,7 @@ def _resolve_tasks(uow: UnitOfWork, case: SurgicalCase, categories: set[str] | N
                              detail={"outcome": "fixed_upstream", "case_id": case.id}))
 
 
-@DBOS.step(name="case.book")
+@DBOS.step(name="case.book", **RETRY)
 def book_case(case_id: str, hold_id: str) -> dict[str, Any]:
     """Book the hold (re-checked by the booking use case); close the case's tasks and
     purchase requests. A booking already made (a replay) is taken as it is."""
@@ -478,7 +489,7 @@ def book_case(case_id: str, hold_id: str) -> dict[str, Any]:
             "site_id": booked.site_id, "patient_id": booked.patient_id}
 
 
-@DBOS.step(name="case.notify_booked")
+@DBOS.step(name="case.notify_booked", **RETRY)
 def notify_booked(case_id: str, booked: dict[str, Any]) -> None:
     """Tell the patient and the team (keys from the case id: a replay sends nothing twice)."""
     booking_id = booked["booking_id"]
@@ -492,7 +503,7 @@ def notify_booked(case_id: str, booked: dict[str, Any]) -> None:
     _update(case_id, "case.notify", lambda c, uow: c.record("notify", _now(), booking_id=booking_id))
 
 
-@DBOS.step(name="case.queue")
+@DBOS.step(name="case.queue", **RETRY)
 def queue_case(case_id: str, round_: int, why: str, codes: list[str]) -> str:
     """Nothing automatic is left: put the case on the exception queue with ranked
     alternatives (the network, a wider window) and tell the team."""
@@ -513,7 +524,8 @@ def queue_case(case_id: str, round_: int, why: str, codes: list[str]) -> str:
     if case.hold_id is not None:  # a hold nobody will book frees its resources now
         with contextlib.suppress(CareflowError):
             bookings.cancel(CancelBooking(case.hold_id, "case queued", case_actor(case_id)), d.booking)
-    category = "implant_short" if "STOCK_INSUFFICIENT" in codes else "no_option"
+    category = ("implant_short" if "STOCK_INSUFFICIENT" in codes else
+                "other" if "WORKFLOW_ERROR" in codes else "no_option")
     task_id = f"ex_{case_id.removeprefix('case_')}_{category}_q{round_}"
 
     def change(c: SurgicalCase, uow: UnitOfWork) -> None:
@@ -537,7 +549,17 @@ def queue_case(case_id: str, round_: int, why: str, codes: list[str]) -> str:
 
 @DBOS.workflow(name=SURGICAL_CASE)
 def surgical_case_workflow(case_id: str) -> dict[str, Any]:
-    """Run one surgical case request to a booking, or to the exception queue."""
+    """Run one surgical case request to a booking, or to the exception queue (also when a
+    step keeps failing: the case is then queued with the error, never left running)."""
+    try:
+        return _run(case_id)
+    except (CareflowError, DBOSMaxStepRetriesExceeded) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        task = queue_case(case_id, MAX_ROUNDS + 1, f"the workflow failed ({error})", ["WORKFLOW_ERROR"])
+        return {"status": CaseStatus.NEEDS_ATTENTION, "task": task}
+
+
+def _run(case_id: str) -> dict[str, Any]:
     gather_card(case_id)
     for round_ in range(MAX_ROUNDS):
         check = check_and_hold(case_id, round_)
