@@ -179,22 +179,40 @@ def drop_system_schema(url: str, tmp: Path) -> None:
             conn.execute(f'DROP SCHEMA IF EXISTS "{system.schema}" CASCADE')
 
 
-def book_ct(app: App, patient: str, seconds_ahead: float) -> str:
-    """Book ``svc_ct`` for ``patient`` at the hospital, ``seconds_ahead`` from now (confirmed,
-    as a scheduler would, so its ``BookingConfirmed`` event is in the outbox)."""
-    from careflow.domain.access import Actor
-    from careflow.domain.commands import BookOption
+def option_at(app: App, patient: str, start: datetime, service_id: str = "svc_ct") -> Any:
+    """An option for ``service_id`` (a CT at the hospital, or ``svc_cardio`` at north)."""
     from careflow.domain.options import Assignment, Option, build_allocations
-    from careflow.services.booking import book_option
 
     with app.deps.uow() as uow:
         catalog = app.deps.catalogs.get(uow)
-    service = catalog.service("svc_ct")
+    service = catalog.service(service_id)
+    if service_id == "svc_ct":
+        site, chosen = "hosp", [Assignment("room", ResourceId("ct1")),
+                                Assignment("ct-tech", ResourceId("ct_techs"))]
+    else:
+        site, chosen = "north", [Assignment("room", ResourceId("exam_n")),
+                                 Assignment("clinician", ResourceId("dr_n"))]
+    end, allocations = build_allocations(service, service.needs(None), start, chosen, catalog.resources)
+    return Option(service.id, PatientId(patient), SiteId(site), start, end, allocations)
+
+
+def option_of(app: App, booking_id: str, start: datetime) -> Any:
+    """The booking's service, patient and resources at another ``start`` (to reschedule)."""
+    with app.deps.uow() as uow:
+        booking = uow.bookings.get(booking_id)
+    assert booking is not None
+    return option_at(app, booking.patient_id, start, booking.service_id)
+
+
+def book_ct(app: App, patient: str, seconds_ahead: float, service_id: str = "svc_ct") -> str:
+    """Book ``service_id`` for ``patient`` ``seconds_ahead`` from now, confirmed as a
+    scheduler would (its ``BookingConfirmed`` event is in the outbox)."""
+    from careflow.domain.access import Actor
+    from careflow.domain.commands import BookOption
+    from careflow.services.booking import book_option
+
     start = (datetime.now(UTC) + timedelta(seconds=seconds_ahead)).replace(microsecond=0)
-    end, allocations = build_allocations(service, service.needs(None), start,
-                                         [Assignment("room", ResourceId("ct1")),
-                                          Assignment("ct-tech", ResourceId("ct_techs"))], catalog.resources)
-    option = Option(service.id, PatientId(patient), SiteId("hosp"), start, end, allocations)
+    option = option_at(app, patient, start, service_id)
     return book_option(BookOption(option, Actor("sched-1", frozenset({"scheduler"}))), app.deps).id
 
 
@@ -241,3 +259,13 @@ class FileNotifier:
 
     def count(self, what: str, key_part: str) -> int:
         return sum(1 for x in self._lines() if x["what"] == what and key_part in x["key"])
+
+
+def start_readiness(app: App, booking_id: str) -> str:
+    """Start the booking's readiness workflow, as the ``BookingConfirmed`` handler does."""
+    from careflow.services.workflows import imaging
+
+    with app.deps.uow() as uow:
+        booking = uow.bookings.get(booking_id)
+    assert booking is not None
+    return imaging.start(booking.id, booking.start.isoformat())

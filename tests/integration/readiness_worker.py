@@ -2,7 +2,7 @@
 its readiness workflow and runs it until the test kills the process (``kill -9``).
 
 Usage: python -m tests.integration.readiness_worker <database url> <tmp dir> <notifier file>
-(the booking id is written to <tmp dir>/booking_id once the workflow is started)
+(the booking and workflow ids are written to <tmp dir>/booking_id once the workflow started)
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from tests.care_paths import FileNotifier, book_ct, configure
+from tests.care_paths import FileNotifier, book_ct, configure, start_readiness
 
 from careflow.domain.readiness import ReadinessPolicy
-from careflow.services.workflows import imaging, runtime
+from careflow.services.workflows import runtime
 
 POLICY = ReadinessPolicy((timedelta(seconds=8), timedelta(seconds=3)), timedelta(seconds=2))
 EXECUTOR = "readiness-crash"
@@ -25,8 +25,8 @@ def main(url: str, tmp: str, notes: str) -> None:
     app = configure(url, Path(tmp), FileNotifier(Path(notes)), readiness_policy=POLICY)
     runtime.launch(EXECUTOR, poll_seconds=0.1)
     booking_id = book_ct(app, "p1", seconds_ahead=10)
-    imaging.start(booking_id)
-    Path(tmp, "booking_id.part").write_text(booking_id)
+    wid = start_readiness(app, booking_id)
+    Path(tmp, "booking_id.part").write_text(f"{booking_id}\n{wid}")
     Path(tmp, "booking_id.part").rename(Path(tmp, "booking_id"))  # whole, or not there
     while True:
         time.sleep(1)

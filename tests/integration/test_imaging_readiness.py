@@ -23,23 +23,29 @@ from tests.care_paths import (
     Harness,
     book_ct,
     drop_system_schema,
+    option_of,
     record_prep,
     running,
     seed,
+    start_readiness,
     system_database,
 )
 from tests.integration.readiness_worker import EXECUTOR, POLICY
 
 from careflow.adapters.db.tables import outbox
+from careflow.domain.access import Actor
 from careflow.domain.bookings import BookingStatus
-from careflow.domain.events import BookingCancelled, BookingConfirmed
+from careflow.domain.commands import RescheduleBooking
+from careflow.domain.events import BookingCancelled, BookingConfirmed, BookingRescheduled
 from careflow.domain.readiness import ReadinessPolicy
+from careflow.services.booking import reschedule
 from careflow.services.ports import ExceptionFilter
 from careflow.services.workflows import imaging, runtime
 
 # reminders 7 s and 4 s before the slot, the cut-off 2 s before (bookings start 10 s ahead)
 FAST = ReadinessPolicy((timedelta(seconds=7), timedelta(seconds=4)), timedelta(seconds=2))
 ROOT = Path(__file__).resolve().parents[2]
+SCHEDULER = Actor("sched-1", frozenset({"scheduler"}))
 
 
 def _wait_for(check: Callable[[], Any], seconds: float = 20.0) -> Any:
@@ -52,9 +58,8 @@ def _wait_for(check: Callable[[], Any], seconds: float = 20.0) -> Any:
     raise AssertionError(f"timed out after {seconds}s")
 
 
-def _result(booking_id: str, seconds: float = 60) -> str:
+def _result(wid: str, seconds: float = 60) -> str:
     """The workflow's outcome, waiting for it to finish (bounded: a stuck workflow fails)."""
-    wid = imaging.workflow_id(booking_id)
     _wait_for(lambda: runtime.workflow_status(wid) in ("SUCCESS", "ERROR"), seconds)
     return str(DBOS.retrieve_workflow(wid).get_result())
 
@@ -80,13 +85,13 @@ def harness(db_url: str, tmp_path: Path) -> Any:
 
 def test_a_patient_who_gets_ready_in_time_keeps_the_booking(harness: Harness) -> None:
     booking_id = book_ct(harness.app, "p1", seconds_ahead=10)
-    imaging.start(booking_id)
+    wid = start_readiness(harness.app, booking_id)
     _wait_for(lambda: harness.notifier.topics() == ["imaging.readiness_reminder"])
     first = harness.notifier.sent[0]
     assert first.recipient == "p1" and first.booking_id == booking_id
     assert first.data["missing"] == ["contrast-labs", "prep-instructions"]
     record_prep(harness.app, "p1", "contrast-labs", "prep-instructions")
-    assert _result(booking_id) == "ready"
+    assert _result(wid) == "ready"
     assert _status(harness, booking_id) is BookingStatus.BOOKED
     assert harness.notifier.topics() == ["imaging.readiness_reminder"]  # no second reminder, no notice
     assert _items(harness) == []
@@ -95,8 +100,7 @@ def test_a_patient_who_gets_ready_in_time_keeps_the_booking(harness: Harness) ->
 def test_a_patient_never_ready_loses_the_slot_at_the_cut_off(harness: Harness) -> None:
     booking_id = book_ct(harness.app, "p2", seconds_ahead=10)
     record_prep(harness.app, "p2", "prep-instructions")  # the labs never come
-    imaging.start(booking_id)
-    assert _result(booking_id) == "cancelled"
+    assert _result(start_readiness(harness.app, booking_id)) == "cancelled"
     with harness.app.deps.uow() as uow:
         booking = uow.bookings.get(booking_id)
     assert booking is not None and booking.status is BookingStatus.CANCELLED
@@ -118,24 +122,35 @@ def test_a_patient_never_ready_loses_the_slot_at_the_cut_off(harness: Harness) -
     assert BookingCancelled.name in types
 
 
-def test_the_handler_starts_the_workflow_only_for_services_with_readiness_prerequisites(
+def test_the_handlers_start_the_workflow_only_for_services_with_readiness_prerequisites(
         harness: Harness) -> None:
-    booking_id = book_ct(harness.app, "p3", seconds_ahead=3600)
+    visit = book_ct(harness.app, "p1", seconds_ahead=3600, service_id="svc_cardio")
+    scan = book_ct(harness.app, "p3", seconds_ahead=3600)
     with harness.app.deps.uow() as uow:
-        imaging.on_booking_confirmed(BookingConfirmed("bk_visit", "p3", "svc_cardio").payload(), uow)
+        imaging.on_booking_confirmed(BookingConfirmed(visit).payload(), uow)
         for _ in range(2):  # a redelivered event finds the workflow started
-            imaging.on_booking_confirmed(BookingConfirmed(booking_id, "p3", "svc_ct").payload(), uow)
-    assert runtime.workflow_status(imaging.workflow_id("bk_visit")) is None
-    _wait_for(lambda: runtime.workflow_status(imaging.workflow_id(booking_id)) in ("PENDING", "SUCCESS"))
-    assert len(DBOS.list_workflows(name=imaging.NAME)) == 1
+            imaging.on_booking_confirmed(BookingConfirmed(scan).payload(), uow)
+        booked = uow.bookings.get(scan)
+    assert booked is not None
+    first = imaging.workflow_id(scan, booked.start.isoformat())
+    _wait_for(lambda: runtime.workflow_status(first) in ("PENDING", "SUCCESS"))
+    assert [w.workflow_id for w in DBOS.list_workflows(name=imaging.NAME)] == [first]
+    # moved to another time: the plan for the new time is a workflow of its own
+    option = option_of(harness.app, scan, booked.start + timedelta(hours=1))
+    moved = reschedule(RescheduleBooking(scan, option, "patient asked", SCHEDULER), harness.app.deps)
+    with harness.app.deps.uow() as uow:
+        imaging.on_booking_rescheduled(BookingRescheduled(scan).payload(), uow)
+    second = imaging.workflow_id(scan, moved.start.isoformat())
+    _wait_for(lambda: runtime.workflow_status(second) in ("PENDING", "SUCCESS"))
+    assert {w.workflow_id for w in DBOS.list_workflows(name=imaging.NAME)} == {first, second}
 
 
-def _recorded(url: str, tmp: Path, booking_id: str, step: str) -> bool:
-    """Whether DBOS recorded the output of a ``step`` of the booking's workflow."""
+def _recorded(url: str, tmp: Path, wid: str, step: str) -> bool:
+    """Whether DBOS recorded the output of a ``step`` of the workflow ``wid``."""
     system = system_database(tmp, url)
     client = DBOSClient(system_database_url=system.url, dbos_system_schema=system.schema)
     try:
-        steps = client.list_workflow_steps(imaging.workflow_id(booking_id))
+        steps = client.list_workflow_steps(wid)
     finally:
         client.destroy()
     return any(s["function_name"] == f"careflow.{step}" for s in steps)
@@ -152,8 +167,8 @@ def test_reminders_are_sent_once_each_when_a_killed_worker_is_recovered(db_url: 
     try:
         _wait_for(lambda: started.exists() or child.poll() is not None)
         assert child.poll() is None, "the worker died before starting the workflow"
-        booking_id = started.read_text()
-        _wait_for(lambda: _recorded(url, tmp_path, booking_id, "imaging.remind"))
+        booking_id, wid = started.read_text().split()
+        _wait_for(lambda: _recorded(url, tmp_path, wid, "imaging.remind"))
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=10)
@@ -161,7 +176,7 @@ def test_reminders_are_sent_once_each_when_a_killed_worker_is_recovered(db_url: 
     assert notifier.count("sent", ":reminder:3s") == 0, "killed before the second reminder"
     try:
         with running(url, tmp_path, notifier, executor=EXECUTOR, readiness_policy=POLICY) as h:
-            assert _result(booking_id) == "cancelled"  # the recovered workflow went on to the cut-off
+            assert _result(wid) == "cancelled"  # the recovered workflow went on to the cut-off
             assert _status(h, booking_id) is BookingStatus.CANCELLED
             assert len(_items(h)) == 1
     finally:

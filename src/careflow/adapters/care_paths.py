@@ -1,6 +1,6 @@
 """Wiring the referral and imaging-readiness workflows: their store and policies from
 settings, and the outbox handlers that start them (``ReferralReceived``,
-``BookingConfirmed``)."""
+``BookingConfirmed``, ``BookingRescheduled``)."""
 
 from __future__ import annotations
 
@@ -34,4 +34,5 @@ def wire_care_paths(settings: Settings, registry: HandlerRegistry | None) -> car
     if registry is not None:
         registry.register("ReferralReceived", "referral_workflow", referral.on_referral_received)
         registry.register("BookingConfirmed", "imaging_readiness", imaging.on_booking_confirmed)
+        registry.register("BookingRescheduled", "imaging_readiness", imaging.on_booking_rescheduled)
     return wired

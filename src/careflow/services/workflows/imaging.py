@@ -1,8 +1,9 @@
-"""Imaging readiness, as a DBOS workflow (its id is ``imaging-readiness:<booking id>``).
+"""Imaging readiness, as a DBOS workflow (id ``imaging-readiness:<booking id>@<start>``).
 
-Started by the ``BookingConfirmed`` handler for services whose bookings need it (imaging
-with prep items, see ``domain/readiness.py``). It plans its checkpoints from the
-booking's start and the clock, then sleeps durably (``DBOS.sleep``) until each:
+Started by the ``BookingConfirmed`` and ``BookingRescheduled`` handlers for services whose
+bookings need it (imaging with prep items, see ``domain/readiness.py``). It plans its
+checkpoints from the booking's start and the clock, then sleeps durably (``DBOS.sleep``)
+until each:
 
 * at a reminder: ready → done; not ready → the patient is reminded of what is missing
   (one notification per reminder, keyed by booking and reminder);
@@ -11,10 +12,11 @@ booking's start and the clock, then sleeps durably (``DBOS.sleep``) until each:
   cancellation's ``BookingCancelled`` event offers the freed slot to the waitlist (the
   waitlist's own handler, ``services/waitlist.py``), in the same transaction's outbox.
 
-A booking cancelled or moved meanwhile ends the workflow (a moved booking is confirmed
-anew and gets its own plan). Each step is safe to repeat: a recovered workflow does not
-run finished steps again, and a step cut short by a crash finds its own effect
-(a cancelled booking, an item with its deterministic id, a notification key sent).
+A booking cancelled or moved meanwhile ends the workflow (the moved booking's
+``BookingRescheduled`` starts the plan for its new time). Each step is safe to repeat: a
+recovered workflow does not run finished steps again, and a step cut short by a crash
+finds its own effect (a cancelled booking, an item with its deterministic id, a
+notification key sent).
 """
 
 from __future__ import annotations
@@ -36,31 +38,45 @@ from careflow.services.booking import cancel
 from careflow.services.ports import Notification, UnitOfWork
 from careflow.services.workflows import care_paths, runtime
 
-__all__ = ["NAME", "TEAM", "imaging_readiness", "on_booking_confirmed", "start", "workflow_id"]
+__all__ = ["NAME", "TEAM", "imaging_readiness", "on_booking_confirmed", "on_booking_rescheduled", "start",
+           "workflow_id"]
 
 TEAM = "imaging_desk"
 
 
-def workflow_id(booking_id: str) -> str:
-    return f"imaging-readiness:{booking_id}"
+def workflow_id(booking_id: str, start_at: str) -> str:
+    """One workflow per booking and start: a booking moved to another time gets its own."""
+    return f"imaging-readiness:{booking_id}@{start_at}"
 
 
 NAME = "careflow.imaging_readiness"
 
 
-def start(booking_id: str) -> str:
-    """Start the workflow of a confirmed booking (once per booking id)."""
-    wid = workflow_id(booking_id)
-    runtime.enqueue(imaging_readiness, NAME, wid, booking_id)
+def start(booking_id: str, start_at: str) -> str:
+    """Start the workflow of a booking at ``start_at`` (ISO; once per booking and start)."""
+    wid = workflow_id(booking_id, start_at)
+    runtime.enqueue(imaging_readiness, NAME, wid, booking_id, start_at)
     return wid
 
 
 def on_booking_confirmed(payload: dict[str, Any], uow: UnitOfWork) -> None:
     """The ``BookingConfirmed`` handler: start the workflow when the service needs it."""
-    catalog = runtime.deps().booking.catalogs.get(uow)
-    service = catalog.services.get(ServiceId(str(payload.get("service_id", ""))))
+    _start_if_needed(str(payload["aggregate_id"]), uow)
+
+
+def on_booking_rescheduled(payload: dict[str, Any], uow: UnitOfWork) -> None:
+    """The ``BookingRescheduled`` handler: the moved booking gets a plan for its new time
+    (the workflow of the old time sees the move and ends)."""
+    _start_if_needed(str(payload["aggregate_id"]), uow)
+
+
+def _start_if_needed(booking_id: str, uow: UnitOfWork) -> None:
+    booking = uow.bookings.get(booking_id)
+    if booking is None or booking.status is not BookingStatus.BOOKED:
+        return
+    service = runtime.deps().booking.catalogs.get(uow).services.get(ServiceId(booking.service_id))
     if service is not None and needs_readiness(service):
-        start(str(payload["aggregate_id"]))
+        start(booking.id, booking.start.isoformat())
 
 
 @DBOS.step(name="careflow.imaging.state")
@@ -94,7 +110,7 @@ def _now() -> str:
 @DBOS.step(name="careflow.imaging.remind")
 def _remind(booking_id: str, patient_id: str, label: str, start_at: str, missing: list[str]) -> bool:
     return runtime.deps().notifier.notify(Notification(
-        f"imaging-readiness:{booking_id}:reminder:{label}", "patient", patient_id,
+        f"imaging-readiness:{booking_id}@{start_at}:reminder:{label}", "patient", patient_id,
         "imaging.readiness_reminder",
         "Getting ready for your imaging appointment",
         f"Your appointment on {start_at} needs: {', '.join(missing)}. Please complete them before the "
@@ -146,12 +162,11 @@ def _tell_cancelled(booking_id: str, patient_id: str, start_at: str, missing: li
 
 
 @DBOS.workflow(name=NAME)
-def imaging_readiness(booking_id: str) -> str:
+def imaging_readiness(booking_id: str, start_at: str) -> str:
     """Remind, then cancel at the cut-off if still not ready; returns the outcome."""
     state = _state(booking_id)
-    if state["status"] != BookingStatus.BOOKED.value:
-        return "not_booked"
-    start_at = state["start"]
+    if state["status"] != BookingStatus.BOOKED.value or state["start"] != start_at:
+        return "moved_or_cancelled"
     for point in _plan(start_at, state["now"]):
         wait = (datetime.fromisoformat(point["at"]) - datetime.fromisoformat(_now())).total_seconds()
         if wait > 0:
