@@ -44,6 +44,7 @@ from careflow.domain.preference_cards import (
 )
 from careflow.domain.surgical_cases import CaseRequest
 from careflow.services import surgical_cases as cases
+from careflow.services.workflows import runtime
 from tests.conftest import DEFAULT_POSTGRES_URL, SITE, SURGEON, _admin, tiny_system
 
 COORDINATOR = Actor("coord-1", frozenset({"perioperative_coordinator"}))
@@ -131,9 +132,13 @@ def test_kill_9_mid_workflow_resumes_without_repeating_steps(
         )
         case_id = cases.start_case(request, COORDINATOR, app.workflows).id
 
-        def waiting_with_task() -> bool:
+        def waiting_with_task() -> bool:  # the task raised, and DBOS has recorded that step
             view = cases.get_case(case_id, COORDINATOR, app.workflows)
-            return view.case.status == "waiting" and bool(view.tasks)
+            return (
+                view.case.status == "waiting"
+                and bool(view.tasks)
+                and "case.raise_tasks" in runtime.workflow_steps(case_id)
+            )
 
         _wait("the case to hold and wait for the nurse", waiting_with_task, first, log)
         first.send_signal(signal.SIGKILL)  # kill -9, mid-workflow

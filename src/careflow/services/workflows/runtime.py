@@ -18,6 +18,7 @@ through a ``DBOSClient``) while the processes that launched DBOS (``careflow ser
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,12 +43,10 @@ __all__ = [
     "set_system_database",
     "shutdown",
     "workflow_status",
+    "workflow_steps",
 ]
 
 QUEUE = "careflow-workflows"
-# The modules whose workflows a launched runtime can run (imported before DBOS launches,
-# so that recovery finds every workflow by name).
-WORKFLOW_MODULES = ("careflow.services.workflows.surgical_case",)
 
 
 @dataclass(frozen=True)
@@ -101,6 +100,15 @@ def _system_database() -> SystemDatabase:
     return _system
 
 
+def _import_workflows() -> None:
+    """Import every module of this package before DBOS launches: recovery finds a pending
+    workflow by its registered name, so each must be registered by then, whichever entry
+    point (server, worker) started the process."""
+    package = importlib.import_module("careflow.services.workflows")
+    for info in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{info.name}")
+
+
 def launched() -> bool:
     return _launched
 
@@ -113,8 +121,7 @@ def launch(executor_id: str, poll_seconds: float = 0.5) -> None:
     global _launched, _queue
     system = _system_database()
     deps()
-    for module in WORKFLOW_MODULES:
-        importlib.import_module(module)
+    _import_workflows()
     with _lock:
         if _launched:
             return
@@ -178,3 +185,12 @@ def workflow_status(workflow_id: str) -> str | None:
     else:
         found = _dbos_client().list_workflows(workflow_ids=[workflow_id])
     return str(found[0].status) if found else None
+
+
+def workflow_steps(workflow_id: str) -> list[str]:
+    """The names of the steps DBOS has recorded as finished for the workflow, in order."""
+    if _launched:
+        steps = DBOS.list_workflow_steps(workflow_id, load_output=False)
+    else:
+        steps = _dbos_client().list_workflow_steps(workflow_id, load_output=False)
+    return [str(step["function_name"]) for step in steps]

@@ -218,6 +218,10 @@ def gather_card(case_id: str) -> dict[str, Any]:
         case.status = CaseStatus.RUNNING
         case.record("card", _now(), **card)
 
+    with deps().booking.uow() as uow:  # read already (a re-run after a crash): nothing to write
+        done = next((s for s in _case(uow, case_id, lock=False).steps if s["step"] == "card"), None)
+    if done is not None:
+        return {k: v for k, v in done.items() if k not in ("step", "at")}
     card: dict[str, Any] = {}
     _update(case_id, "case.card", change)
     return card
@@ -384,6 +388,11 @@ def raise_tasks(case_id: str, round_: int, needs: list[str]) -> list[str]:
     """A task on the exception queue for each blocker a person must act on (none twice
     while one is open); the owner team is notified once per task."""
     raised: list[str] = []
+    with deps().booking.uow() as uow:  # done already (a re-run after a crash): nothing to write
+        steps = _case(uow, case_id, lock=False).steps
+        done = next((s for s in steps if s["step"] == f"tasks.{round_}"), None)
+    if done is not None:
+        return list(done.get("raised", []))
 
     def change(case: SurgicalCase, uow: UnitOfWork) -> None:
         open_categories = set()
