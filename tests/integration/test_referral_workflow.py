@@ -44,7 +44,10 @@ def _referral(h: Harness, patient: str, urgency: str, **kw: Any) -> Referral:
 
 
 def _status(h: Harness, referral_id: str, *wanted: ReferralStatus) -> Referral | None:
-    r = use.get(referral_id, SCHEDULER, h.referrals)
+    try:
+        r = use.get(referral_id, SCHEDULER, h.referrals)
+    except NotFound:  # the workflow has not recorded it yet
+        return None
     return r if r.status in wanted else None
 
 
@@ -78,6 +81,16 @@ def test_an_urgent_referral_is_booked_at_the_best_site_with_the_reasons_recorded
     assert booking is not None and booking.status is BookingStatus.BOOKED and booking.site_id == "north"
     assert [n.topic for n in harness.notifier.sent] == ["referral.booked"]
     assert harness.notifier.sent[0].recipient == "p1"
+
+
+def test_a_referral_reported_as_an_event_alone_is_recorded_then_booked(harness: Harness) -> None:
+    """The EHR's report (``POST /api/v1/events/ReferralReceived``) writes only the event."""
+    event = ReferralReceived("rf_from_ehr_1", "p1", "svc_cardio", "emergency", source="ehr",
+                             reference="EHR-REF-9")
+    flow.on_referral_received(event.payload(), None)
+    done = _wait_for(lambda: _status(harness, "rf_from_ehr_1", ReferralStatus.BOOKED, ReferralStatus.QUEUED))
+    assert done.status is ReferralStatus.BOOKED and done.urgency == "emergent"
+    assert (done.source, done.reference) == ("ehr", "EHR-REF-9")
 
 
 def test_a_redelivered_referral_event_starts_nothing_twice(harness: Harness) -> None:

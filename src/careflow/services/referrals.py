@@ -57,6 +57,7 @@ __all__ = [
 ]
 
 TEAM = "referral_center"
+SYNONYMS = {"emergency": "emergent"}  # what some EHRs (and the ingest endpoint) call it
 
 
 class ReferralStore(Protocol):
@@ -128,8 +129,9 @@ def ensure(payload: dict[str, Any], deps: ReferralDeps) -> Referral:
         found = store.get(payload["aggregate_id"])
         if found is not None:
             return found
+        urgency = str(payload.get("urgency") or "routine")
         referral = Referral(payload["aggregate_id"], payload.get("patient_id", ""),
-                            payload.get("service_id", ""), payload.get("urgency") or "routine",
+                            payload.get("service_id", ""), SYNONYMS.get(urgency, urgency),
                             deps.booking.clock(), when("earliest"), when("latest"),
                             tuple(payload.get("site_ids") or ()), payload.get("referring", ""),
                             payload.get("source", ""), payload.get("reference", ""))
