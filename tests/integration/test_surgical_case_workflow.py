@@ -263,6 +263,14 @@ def test_a_short_implant_orders_plans_past_the_lead_time_and_books_when_stock_ar
     planned = datetime.fromisoformat(view.case.planned["start"])  # type: ignore[index]
     assert planned >= datetime.fromisoformat(purchase["expected_at"]) + timedelta(days=1)
     assert _bookings(world, "p5") == []
+    # a false alarm: the case looks again, still short; the order's lead time keeps running
+    cases.signal_case(case_id, "stock_arrived", COORDINATOR, world.app.workflows)
+    deadline = time.monotonic() + 20
+    while not any(s["step"] == "order.1" for s in view.case.steps):
+        assert time.monotonic() < deadline, view.case.steps
+        time.sleep(0.05)
+        view = cases.get_case(case_id, COORDINATOR, world.app.workflows)
+    assert view.purchase_requests == [purchase] and len(view.tasks) == 1
     with world.app.deps.uow(write=True) as uow:  # the delivery arrives (what ingest writes)
         uow.connection.execute(update(stock_item).where(stock_item.c.sku == "valve").values(on_hand=3))  # type: ignore[attr-defined]
         uow.publish([StockChanged(f"{SITE}/valve", SITE, "valve", 3, 0, 0, "erp")])

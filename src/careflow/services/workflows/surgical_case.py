@@ -62,8 +62,8 @@ __all__ = ["SIGNAL_TOPIC", "SURGICAL_CASE", "case_actor", "surgical_case_workflo
 
 SURGICAL_CASE = "careflow.surgical_case"
 SIGNAL_TOPIC = "case.signal"
-MAX_ROUNDS = 200
-RECHECK_SECONDS = 3600.0  # the longest wait without a look at the world
+MAX_ROUNDS = 5000  # at a look every RECHECK_SECONDS at most, longer than any wanted window
+RECHECK_SECONDS = 3 * 3600.0  # the longest wait without a look at the world
 RENEW_MARGIN = timedelta(minutes=5)  # a hold closer than this to expiry is renewed
 ORDER_MARGIN = timedelta(days=1)  # implants must arrive a day before the case
 TEAM = "perioperative"
@@ -317,7 +317,8 @@ def order_implants(case_id: str, round_: int) -> dict[str, Any]:
         case = _case(uow, case_id, lock=False)
         catalog = d.booking.catalogs.get(uow)
         service = catalog.service(case.request.service_id)
-        existing = {(p.site_id, p.sku): p for p in store(uow).purchases(case_id) if p.status == "open"}
+        every = {(p.site_id, p.sku): p for p in store(uow).purchases(case_id)}
+        existing = {key: p for key, p in every.items() if p.status == "open"}
         sites = [SiteId(s) for s in case.request.site_ids] or sorted(catalog.sites)
         short: dict[tuple[str, str], tuple[int, int]] = {}  # (site, sku) → (units short, lead days)
         for site in sites:
@@ -332,9 +333,7 @@ def order_implants(case_id: str, round_: int) -> dict[str, Any]:
     if planned is None:
         return {"action": "queue", "codes": ["STOCK_INSUFFICIENT"], "why": "no day is feasible even with "
                 "the implants on order"}
-    lead = max((short[(planned.site_id, i.sku)][1] for i in service.items
-                if (planned.site_id, i.sku) in short), default=0)
-    expected = now + timedelta(days=lead)
+    expected = _expected(planned.site_id, service, short, existing, now)
     rescheduled = False
     if expected > planned.start - ORDER_MARGIN:  # the lead time misses the planned day
         later = _planned(case, incoming, now, expected + ORDER_MARGIN)
@@ -347,11 +346,15 @@ def order_implants(case_id: str, round_: int) -> dict[str, Any]:
 
     def change(c: SurgicalCase, uow: UnitOfWork) -> None:
         cases = store(uow)
+        for key, stale in existing.items():  # re-planned at another site: those are not needed
+            if key[0] != planned.site_id:
+                stale.status = "cancelled"
+                cases.save_purchase(stale)
         for i in service.items:
             key = (planned.site_id, i.sku)
             if key not in short:
                 continue
-            request = existing.get(key)
+            request = every.get(key)
             if request is None:
                 cases.add_purchase(PurchaseRequest(f"pr_{case_id}_{planned.site_id}_{i.sku}"[:96], case_id,
                                                    planned.site_id, i.sku, short[key][0], "open",
@@ -359,8 +362,10 @@ def order_implants(case_id: str, round_: int) -> dict[str, Any]:
                 uow.audit(AuditEntry(case_actor(case_id).id, "purchase_request.create", "purchase_request",
                                      f"{case_id}/{planned.site_id}/{i.sku}", "ok",
                                      detail={"quantity": short[key][0], "sku": i.sku}))
-            elif request.needed_by != needed_by:
-                request.needed_by = needed_by
+            elif (request.status, request.needed_by, request.quantity) != ("open", needed_by, short[key][0]):
+                if request.status != "open":  # asked again (it was cancelled): a new lead time
+                    request.expected_at, request.created_at = expected, now
+                request.status, request.needed_by, request.quantity = "open", needed_by, short[key][0]
                 cases.save_purchase(request)
         c.hold_id, c.planned = None, option_doc(planned, 1, "planned; waiting for implants")
         c.status, c.waiting_for = CaseStatus.WAITING, [WAIT_STOCK]
@@ -370,6 +375,22 @@ def order_implants(case_id: str, round_: int) -> dict[str, Any]:
     _update(case_id, "case.order", change, rescheduled=rescheduled)
     return {"action": "wait", "needs": [WAIT_STOCK], "wait_seconds": _wait_seconds(now, needed_by),
             "rescheduled": rescheduled}
+
+
+def _expected(site_id: str, service: Service, short: dict[tuple[str, str], tuple[int, int]],
+              existing: dict[tuple[str, str], PurchaseRequest], now: datetime) -> datetime:
+    """When the missing items should all be at ``site_id``: an open purchase request keeps
+    its expected time (the lead time runs from the order, not from each look), a new one
+    is now plus the item's lead time."""
+    out = now
+    for item in service.items:
+        key = (site_id, item.sku)
+        if key not in short:
+            continue
+        request = existing.get(key)
+        when = max(request.expected_at, now) if request else now + timedelta(days=short[key][1])
+        out = max(out, when)
+    return out
 
 
 def _planned(case: SurgicalCase, incoming: dict[tuple[str, str], int], now: datetime,
@@ -576,8 +597,8 @@ def _run(case_id: str) -> dict[str, Any]:
         if action == "order":
             check = order_implants(case_id, round_)
             action = check["action"]
-        if action == "booked":
-            return {"status": CaseStatus.BOOKED, "booking_id": check["booking_id"]}
+        if action == "booked":  # booked earlier (a replay): finish the record and the notices
+            check = {"hold_id": check["booking_id"]}
         if action == "retry":
             continue
         if action == "queue":
