@@ -129,3 +129,15 @@ def test_the_cli_lists_and_explains_referrals(served: tuple[Harness, TestClient]
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "--status" in bad.stderr
     missing = careflow("show", "rf_missing")
     assert missing.returncode == 2 and "rf_missing" in missing.stderr
+
+
+def test_a_site_limited_scheduler_refers_within_its_own_sites(served: tuple[Harness, TestClient]) -> None:
+    h, client = served
+    north = auth_headers(h.app, "scheduler", subject="sched-north", sites=["north"])
+    mine = client.post("/api/v1/referrals", json={"patient_id": "p2", "service_id": "svc_cardio"},
+                       headers=north)
+    assert mine.status_code == 201 and mine.json()["site_ids"] == ["north"]
+    other = client.post("/api/v1/referrals", json={"patient_id": "p2", "service_id": "svc_cardio",
+                                                   "site_ids": ["south"]}, headers=north)
+    assert other.status_code == 403 and other.headers["content-type"].startswith(PROBLEM)
+    assert client.get("/api/v1/referrals").json()["total"] == 1

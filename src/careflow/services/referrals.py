@@ -98,6 +98,8 @@ def create(referral: Referral, actor: Actor, deps: ReferralDeps) -> Referral:
     actor.require(Permission.BOOKING_WRITE)
     for site_id in referral.site_ids:
         actor.require_site(site_id)
+    # a site-limited scheduler refers within its own sites (none named: all of them)
+    referral.site_ids = tuple(sorted(actor.search_sites(frozenset(SiteId(s) for s in referral.site_ids))))
     with deps.booking.uow(write=True) as uow:
         catalog = deps.booking.catalogs.get(uow)
         service = catalog.service(referral.service_id)
