@@ -29,8 +29,9 @@ class EventPump:
 
     async def wait(self, seconds: float) -> None:
         """Sleep until the next tick is due, or until ``wake`` asks for one now."""
-        if self._woken is None:
-            self._loop, self._woken = asyncio.get_running_loop(), asyncio.Event()
+        loop = asyncio.get_running_loop()
+        if self._woken is None or self._loop is not loop:  # one per loop (an app may outlive one)
+            self._loop, self._woken = loop, asyncio.Event()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._woken.wait(), seconds)
         self._woken.clear()
