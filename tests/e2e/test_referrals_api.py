@@ -92,6 +92,8 @@ def test_a_routine_referral_is_chosen_through_the_api(served: tuple[Harness, Tes
     ({"patient_id": "p1", "service_id": "svc_cardio", "earliest": "2030-01-02T00:00:00+00:00",
       "latest": "2030-01-01T00:00:00+00:00"}, 422, None),
     ({"patient_id": "p1", "service_id": "svc_cardio", "earliest": "2030-01-02T00:00:00"}, 422, "earliest"),
+    ({"patient_id": "p1", "service_id": "svc_cardio", "earliest": "2030-01-01T00:00:00+00:00",
+      "latest": "2032-01-01T00:00:00+00:00"}, 422, "latest"),
     ({"patient_id": "p\u0000", "service_id": "svc_cardio"}, 422, "patient_id"),
     ({"patient_id": "p1", "service_id": "svc_cardio", "extra": 1}, 422, None),
 ])

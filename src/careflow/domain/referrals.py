@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from careflow.domain.errors import InvalidRequest, InvalidTransition
+from careflow.domain.timespans import MAX_WINDOW
 
 __all__ = [
     "DEFAULT_REFERRAL_POLICY",
@@ -187,6 +188,8 @@ class Referral:
             raise InvalidRequest(f"urgency must be one of {', '.join(URGENCIES)}", "urgency")
         if self.earliest and self.latest and self.latest <= self.earliest:
             raise InvalidRequest("latest must be after earliest", "latest")
+        if self.earliest and self.latest and self.latest - self.earliest > MAX_WINDOW:
+            raise InvalidRequest(f"the referral's window is longer than {MAX_WINDOW.days} days", "latest")
 
     def _move(self, allowed: tuple[ReferralStatus, ...], to: ReferralStatus, at: datetime) -> None:
         if self.status not in allowed:
