@@ -42,6 +42,9 @@ class App:
     notifier: Notifier
     engine: Any = None
     events: Any = None  # adapters/events/pump.py's EventPump (None without an engine)
+    registry: Any = None  # services/dispatch.py's HandlerRegistry: who handles which outbox event
+    recoordination: Any = None  # services/recoordination.py's RecoordinationDeps (None without SQL)
+    waitlist: Any = None  # services/waitlist.py's WaitlistDeps (None without SQL)
     workflows: Any = None  # services/workflows/runtime.py's WorkflowDeps (None without SQL)
     beds: Any = None  # services/beds' BedDeps: admissions, discharge and cleaning (None without SQL)
 
@@ -85,16 +88,23 @@ def bootstrap(
         from careflow.adapters.notify import build_notifier
 
         notifier = build_notifier(settings, engine, uow, deps.clock)
-    events = None
-    if engine is not None:
-        from careflow.adapters.events.pump import build_pump
-        from careflow.services import reallocation
-        from careflow.services.dispatch import HandlerRegistry
+    events = recoordination = waitlist = None
+    from careflow.services.dispatch import HandlerRegistry
 
-        registry = HandlerRegistry()
-        # staff reallocation: freed pool staff offered where coverage is short
-        reallocation.register_handlers(registry, reallocation.ReallocationDeps(deps.uow, deps.catalogs,
-                                                                               deps.clock))
+    registry = HandlerRegistry()
+    if engine is not None:
+        from careflow.adapters.db.orchestration_store import runs_of, waitlist_of
+        from careflow.adapters.events.pump import build_pump
+        from careflow.services import recoordination as recoord
+        from careflow.services import waitlist as wl
+
+        policy = recoord.Policy(auto_apply=settings.recoordination_auto_apply,
+                                min_notice_hours=settings.recoordination_min_notice_hours)
+        recoordination = recoord.RecoordinationDeps(deps, notifier, runs_of, policy)
+        for event_type in recoord.TRIGGERS:
+            registry.register(event_type, "recoordination", recoord.handle_event(recoordination))
+        waitlist = wl.WaitlistDeps(deps, notifier, waitlist_of, settings.waitlist_offer_minutes)
+        wl.register_handlers(registry, waitlist)
         events = build_pump(engine, uow, deps.clock, registry, settings.nats_url,
                             max_attempts=settings.event_max_attempts,
                             backoff_seconds=settings.event_backoff_seconds)
@@ -116,4 +126,11 @@ def bootstrap(
         beds = BedDeps(deps, beds_of)
         beds = bed_workflow.wire(beds) if settings.workflows else beds
         housekeeping.register(registry, beds)
-    return App(settings, deps, notifier, engine, events, workflows=workflows, beds=beds)
+    if engine is not None:  # staff reallocation: freed pool staff offered where coverage is short
+        from careflow.services import reallocation
+
+        reallocation.register_handlers(registry, reallocation.ReallocationDeps(deps.uow, deps.catalogs,
+                                                                               deps.clock))
+    return App(settings, deps, notifier, engine, events, registry=registry, recoordination=recoordination,
+               waitlist=waitlist, workflows=workflows,
+               beds=beds)

@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     event_max_attempts: int = Field(default=5, ge=1, le=100)
     event_backoff_seconds: float = Field(default=2.0, gt=0, le=3600)
 
+    # Re-coordination (services/recoordination.py): a fix is applied without a person when
+    # it keeps the site and the local day and the patient hears of it this many hours ahead.
+    recoordination_auto_apply: bool = True
+    recoordination_min_notice_hours: float = Field(default=24.0, ge=0, le=24 * 30)
+    # The waitlist (services/waitlist.py): how long a freed slot is held for the patient offered it.
+    waitlist_offer_minutes: int = Field(default=120, ge=5, le=7 * 24 * 60)
+
     # Durable workflows (services/workflows, DBOS Transact): the system database is a SQLite
     # file beside careflow's (``<name>.dbos.sqlite``) or, on PostgreSQL, the schema
     # ``workflow_schema`` of careflow's database; ``workflow_database_url`` overrides both.

@@ -105,6 +105,15 @@ ORACLE: dict[tuple[str, str], Need] = {
     ("GET", "/api/v1/referrals"): P.BOOKING_READ,
     ("GET", "/api/v1/referrals/{referral_id}"): P.BOOKING_READ,
     ("POST", "/api/v1/referrals/{referral_id}/choose"): P.BOOKING_WRITE,
+    # re-coordination runs and the waitlist
+    ("GET", "/api/v1/recoordination/runs"): P.BOOKING_READ,
+    ("GET", "/api/v1/recoordination/runs/{event_id}"): P.BOOKING_READ,
+    ("POST", "/api/v1/waitlist"): P.BOOKING_WRITE,
+    ("GET", "/api/v1/waitlist"): P.BOOKING_READ,
+    ("GET", "/api/v1/waitlist/{entry_id}"): P.BOOKING_READ,
+    ("DELETE", "/api/v1/waitlist/{entry_id}"): P.BOOKING_WRITE,
+    ("POST", "/api/v1/waitlist/{entry_id}/accept"): P.BOOKING_WRITE,
+    ("POST", "/api/v1/waitlist/{entry_id}/decline"): P.BOOKING_WRITE,
     # the notification send log (read-only; message bodies only with patient.read)
     ("GET", "/api/v1/notifications"): P.BOOKING_READ,
     # bed placement
@@ -141,6 +150,14 @@ ORACLE: dict[tuple[str, str], Need] = {
     # anything else under /fhir/r4: an OperationOutcome (404, or 405 for a known path)
     **{(m, "/fhir/r4/{path:path}"): PUBLIC for m in ("GET", "POST", "PUT", "PATCH", "DELETE")},
 }
+# Ingest: facts other systems report (the booking ones run the booking use cases too)
+INGESTED = ("ClinicianCalledOut", "ClinicianAvailabilityChanged", "EquipmentWentDown", "EquipmentCameBack",
+            "MaintenanceScheduled", "StockChanged", "StockFellBelowThreshold", "AuthorizationChanged",
+            "BookingCancelled", "PatientDidNotArrive", "PatientDischarged", "BedCleaned", "ReferralReceived")
+for _name in INGESTED:
+    ORACLE[("POST", f"/api/v1/events/{_name}")] = (
+        (P.EVENT_INGEST, P.BOOKING_WRITE) if _name in ("BookingCancelled", "PatientDidNotArrive")
+        else P.EVENT_INGEST)
 for _type in ("Location", "Practitioner", "PractitionerRole", "Device", "HealthcareService", "Schedule"):
     ORACLE[("GET", f"/fhir/r4/{_type}")] = P.MASTER_READ
     ORACLE[("GET", f"/fhir/r4/{_type}/{{fhir_id}}")] = P.MASTER_READ
@@ -268,6 +285,12 @@ def _matrix_ids(w: World) -> None:
     exception = _ok(c.post("/api/v1/exceptions", json=w.docs["raise"]), 201)["id"]
     _ok(c.post(f"/api/v1/exceptions/{exception}/resolve", json={"outcome": "no_action_needed"}))
     w.ids["exception"] = exception
+    # a withdrawn waitlist entry: accept, decline and withdraw answer 409 to those allowed
+    entry = _ok(c.post("/api/v1/waitlist", json={
+        "patient_id": found["body"]["patient_id"], "service_id": found["body"]["service_id"],
+        "earliest": NOW.isoformat(), "latest": (NOW + timedelta(days=5)).isoformat()}), 201)["id"]
+    _ok(c.delete(f"/api/v1/waitlist/{entry}"))
+    w.ids["waitlist"] = entry
     w.ids["bed"] = _ok(c.get("/api/v1/resources", params={"kind": "bed", "limit": 1}))["items"][0]["id"]
     for kind, path in (("site", "/api/v1/sites"), ("resource", "/api/v1/resources"),
                        ("service", "/api/v1/services"), ("stock", "/api/v1/stock"),
@@ -397,6 +420,16 @@ def _requests(w: World, n: int, role: str) -> dict[tuple[str, str], Call]:
         ("POST", "/api/v1/staffing/reallocation/apply"): Call("/api/v1/staffing/reallocation/apply", {
             "proposal": {"source_pool_id": "pool-c1-interp-es", "target_pool_id": "pool-h1-interp-es",
                          "start": "2199-01-05T03:00:00Z", "end": "2199-01-05T04:00:00Z", "units": 1}}),
+        ("GET", "/api/v1/recoordination/runs"): Call("/api/v1/recoordination/runs?limit=5"),
+        ("GET", "/api/v1/recoordination/runs/{event_id}"): Call("/api/v1/recoordination/runs/999999"),
+        ("POST", "/api/v1/waitlist"): Call("/api/v1/waitlist", {
+            "patient_id": d["find"]["patient_id"], "service_id": d["find"]["service_id"],
+            "earliest": "2199-01-01T00:00:00+00:00", "latest": "2199-01-05T00:00:00+00:00"}),
+        ("GET", "/api/v1/waitlist"): Call("/api/v1/waitlist?limit=5"),
+        ("GET", "/api/v1/waitlist/{entry_id}"): Call(f"/api/v1/waitlist/{i['waitlist']}"),
+        ("DELETE", "/api/v1/waitlist/{entry_id}"): Call(f"/api/v1/waitlist/{i['waitlist']}"),
+        ("POST", "/api/v1/waitlist/{entry_id}/accept"): Call(f"/api/v1/waitlist/{i['waitlist']}/accept"),
+        ("POST", "/api/v1/waitlist/{entry_id}/decline"): Call(f"/api/v1/waitlist/{i['waitlist']}/decline"),
         ("GET", "/fhir/r4/metadata"): Call("/fhir/r4/metadata"),
         ("GET", "/fhir/r4/$bulk-publish"): Call("/fhir/r4/$bulk-publish"),
         ("GET", "/fhir/r4/$bulk-publish/{kind}.ndjson"): Call("/fhir/r4/$bulk-publish/Location.ndjson"),
@@ -439,6 +472,28 @@ def _requests(w: World, n: int, role: str) -> dict[tuple[str, str], Call]:
         calls[("PUT", template)] = Call(item, d[kind])
         calls[("PATCH", template)] = Call(item, {}, merge)
         calls[("DELETE", template)] = Call(item)
+    far = {"start": "2199-02-01T00:00:00+00:00", "end": "2199-02-02T00:00:00+00:00"}
+    reports: dict[str, Any] = {
+        "ClinicianCalledOut": {"resource_id": r_id} | far,
+        "ClinicianAvailabilityChanged": {"resource_id": r_id, "available": False} | far,
+        "EquipmentWentDown": {"resource_id": r_id} | far,
+        "EquipmentCameBack": {"resource_id": r_id, "at": "2199-03-01T00:00:00+00:00"},
+        "MaintenanceScheduled": {"resource_id": r_id} | far,
+        "StockChanged": {"site_id": d["stock"]["site_id"], "sku": d["stock"]["sku"],
+                         "on_hand": d["stock"]["on_hand"]},
+        "StockFellBelowThreshold": {"site_id": d["stock"]["site_id"], "sku": d["stock"]["sku"],
+                                    "available": 1, "threshold": 2},
+        "AuthorizationChanged": {"authorization_id": d["authorization"]["id"],
+                                 "status": d["authorization"]["status"]},
+        "BookingCancelled": {"booking_id": bk, "reason": "access matrix"},
+        "PatientDidNotArrive": {"booking_id": bk},
+        "PatientDischarged": {"bed_id": r_id, "patient_id": d["patient"]["id"], "at": far["start"]},
+        "BedCleaned": {"bed_id": r_id, "at": far["start"]},
+        "ReferralReceived": {"patient_id": d["patient"]["id"], "service_id": d["service"]["id"],
+                             "earliest": far["start"], "latest": far["end"]},
+    }
+    for name, report in reports.items():
+        calls[("POST", f"/api/v1/events/{name}")] = Call(f"/api/v1/events/{name}", report)
     avt = "/api/v1/resources/{resource_id}/availability"
     calls[("GET", avt)] = Call(av)
     calls[("PUT", avt)] = Call(av, d["resource"]["availability"])

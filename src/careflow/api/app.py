@@ -28,6 +28,7 @@ from careflow.api.routes import (
     bookings,
     cases,
     catalog,
+    events,
     exceptions,
     health,
     manage_availability,
@@ -37,6 +38,7 @@ from careflow.api.routes import (
     manage_sites,
     manage_stock,
     notifications,
+    orchestration,
     referrals,
     staffing,
 )
@@ -58,7 +60,10 @@ async def _sweep_holds(app: App) -> None:
     and raise the escalation level of exception-queue items past their thresholds."""
     interval = app.settings.sweep_seconds
     while True:
-        await asyncio.sleep(interval)
+        if app.events is not None:  # woken early when an event is ingested
+            await app.events.wait(interval)
+        else:
+            await asyncio.sleep(interval)
         try:
             await anyio.to_thread.run_sync(sweep_expired_holds, app.deps)
             # SLA escalation of the exception queue (idempotent; DBOS timers will replace it)
@@ -121,10 +126,12 @@ def create_app(app: App | None = None, workflows: bool | None = None) -> FastAPI
     api.include_router(manage_patients.router)
     api.include_router(bookings.router)
     api.include_router(exceptions.router)
-    api.include_router(notifications.router)
     api.include_router(cases.router)
     api.include_router(staffing.router)
     api.include_router(beds.router)
+    api.include_router(notifications.router)
+    api.include_router(events.router)
+    api.include_router(orchestration.router)
     api.include_router(referrals.router)
     api.include_router(fhir_router)
 

@@ -12,6 +12,7 @@ from careflow.cli.beds import beds_app
 from careflow.cli.cases import cases_app
 from careflow.cli.common import AsJson, Db, console, database, emit, fail, settings_for
 from careflow.cli.exceptions import exceptions_app
+from careflow.cli.orchestration import events_app, recoordination_app, waitlist_app
 from careflow.cli.referrals import referrals_app
 from careflow.cli.staffing import staffing_app
 from careflow.cli.workers import reuse_port_supported, run_workers
@@ -34,6 +35,9 @@ app.add_typer(security.users_app, name="users")
 app.add_typer(security.audit_app, name="audit")
 app.add_typer(security.db_app, name="db")
 app.add_typer(exceptions_app, name="exceptions")
+app.add_typer(events_app, name="events")
+app.add_typer(recoordination_app, name="recoordination")
+app.add_typer(waitlist_app, name="waitlist")
 app.add_typer(staffing_app, name="staffing")
 app.add_typer(beds_app, name="beds")
 app.add_typer(cases_app, name="cases")

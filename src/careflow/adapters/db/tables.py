@@ -53,6 +53,7 @@ __all__ = [
     "outbox",
     "patient",
     "purchase_request",
+    "recoordination_run",
     "referral",
     "resource",
     "service",
@@ -61,6 +62,7 @@ __all__ = [
     "stock_reservation",
     "surgical_case",
     "user_account",
+    "waitlist_entry",
 ]
 
 META_MASTER_VERSION = "master_version"
@@ -334,6 +336,7 @@ exception_item = Table(
     Index("ix_exception_item_status_sla_due_at", "status", "sla_due_at"),
     Index("ix_exception_item_owner_team", "owner_team"),
     Index("ix_exception_item_resolved_at", "resolved_at"),
+    Index("ix_exception_item_booking_id", "booking_id"),  # migration 0006: one open item per booking
 )
 
 # The notification send log (migration 0005, adapters/notify): the key claims the row
@@ -405,6 +408,53 @@ bed_status = Table(
 # The domain's tables, children before parents: the order to delete in (reverse it to
 # insert). Reseeding wipes these; the audit trail, users and break-glass and idempotency
 # records are not domain data and stay (the audit log is append-only).
+
+# Re-coordination runs (migration 0006, services/recoordination.py): one per capacity
+# event, keyed by the outbox event id; ``detail`` lists the outcome per affected booking.
+recoordination_run = Table(
+    "recoordination_run", metadata,
+    Column("event_id", BigId, primary_key=True, autoincrement=False),
+    Column("event_type", String(64), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("affected", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+    Column("auto_resolved", Integer, nullable=False),
+    Column("queued", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("detail", JSONDoc, nullable=False),
+    Index("ix_recoordination_run_finished_at", "finished_at"),
+    Index("ix_recoordination_run_started_at", "started_at"),
+)
+
+# The waitlist (migration 0006, services/waitlist.py): ``priority_rank`` (0 urgent .. 3
+# low) orders offers; ``offer_booking_id`` is the hold placed for the current offer.
+waitlist_entry = Table(
+    "waitlist_entry", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("patient_id", String(64), nullable=False),
+    Column("service_id", String(64), nullable=False),
+    Column("site_ids", JSONDoc, nullable=False),
+    Column("earliest", UTCDateTime, nullable=False),
+    Column("latest", UTCDateTime, nullable=False),
+    Column("priority", String(16), nullable=False),
+    Column("priority_rank", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("booking_id", String(64), nullable=True),
+    Column("offer_booking_id", String(64), nullable=True),
+    Column("offered_at", UTCDateTime, nullable=True),
+    Column("offer_expires_at", UTCDateTime, nullable=True),
+    Column("offers", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Index("ix_waitlist_entry_status_service", "status", "service_id"),
+    Index("ix_waitlist_entry_offer_booking_id", "offer_booking_id"),
+    Index("ix_waitlist_entry_patient_id", "patient_id"),
+)
+
 # The surgical case workflow (migration 0007, services/workflows/surgical_case.py): one row
 # per case (its id is the DBOS workflow id) for listing; the steps done, tasks raised and
 # what it waits for are JSON documents. ``purchase_request`` links implants asked of
@@ -484,6 +534,11 @@ referral = Table(
     Index("ix_referral_status_created_at", "status", "created_at"),
 )
 
-ALL_TABLES = (purchase_request, surgical_case, admission, bed_status,
+# Everything a reload of the demo wipes, children before parents (``meta`` stays; audit,
+# users, break-glass and idempotency records are not demo data). The workflow and
+# orchestration tables go too: their ids (outbox event ids, booking ids) would otherwise
+# point at rows that no longer exist, or collide with new ones.
+ALL_TABLES = (referral, purchase_request, surgical_case, waitlist_entry, recoordination_run, notification,
+              admission, bed_status,
               exception_item, inbox, outbox, stock_reservation, allocation, booking, authorization,
               patient, stock_item, service, resource, site, meta)
