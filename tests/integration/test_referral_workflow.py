@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,14 @@ from tests.care_paths import SHORT_CHOICE, Harness, running, seed
 
 from careflow.domain.access import Actor
 from careflow.domain.bookings import BookingStatus
+from careflow.domain.commands import BookOption
 from careflow.domain.errors import InvalidRequest, InvalidTransition, NotFound
 from careflow.domain.events import ReferralReceived
 from careflow.domain.ids import PatientId
 from careflow.domain.referrals import Referral, ReferralStatus
 from careflow.services import exception_queue
 from careflow.services import referrals as use
+from careflow.services.booking import book_option
 from careflow.services.ports import BookingFilter
 from careflow.services.workflows import referral as flow
 from careflow.services.workflows import runtime
@@ -125,6 +128,25 @@ def test_a_routine_referral_offers_choices_and_books_the_one_chosen(harness: Har
     assert harness.notifier.topics() == ["referral.offer", "referral.booked"]
     with pytest.raises(InvalidTransition):
         use.choose(referral.id, 1, SCHEDULER, harness.referrals)
+
+
+def test_a_chosen_time_taken_meanwhile_brings_fresh_options(harness: Harness) -> None:
+    referral = _referral(harness, "p3", "routine")
+    _start_from_outbox(harness, referral)
+    offered = _wait_for(lambda: _status(harness, referral.id, ReferralStatus.AWAITING_CHOICE))
+    first = offered.recommendation(1)
+    taken = use.option_of(replace(offered, patient_id="p1"), first, harness.referrals)
+    book_option(BookOption(taken, SCHEDULER), harness.app.deps)  # someone else books that time
+    use.choose(referral.id, 1, SCHEDULER, harness.referrals)
+    flow.wake(referral.id)
+    again = _wait_for(lambda: _status(harness, referral.id, ReferralStatus.AWAITING_CHOICE)
+                      if harness.notifier.topics() == ["referral.offer", "referral.offer"] else None)
+    assert "taken meanwhile" in again.note and again.chosen_rank is None
+    assert again.recommendation(1).start != first.start or again.recommendation(1).site_id != first.site_id
+    use.choose(referral.id, 1, SCHEDULER, harness.referrals)
+    flow.wake(referral.id)
+    done = _wait_for(lambda: _status(harness, referral.id, ReferralStatus.BOOKED))
+    assert done.booking_id is not None
 
 
 def test_no_choice_in_time_goes_to_the_referral_center_with_the_ranked_options(

@@ -261,7 +261,7 @@ def book_recommendation(referral_id: str, rank: int, recommendations: list[Recom
     rec = next(r for r in recommendations if r.rank == rank)
     try:
         booking = book_option(BookOption(option_of(referral, rec, deps), SYSTEM), deps.booking)
-    except (Conflict, InvalidRequest):
+    except CareflowError:  # taken meanwhile, or the card or a resource changed: not bookable now
         return None
     note = (f"booked rank {rank} at {rec.site_id} ({decision}): "
             + "; ".join(r["detail"] for r in rec.reasons))
