@@ -142,4 +142,9 @@ def test_a_site_limited_scheduler_refers_within_its_own_sites(served: tuple[Harn
     other = client.post("/api/v1/referrals", json={"patient_id": "p2", "service_id": "svc_cardio",
                                                    "site_ids": ["south"]}, headers=north)
     assert other.status_code == 403 and other.headers["content-type"].startswith(PROBLEM)
-    assert client.get("/api/v1/referrals").json()["total"] == 1
+    south = client.post("/api/v1/referrals", json={"patient_id": "p2", "service_id": "svc_cardio",
+                                                   "site_ids": ["south"]}).json()  # by an unlimited scheduler
+    assert client.get("/api/v1/referrals").json()["total"] == 2
+    seen = client.get("/api/v1/referrals", headers=north).json()
+    assert [r["id"] for r in seen["items"]] == [mine.json()["id"]] and seen["total"] == 1
+    assert client.get(f"/api/v1/referrals/{south['id']}", headers=north).status_code == 404

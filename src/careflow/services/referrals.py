@@ -58,6 +58,7 @@ __all__ = [
 
 TEAM = "referral_center"
 SYNONYMS = {"emergency": "emergent"}  # what some EHRs (and the ingest endpoint) call it
+LIMITED_SCAN = 10_000  # referrals a site-limited listing filters (newest first)
 
 
 class ReferralStore(Protocol):
@@ -143,22 +144,33 @@ def ensure(payload: dict[str, Any], deps: ReferralDeps) -> Referral:
     return referral
 
 
+def _visible(referral: Referral, actor: Actor) -> bool:
+    """A site-limited actor sees referrals to one of its sites, or to any site."""
+    return not referral.site_ids or any(actor.may_see_site(s) for s in referral.site_ids)
+
+
 def get(referral_id: str, actor: Actor, deps: ReferralDeps) -> Referral:
     actor.require(Permission.BOOKING_READ)
     with deps.booking.uow() as uow:
         found = deps.referrals_of(uow).get(referral_id)
-    if found is None or not all(actor.may_see_site(s) for s in found.site_ids):
+    if found is None or not _visible(found, actor):
         raise NotFound("referral", referral_id)
     return found
 
 
 def list_referrals(status: str | None, patient_id: str | None, actor: Actor, deps: ReferralDeps,
                    offset: int = 0, limit: int = 50) -> tuple[list[Referral], int]:
+    """A page, newest first; a site-limited actor's page holds only what it may see."""
     actor.require(Permission.BOOKING_READ)
     if status is not None and status not in {s.value for s in ReferralStatus}:
         raise InvalidRequest(f"status must be one of {', '.join(s.value for s in ReferralStatus)}", "status")
     with deps.booking.uow() as uow:
-        return deps.referrals_of(uow).find(status, patient_id, offset, limit)
+        store = deps.referrals_of(uow)
+        if actor.sites is None or actor.break_glass:
+            return store.find(status, patient_id, offset, limit)
+        everything, _ = store.find(status, patient_id, 0, LIMITED_SCAN)
+    mine = [r for r in everything if _visible(r, actor)]
+    return mine[offset:offset + limit], len(mine)
 
 
 def _change(referral_id: str, deps: ReferralDeps, actor: str, action: str,
