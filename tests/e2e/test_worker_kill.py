@@ -79,7 +79,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def _worker(url: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def _worker(url: str, env: dict[str, str], log: Path, executor: str = "worker-1") -> subprocess.Popen[bytes]:
     full = {
         **os.environ,
         **env,
@@ -88,7 +88,7 @@ def _worker(url: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]
         "CAREFLOW_ENVIRONMENT": "test",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "careflow.cli", "worker", "--executor-id", "worker-1", "--interval", "0.2"],
+        [sys.executable, "-m", "careflow.cli", "worker", "--executor-id", executor, "--interval", "0.2"],
         env=full,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
@@ -191,3 +191,68 @@ def test_kill_9_mid_workflow_resumes_without_repeating_steps(
 def _booked(app: Any, case_id: str) -> cases.CaseView | None:
     view = cases.get_case(case_id, COORDINATOR, app.workflows)
     return view if view.case.status == "booked" and view.workflow_status == "SUCCESS" else None
+
+
+PATIENTS = (0, 3, 4, 5, 6, 7)  # p1 and p2 have preferences and an interpreter need of their own
+
+
+@pytest.mark.postgres
+def test_two_workers_share_the_queue_and_each_case_books_once(postgres_url: str, tmp_path: Path) -> None:
+    """Two ``careflow worker`` processes with their own executor ids on one PostgreSQL
+    database: every case is run by one of them, and books once."""
+    schema = f"dbos_two_{uuid.uuid4().hex[:10]}"
+    env = {"CAREFLOW_NOTIFY_FILE": str(tmp_path / "notifications.jsonl"), "CAREFLOW_WORKFLOW_SCHEMA": schema}
+    migrate(postgres_url)
+    engine = make_engine(postgres_url)
+    load_health_system(engine, tiny_system(patients=8, mesh_on_hand=50), replace=True)
+    os.environ.update(env)
+    try:
+        app = bootstrap(load_settings(database_url=postgres_url, environment="test"), migrate=False)
+    finally:
+        for key in env:
+            os.environ.pop(key)
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    procs = [_worker(postgres_url, env, logs[0]), _worker(postgres_url, env, logs[1], "worker-b")]
+    try:
+        for proc, log in zip(procs, logs, strict=True):
+            _wait("the worker to start", lambda log=log: "running" in log.read_text(), proc, log)
+        now = datetime.now(UTC)
+        ids = [
+            cases.start_case(
+                CaseRequest(
+                    SURGEON,
+                    "svc_lap",
+                    f"p{i}",
+                    now + timedelta(days=1),
+                    now + timedelta(days=20),
+                    site_ids=(SITE,),
+                ),
+                COORDINATOR,
+                app.workflows,
+            ).id
+            for i in PATIENTS
+        ]
+
+        def all_booked() -> bool:
+            return all(_booked(app, case_id) is not None for case_id in ids)
+
+        try:
+            _wait("every case to book", all_booked, procs[0], logs[0], 60)
+        except AssertionError as exc:
+            states = [(v.case.status, v.case.steps[-1], v.case.last_error, v.workflow_status)
+                      for v in (cases.get_case(i, COORDINATOR, app.workflows) for i in ids)]
+            raise AssertionError(f"{states}\n{logs[1].read_text()[-2000:]}") from exc
+        executors = {str(w.executor_id) for w in runtime._dbos_client().list_workflows(workflow_ids=ids)}
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(15)
+        app.dispose()
+        with _admin(os.environ.get("CAREFLOW_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    assert executors <= {"worker-1", "worker-b"} and executors
+    with engine.connect() as conn:
+        rows = conn.execute(select(booking.c.patient_id, booking.c.status)).all()
+    engine.dispose()
+    assert sorted(rows) == [(f"p{i}", "booked") for i in PATIENTS]

@@ -317,3 +317,20 @@ def test_bad_requests_are_refused_with_the_field_and_nothing_is_written(world: W
         CaseRequest(SURGEON, "svc_lap", "p7", now, now - timedelta(days=1))
     with world.app.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM surgical_case")).scalar() == before
+
+
+def test_an_option_that_needs_an_override_goes_to_a_person(world: World) -> None:
+    with world.app.engine.begin() as conn:  # one mesh would take the site below its reorder point (2)
+        before = conn.execute(select(stock_item.c.on_hand).where(stock_item.c.sku == "mesh")).scalar_one()
+        conn.execute(
+            update(stock_item).where(stock_item.c.sku == "mesh").values(on_hand=stock_item.c.reserved + 2)
+        )
+    try:
+        case_id = _start(world, "p8", "svc_lap")
+        view = _until(world, case_id, "needs_attention")
+    finally:
+        with world.app.engine.begin() as conn:
+            conn.execute(update(stock_item).where(stock_item.c.sku == "mesh").values(on_hand=before))
+    queued = next(s for s in view.case.steps if s["step"] == "queued")
+    assert queued["codes"] == ["STOCK_BELOW_THRESHOLD"] and "override" in (view.case.last_error or "")
+    assert view.tasks[-1]["owner_team"] == "perioperative" and _bookings(world, "p8") == []

@@ -62,6 +62,7 @@ __all__ = ["SIGNAL_TOPIC", "SURGICAL_CASE", "case_actor", "surgical_case_workflo
 
 SURGICAL_CASE = "careflow.surgical_case"
 SIGNAL_TOPIC = "case.signal"
+MAX_RETRIES = 50  # looks again after losing every option found to concurrent cases
 MAX_ROUNDS = 5000  # at a look every RECHECK_SECONDS at most, longer than any wanted window
 RECHECK_SECONDS = 3 * 3600.0  # the longest wait without a look at the world
 RENEW_MARGIN = timedelta(minutes=5)  # a hold closer than this to expiry is renewed
@@ -249,7 +250,10 @@ def check_and_hold(case_id: str, round_: int) -> dict[str, Any]:
                     "why": "the wanted window has passed"}
         result = find(request, d.booking)
         options = _with_surgeon(result.options, case.request.surgeon_id)
-        hold = _hold_first(case, options)
+        hold, soft = _hold_first(case, options)
+        if hold is None and soft:  # e.g. stock below its reorder point: an override is a person's call
+            return {"action": "queue", "codes": soft,
+                    "why": "every option needs an override of a soft rule (a person with booking.override)"}
         if hold is None and options:  # others took them first (concurrent cases): look again
             return {"action": "retry"}
         if hold is None:
@@ -284,15 +288,19 @@ def _live_hold(case: SurgicalCase, now: datetime) -> Booking | None:
     return None
 
 
-def _hold_first(case: SurgicalCase, options: list[Option]) -> Booking | None:
-    """Hold the best option that still holds (a concurrent booking may have taken one)."""
+def _hold_first(case: SurgicalCase, options: list[Option]) -> tuple[Booking | None, list[str]]:
+    """Hold the best option that still holds (a concurrent booking may have taken one);
+    else the soft violations that refused every option (they need a person's override)."""
     d = deps()
+    soft: list[str] = []
     for option in options[:5]:
         try:
-            return bookings.place_hold(PlaceHold(option, case_actor(case.id), d.case_hold_minutes), d.booking)
-        except Conflict:
-            continue
-    return None
+            return bookings.place_hold(PlaceHold(option, case_actor(case.id), d.case_hold_minutes),
+                                       d.booking), []
+        except Conflict as exc:
+            if exc.violations and not any(v.is_hard for v in exc.violations):
+                soft += [v.code.value for v in exc.violations if v.code.value not in soft]
+    return None, soft
 
 
 def _blocked(case: SurgicalCase, codes: list[str], round_: int) -> dict[str, Any]:
@@ -591,6 +599,7 @@ def surgical_case_workflow(case_id: str) -> dict[str, Any]:
 
 def _run(case_id: str) -> dict[str, Any]:
     gather_card(case_id)
+    retries = 0
     for round_ in range(MAX_ROUNDS):
         check = check_and_hold(case_id, round_)
         action = check["action"]
@@ -600,6 +609,10 @@ def _run(case_id: str) -> dict[str, Any]:
         if action == "booked":  # booked earlier (a replay): finish the record and the notices
             check = {"hold_id": check["booking_id"]}
         if action == "retry":
+            retries += 1
+            if retries > MAX_RETRIES:
+                task = queue_case(case_id, round_, "other cases kept taking the options found", ["RACE_LOST"])
+                return {"status": CaseStatus.NEEDS_ATTENTION, "task": task}
             continue
         if action == "queue":
             task = queue_case(case_id, round_, check["why"], check["codes"])
