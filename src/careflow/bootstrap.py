@@ -116,6 +116,10 @@ def bootstrap(
         from careflow.adapters.care_paths import wire_care_paths  # referral and imaging readiness
 
         wire_care_paths(settings, registry)
+        if settings.workflows:  # queue items escalate on durable timers (else the sweep does it)
+            from careflow.services.workflows import escalation
+
+            registry.register("ExceptionRaised", "escalation", escalation.on_exception_raised)
     beds = None
     if engine is not None:  # bed placement: the discharge and cleaning handlers, the placement workflow
         from careflow.adapters.db.bed_store import beds_of

@@ -66,7 +66,8 @@ async def _sweep_holds(app: App) -> None:
             await asyncio.sleep(interval)
         try:
             await anyio.to_thread.run_sync(sweep_expired_holds, app.deps)
-            # SLA escalation of the exception queue (idempotent; DBOS timers will replace it)
+            # SLA escalation of the exception queue: a backstop to each item's durable timer
+            # (services/workflows/escalation.py); both apply the same level, once
             await anyio.to_thread.run_sync(escalate_due, app.deps.uow, app.deps.clock)
             if app.engine is not None:  # expired break-glass elevations: closed and audited
                 await anyio.to_thread.run_sync(break_glass.close_expired, app.engine, app.deps.clock())

@@ -4,8 +4,9 @@ An item's SLA is a number of minutes after it is raised, per category × priorit
 (``DEFAULT_MINUTES``). Escalation levels come at fractions of that SLA (``steps``): by
 default level 1 at 50 %, level 2 at the due time, level 3 at due + 50 %. The level an
 item should have is a pure function of the clock, so ``escalation_level`` can be
-recomputed and applied any number of times (the server's sweeper does it every tick;
-durable timers on DBOS will replace the sweep when the workflows land).
+recomputed and applied any number of times: each item's durable timer (a DBOS workflow,
+services/workflows/escalation.py) applies it at the thresholds, and the server's sweep
+applies it every tick as a backstop.
 """
 
 from __future__ import annotations

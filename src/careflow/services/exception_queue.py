@@ -23,6 +23,7 @@ from careflow.services.ports import AuditEntry, Clock, ExceptionFilter, UnitOfWo
 __all__ = [
     "claim",
     "comment",
+    "escalate",
     "escalate_due",
     "get",
     "list_items",
@@ -189,19 +190,25 @@ def escalate_due(uow_factory: UnitOfWorkFactory, clock: Clock, policy: SlaPolicy
     now = clock()
     with uow_factory() as uow:
         due = [i.id for i in uow.exceptions.unresolved() if policy.level_at(i, now) > i.escalation_level]
-    moved = 0
-    for item_id in due:
-        with uow_factory(write=True) as uow:
-            item = uow.exceptions.get(item_id, lock=True)
-            if item is None or not item.escalate_to(policy.level_at(item, now)):
-                continue
-            uow.exceptions.save(item, item.version - 1)
-            uow.publish(item.events)
-            uow.audit(AuditEntry(actor_id, "exception.escalate", "exception", item.id, "ok",
-                                 detail={"level": item.escalation_level, "team": item.owner_team}))
-            uow.commit()
-            moved += 1
-    return moved
+    return sum(1 for item_id in due if escalate(item_id, None, uow_factory, clock, policy, actor_id))
+
+
+def escalate(item_id: str, level: int | None, uow_factory: UnitOfWorkFactory, clock: Clock,
+             policy: SlaPolicy = DEFAULT_POLICY, actor_id: str = "system") -> bool:
+    """Raise one item to ``level`` (None: the level its SLA gives it now); False when it is
+    resolved, gone or already there. The durable timer of each item (services/workflows/
+    escalation.py) and the server's sweep both come here, so together they escalate once."""
+    with uow_factory(write=True) as uow:
+        item = uow.exceptions.get(item_id, lock=True)
+        if item is None or not item.escalate_to(policy.level_at(item, clock()) if level is None else level):
+            return False
+        uow.exceptions.save(item, item.version - 1)
+        uow.publish(item.events)
+        uow.audit(AuditEntry(actor_id, "exception.escalate", "exception", item.id, "ok",
+                             detail={"level": item.escalation_level, "team": item.owner_team}))
+        uow.commit()
+    item.events.clear()
+    return True
 
 
 def queue_figures(uow_factory: UnitOfWorkFactory, clock: Clock, days: int = 30) -> dict[str, Any]:
