@@ -152,7 +152,7 @@ def test_kill_9_mid_workflow_resumes_without_repeating_steps(
             view = _wait("the resumed case to book", lambda: _booked(app, case_id), second, log)
         finally:
             second.send_signal(signal.SIGTERM)
-            second.wait(15)
+            second.wait(60)
     finally:
         if first.poll() is None:
             first.kill()
@@ -247,7 +247,7 @@ def test_two_workers_share_the_queue_and_each_case_books_once(postgres_url: str,
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
         for proc in procs:
-            proc.wait(15)
+            proc.wait(60)
         app.dispose()
         with _admin(os.environ.get("CAREFLOW_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

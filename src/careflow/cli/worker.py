@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from typing import Annotated, Any
@@ -75,3 +76,9 @@ def worker(
             asyncio.run(_main(app, interval))
         finally:
             stop_workflows()
+    # Workflows still sleeping or waiting hold DBOS's executor threads, which the interpreter
+    # would join at exit (a DBOS.sleep cannot be interrupted); their state is durable and the
+    # next start resumes them, so leave now.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
