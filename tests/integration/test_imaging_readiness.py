@@ -35,10 +35,10 @@ from tests.integration.readiness_worker import EXECUTOR, POLICY
 from careflow.adapters.db.tables import outbox
 from careflow.domain.access import Actor
 from careflow.domain.bookings import BookingStatus
-from careflow.domain.commands import RescheduleBooking
+from careflow.domain.commands import CancelBooking, RescheduleBooking
 from careflow.domain.events import BookingCancelled, BookingConfirmed, BookingRescheduled
 from careflow.domain.readiness import ReadinessPolicy
-from careflow.services.booking import reschedule
+from careflow.services.booking import cancel, reschedule
 from careflow.services.ports import ExceptionFilter
 from careflow.services.workflows import imaging, runtime
 
@@ -139,10 +139,17 @@ def test_the_handlers_start_the_workflow_only_for_services_with_readiness_prereq
     option = option_of(harness.app, scan, booked.start + timedelta(hours=1))
     moved = reschedule(RescheduleBooking(scan, option, "patient asked", SCHEDULER), harness.app.deps)
     with harness.app.deps.uow() as uow:
-        imaging.on_booking_rescheduled(BookingRescheduled(scan).payload(), uow)
+        imaging.on_booking_rescheduled(BookingRescheduled(scan, booked.start, moved.start).payload(), uow)
     second = imaging.workflow_id(scan, moved.start.isoformat())
     _wait_for(lambda: runtime.workflow_status(second) in ("PENDING", "SUCCESS"))
     assert {w.workflow_id for w in DBOS.list_workflows(name=imaging.NAME)} == {first, second}
+    assert _result(first, 20) == "moved_or_cancelled"  # woken by the move, not at its next checkpoint
+    cancel(CancelBooking(scan, "patient cancelled", SCHEDULER), harness.app.deps)
+    with harness.app.deps.uow() as uow:
+        imaging.on_booking_cancelled(BookingCancelled(scan).payload(), uow)
+        imaging.on_booking_cancelled(BookingCancelled(visit).payload(), uow)  # no workflow: nothing
+    assert _result(second, 20) == "moved_or_cancelled"
+    assert harness.notifier.sent == [] and _items(harness) == []
 
 
 def _recorded(url: str, tmp: Path, wid: str, step: str) -> bool:

@@ -1,6 +1,7 @@
 """Wiring the referral and imaging-readiness workflows: their store and policies from
 settings, and the outbox handlers that start them (``ReferralReceived``,
-``BookingConfirmed``, ``BookingRescheduled``)."""
+``BookingConfirmed``; ``BookingRescheduled`` and ``BookingCancelled`` also wake the workflow
+of the booking's old time)."""
 
 from __future__ import annotations
 
@@ -35,4 +36,5 @@ def wire_care_paths(settings: Settings, registry: HandlerRegistry | None) -> car
         registry.register("ReferralReceived", "referral_workflow", referral.on_referral_received)
         registry.register("BookingConfirmed", "imaging_readiness", imaging.on_booking_confirmed)
         registry.register("BookingRescheduled", "imaging_readiness", imaging.on_booking_rescheduled)
+        registry.register("BookingCancelled", "imaging_readiness", imaging.on_booking_cancelled)
     return wired

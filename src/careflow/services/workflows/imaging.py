@@ -2,8 +2,8 @@
 
 Started by the ``BookingConfirmed`` and ``BookingRescheduled`` handlers for services whose
 bookings need it (imaging with prep items, see ``domain/readiness.py``). It plans its
-checkpoints from the booking's start and the clock, then sleeps durably (``DBOS.sleep``)
-until each:
+checkpoints from the booking's start and the clock, then waits durably until each (a
+``DBOS.recv`` timeout, which a wake-up message cuts short: ``wake``):
 
 * at a reminder: ready → done; not ready → the patient is reminded of what is missing
   (one notification per reminder, keyed by booking and reminder);
@@ -12,8 +12,9 @@ until each:
   cancellation's ``BookingCancelled`` event offers the freed slot to the waitlist (the
   waitlist's own handler, ``services/waitlist.py``), in the same transaction's outbox.
 
-A booking cancelled or moved meanwhile ends the workflow (the moved booking's
-``BookingRescheduled`` starts the plan for its new time). Each step is safe to repeat: a
+A booking cancelled or moved meanwhile ends the workflow at once (the ``BookingCancelled``
+and ``BookingRescheduled`` handlers wake it; the moved booking's plan for its new time is
+a workflow of its own). Each step is safe to repeat: a
 recovered workflow does not run finished steps again, and a step cut short by a crash
 finds its own effect (a cancelled booking, an item with its deterministic id, a
 notification key sent).
@@ -26,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from dbos import DBOS
+from dbos._error import DBOSNonExistentWorkflowError
 
 from careflow.domain.access import SYSTEM
 from careflow.domain.bookings import BookingStatus
@@ -38,10 +40,11 @@ from careflow.services.booking import cancel
 from careflow.services.ports import Notification, UnitOfWork
 from careflow.services.workflows import care_paths, runtime
 
-__all__ = ["NAME", "TEAM", "imaging_readiness", "on_booking_confirmed", "on_booking_rescheduled", "start",
-           "workflow_id"]
+__all__ = ["NAME", "TEAM", "imaging_readiness", "on_booking_cancelled", "on_booking_confirmed",
+           "on_booking_rescheduled", "start", "wake", "workflow_id"]
 
 TEAM = "imaging_desk"
+WAKE_TOPIC = "imaging.readiness.wake"  # "look again now": the booking moved or was cancelled
 
 
 def workflow_id(booking_id: str, start_at: str) -> str:
@@ -65,9 +68,39 @@ def on_booking_confirmed(payload: dict[str, Any], uow: UnitOfWork) -> None:
 
 
 def on_booking_rescheduled(payload: dict[str, Any], uow: UnitOfWork) -> None:
-    """The ``BookingRescheduled`` handler: the moved booking gets a plan for its new time
-    (the workflow of the old time sees the move and ends)."""
-    _start_if_needed(str(payload["aggregate_id"]), uow)
+    """The ``BookingRescheduled`` handler: the moved booking gets a plan for its new time,
+    and the workflow of the old time is woken to see the move and end."""
+    booking_id = str(payload["aggregate_id"])
+    if payload.get("old_start") and _needs(uow, booking_id):
+        wake(booking_id, str(payload["old_start"]))
+    _start_if_needed(booking_id, uow)
+
+
+def on_booking_cancelled(payload: dict[str, Any], uow: UnitOfWork) -> None:
+    """The ``BookingCancelled`` handler: the booking's workflow ends now, not at its next
+    checkpoint (its own cancellation at the cut-off wakes nothing: that workflow is done)."""
+    booking_id = str(payload["aggregate_id"])
+    booking = uow.bookings.get(booking_id)
+    if booking is not None and _needs(uow, booking_id):
+        wake(booking_id, booking.start.isoformat())
+
+
+def wake(booking_id: str, start_at: str) -> bool:
+    """Ask the booking's workflow for ``start_at`` to look again now; False when there is
+    none (a service without readiness, a booking older than the workflow)."""
+    try:
+        runtime.send(workflow_id(booking_id, start_at), {"wake": True}, WAKE_TOPIC)
+        return True
+    except DBOSNonExistentWorkflowError:
+        return False
+
+
+def _needs(uow: UnitOfWork, booking_id: str) -> bool:
+    booking = uow.bookings.get(booking_id)
+    if booking is None:
+        return False
+    service = runtime.deps().booking.catalogs.get(uow).services.get(ServiceId(booking.service_id))
+    return service is not None and needs_readiness(service)
 
 
 def _start_if_needed(booking_id: str, uow: UnitOfWork) -> None:
@@ -161,6 +194,15 @@ def _tell_cancelled(booking_id: str, patient_id: str, start_at: str, missing: li
         {"missing": list(missing), "start": start_at}))
 
 
+def _wait_until(at: datetime) -> bool:
+    """A durable timer (recorded: a recovered workflow waits only what is left) that a
+    ``WAKE_TOPIC`` message cuts short; True when woken before ``at``."""
+    remaining = (at - datetime.fromisoformat(_now())).total_seconds()
+    if remaining <= 0:
+        return False
+    return DBOS.recv(WAKE_TOPIC, timeout_seconds=remaining) is not None
+
+
 @DBOS.workflow(name=NAME)
 def imaging_readiness(booking_id: str, start_at: str) -> str:
     """Remind, then cancel at the cut-off if still not ready; returns the outcome."""
@@ -168,14 +210,15 @@ def imaging_readiness(booking_id: str, start_at: str) -> str:
     if state["status"] != BookingStatus.BOOKED.value or state["start"] != start_at:
         return "moved_or_cancelled"
     for point in _plan(start_at, state["now"]):
-        wait = (datetime.fromisoformat(point["at"]) - datetime.fromisoformat(_now())).total_seconds()
-        if wait > 0:
-            DBOS.sleep(wait)
-        state = _state(booking_id)
-        if state["status"] != BookingStatus.BOOKED.value or state["start"] != start_at:
-            return "moved_or_cancelled"
-        if not state["missing"]:
-            return "ready"
+        while True:
+            woken = _wait_until(datetime.fromisoformat(point["at"]))
+            state = _state(booking_id)
+            if state["status"] != BookingStatus.BOOKED.value or state["start"] != start_at:
+                return "moved_or_cancelled"
+            if not state["missing"]:
+                return "ready"
+            if not woken:
+                break  # the checkpoint's time has come
         if point["kind"] == "reminder":
             _remind(booking_id, state["patient_id"], point["label"], start_at, state["missing"])
             continue
