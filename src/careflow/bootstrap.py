@@ -120,6 +120,7 @@ def bootstrap(
             from careflow.services.workflows import escalation
 
             registry.register("ExceptionRaised", "escalation", escalation.on_exception_raised)
+            registry.register("ExceptionResolved", "escalation", escalation.on_exception_resolved)
     beds = None
     if engine is not None:  # bed placement: the discharge and cleaning handlers, the placement workflow
         from careflow.adapters.db.bed_store import beds_of

@@ -110,6 +110,11 @@ def test_the_timer_sleeps_until_the_threshold(world: World) -> None:
     time.sleep(0.5)
     assert _level(world, item_id) == 1, "level 2 is 15 minutes later on the item's clock"
     assert runtime.workflow_status(workflow_id(item_id)) == "PENDING"
+    # resolving the item wakes its timer, which ends (nothing is left waiting)
+    exception_queue.resolve(item_id, "rescheduled", "done", SCHEDULER, world.app.deps.uow, world.clock)
+    _deliver(world)
+    _until(lambda: runtime.workflow_status(workflow_id(item_id)) == "SUCCESS")
+    assert _level(world, item_id) == 1
 
 
 def test_a_resolved_item_is_left_alone(world: World) -> None:

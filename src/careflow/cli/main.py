@@ -53,6 +53,7 @@ def serve(
 ) -> None:
     """Serve the HTTP API."""
     import os
+    import sys
 
     import uvicorn
 
@@ -80,8 +81,14 @@ def serve(
     console.print(f"careflow serving on http://{settings.host}:{settings.port}  "
                   f"(API docs: http://{settings.host}:{settings.port}/docs)", soft_wrap=True)
     configure_logging(settings.log_level)
-    uvicorn.run(create_app(application, workflows=settings.workflows), host=settings.host, port=settings.port, log_level="warning",
-                access_log=False)
+    uvicorn.run(create_app(application, workflows=settings.workflows), host=settings.host, port=settings.port,
+                log_level="warning", access_log=False)
+    if settings.workflows:
+        # Workflows still waiting hold DBOS's executor threads, which the interpreter would
+        # join at exit; their state is durable and the next start resumes them (see worker).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 @app.command()

@@ -2,8 +2,9 @@
 ``escalation:<item id>``), started by the ``ExceptionRaised`` handler.
 
 The workflow reads the item's next escalation threshold from the SLA policy (by default
-half the SLA, the due time, then half again past it), sleeps durably until then
-(``DBOS.sleep``: a restarted worker resumes the sleep where it was), raises the level if
+half the SLA, the due time, then half again past it), waits durably until then (a
+``DBOS.recv`` timeout: a restarted worker resumes the wait, and resolving the item wakes
+it through ``ExceptionResolved``, so no timer outlives its item), raises the level if
 the item is still unresolved, tells the owner team once per level (keyed by item and
 level), and goes on to the next threshold; it ends when the item is resolved or at its
 last level. The server's sweep computes the same level from the clock and stays as a
@@ -18,15 +19,18 @@ from datetime import datetime
 from typing import Any
 
 from dbos import DBOS
+from dbos._error import DBOSNonExistentWorkflowError
 
 from careflow.domain.exception_sla import DEFAULT_POLICY
 from careflow.services import exception_queue
 from careflow.services.ports import Notification, NotificationFailed, UnitOfWork
 from careflow.services.workflows import runtime
 
-__all__ = ["NAME", "exception_escalation", "next_threshold", "on_exception_raised", "reach", "workflow_id"]
+__all__ = ["NAME", "WAKE_TOPIC", "exception_escalation", "next_threshold", "on_exception_raised",
+           "on_exception_resolved", "reach", "workflow_id"]
 
 NAME = "careflow.exception_escalation"
+WAKE_TOPIC = "escalation.wake"
 RETRY: dict[str, Any] = {"retries_allowed": True, "max_attempts": 4, "interval_seconds": 0.5,
                          "backoff_rate": 2.0}
 
@@ -77,14 +81,28 @@ def reach(item_id: str, level: int) -> bool:
     return True
 
 
+def on_exception_resolved(payload: dict[str, Any], uow: UnitOfWork) -> None:
+    """The ``ExceptionResolved`` handler: wake the item's timer, which then sees the item
+    resolved and ends (no timer outlives its item)."""
+    item_id = str(payload["aggregate_id"])
+    with contextlib.suppress(DBOSNonExistentWorkflowError):  # not started yet: it will see it resolved
+        runtime.send(workflow_id(item_id), {"kind": "resolved"}, WAKE_TOPIC,
+                     idempotency_key=f"resolved:{item_id}")
+
+
+@DBOS.step(name="escalation.now")
+def _now() -> str:
+    return runtime.deps().booking.clock().isoformat()
+
+
 @DBOS.workflow(name=NAME)
 def exception_escalation(item_id: str) -> int:
-    """Sleep until each threshold, escalate, repeat; returns the last level reached."""
+    """Wait until each threshold, escalate, repeat; returns the last level reached."""
     reached = 0
     while (plan := next_threshold(item_id)) is not None:
-        wait = (datetime.fromisoformat(plan["at"]) - runtime.deps().booking.clock()).total_seconds()
-        if wait > 0:
-            DBOS.sleep(wait)
+        wait = (datetime.fromisoformat(plan["at"]) - datetime.fromisoformat(_now())).total_seconds()
+        if wait > 0 and DBOS.recv(WAKE_TOPIC, timeout_seconds=wait) is not None:
+            continue  # woken (resolved): look again before escalating
         if reach(item_id, int(plan["level"])):
             reached = int(plan["level"])
         elif next_threshold(item_id) == plan:  # resolved meanwhile, or nothing moved: stop
