@@ -69,10 +69,14 @@ def _direct(uow: UnitOfWork, ids: Collection[ResourceId], window: Span) -> dict[
     return uow.bookings.busy(ids, window)
 
 
-def find(request: FindRequest, deps: BookingDeps) -> FindResult:
-    """Ranked options where every required resource is free at once, across the network."""
+def find(request: FindRequest, deps: BookingDeps, moving: Booking | None = None) -> FindResult:
+    """Ranked options where every required resource is free at once, across the network.
+
+    ``moving`` is the booking ``request.reschedule_of`` names, when the caller has it in
+    hand (re-coordination does): it is not read again. What it holds counts as free; the
+    reschedule that follows re-checks everything under lock."""
     with deps.uow() as uow:
-        return _find(uow, request, deps)
+        return _find(uow, request, deps, moving)
 
 
 def _moving(uow: UnitOfWork, request: FindRequest, service_id: str, patient_id: str) -> Booking | None:
@@ -91,7 +95,8 @@ def _moving(uow: UnitOfWork, request: FindRequest, service_id: str, patient_id: 
     return booking
 
 
-def _find(uow: UnitOfWork, request: FindRequest, deps: BookingDeps) -> FindResult:
+def _find(uow: UnitOfWork, request: FindRequest, deps: BookingDeps,
+          given: Booking | None = None) -> FindResult:
     now = deps.clock()
     catalog = deps.catalogs.get(uow)
     service = catalog.service(request.service_id)
@@ -100,7 +105,11 @@ def _find(uow: UnitOfWork, request: FindRequest, deps: BookingDeps) -> FindResul
     if not sites:
         return FindResult([], [hard(ViolationCode.SERVICE_NOT_OFFERED, service.id,
                                     f"no site in reach offers {service.code}")])
-    moving = _moving(uow, request, service.id, patient.id)
+    if given is not None and given.id == request.reschedule_of and (given.service_id, given.patient_id) == (
+            service.id, patient.id):
+        moving: Booking | None = given
+    else:
+        moving = _moving(uow, request, service.id, patient.id)
     skip = moving.id if moving is not None else None
     auths = uow.master.authorizations(patient.id)
     window_asked = (to_ts(request.earliest), to_ts(request.latest))

@@ -41,6 +41,7 @@ from careflow.domain.errors import CareflowError
 from careflow.domain.exceptions_queue import RaiseException
 from careflow.domain.ids import BookingId, PatientId, ResourceId, ServiceId, SiteId
 from careflow.domain.options import FindRequest, Option
+from careflow.domain.sites import distance_km
 from careflow.domain.violations import Violation, ViolationCode
 from careflow.domain.violations import hard as hard_violation
 from careflow.services import booking as booking_use
@@ -89,7 +90,8 @@ class Policy:
     same_day: bool = True
     min_notice_hours: float = 24.0
     alternatives: int = 5
-    search_days: int = 3
+    search_days: int = 3  # the booking's site: its day and this many after
+    nearby_sites: int = 3  # other sites searched (nearest first) when its own has nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,14 +406,32 @@ def _search(booking: Booking, deps: RecoordinationDeps, *, same_site: bool, days
     latest = day_start + timedelta(days=days)
     if latest <= earliest:
         return []
+    sites = frozenset({SiteId(booking.site_id)}) if same_site else _nearest_sites(booking, deps)
+    if not sites:  # no other site offers it (an empty set would mean every site)
+        return []
     request = FindRequest(ServiceId(booking.service_id), PatientId(booking.patient_id), earliest, latest,
-                          site_ids=frozenset({SiteId(booking.site_id)}) if same_site else frozenset(),
+                          site_ids=sites,
                           urgency=booking.urgency, limit=60 if same_site else deps.policy.alternatives * 2,
                           reschedule_of=BookingId(booking.id))
     try:
-        return find(request, deps.booking).options
+        return find(request, deps.booking, moving=booking).options
     except CareflowError:
         return []
+
+
+def _nearest_sites(booking: Booking, deps: RecoordinationDeps) -> frozenset[SiteId]:
+    """The other sites nearest the booking's that offer its service (``nearby_sites`` of them)."""
+    catalog = deps.booking.catalogs.current()
+    if catalog is None:
+        with deps.booking.uow() as uow:
+            catalog = deps.booking.catalogs.get(uow)
+    home = catalog.site(booking.site_id).position
+    offering = {SiteId(r.site_id) for r in catalog.resources.values()} - {SiteId(booking.site_id)}
+    service = catalog.service(booking.service_id)
+    kinds = service.site_kinds
+    near = sorted((s for s in catalog.sites.values() if s.id in offering and (not kinds or s.kind in kinds)),
+                  key=lambda s: distance_km(home, s.position))
+    return frozenset(SiteId(s.id) for s in near[:deps.policy.nearby_sites])
 
 
 def _zone(site_id: str, deps: RecoordinationDeps) -> ZoneInfo:
