@@ -187,73 +187,34 @@ REPORTS: dict[str, tuple[type[Reported], Apply]] = {
 """Each reportable event: its body and what applying it runs (the routes and the CLI share it)."""
 
 
-def _post(name: str, summary: str) -> Callable[[Callable[..., Accepted]], Callable[..., Accepted]]:
-    return router.post(f"/{name}", status_code=status.HTTP_202_ACCEPTED, responses=ERRORS,
-                       dependencies=INGEST, summary=summary, operation_id=f"report_{name}")
+SUMMARIES = {
+    "ClinicianCalledOut": "A clinician (or staff-pool units) cannot work a window",
+    "ClinicianAvailabilityChanged": "A clinician's availability changed (time removed or added)",
+    "EquipmentWentDown": "Equipment (or a room, bed or chair) is out of service",
+    "EquipmentCameBack": "Equipment is usable again: its open downtime ends",
+    "MaintenanceScheduled": "Planned maintenance or sterilization downtime",
+    "StockChanged": "A stock count: the on-hand quantity of an item at a site",
+    "StockFellBelowThreshold": "An inventory system's low-stock alert",
+    "AuthorizationChanged": "A payer's decision on an authorization",
+    "BookingCancelled": "The EHR cancelled a visit (needs booking.write too)",
+    "PatientDidNotArrive": "The patient did not arrive (needs booking.write too)",
+    "PatientDischarged": "An inpatient left a bed (bed placement sends housekeeping)",
+    "BedCleaned": "Housekeeping finished a bed",
+    "ReferralReceived": "A referral from the EHR (the referral workflow takes it)",
+}
 
 
-@_post("ClinicianCalledOut", "A clinician (or staff-pool units) cannot work a window")
-def clinician_called_out(body: CalledOut, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
-    return _accepted(REPORTS["ClinicianCalledOut"][1](body, app, actor), request)
+def _add_route(name: str, model: type[Reported]) -> None:
+    """``POST /api/v1/events/{name}`` with its own body model (so OpenAPI documents each)."""
+
+    def report(body: Any, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
+        return _accepted(REPORTS[name][1](body, app, actor), request)
+
+    report.__annotations__["body"] = model  # the body each event's route validates
+    report.__name__ = report.__qualname__ = f"report_{name}"
+    router.post(f"/{name}", status_code=status.HTTP_202_ACCEPTED, responses=ERRORS, dependencies=INGEST,
+                summary=SUMMARIES[name], operation_id=f"report_{name}")(report)
 
 
-@_post("ClinicianAvailabilityChanged", "A clinician's availability changed (time removed or added)")
-def clinician_availability_changed(body: AvailabilityChanged, app: AppDep, actor: ActorDep,
-                                   request: Request) -> Accepted:
-    return _accepted(REPORTS["ClinicianAvailabilityChanged"][1](body, app, actor), request)
-
-
-@_post("EquipmentWentDown", "Equipment (or a room, bed or chair) is out of service")
-def equipment_went_down(body: WentDown, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
-    return _accepted(REPORTS["EquipmentWentDown"][1](body, app, actor), request)
-
-
-@_post("EquipmentCameBack", "Equipment is usable again: its open downtime ends")
-def equipment_came_back(body: CameBack, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
-    return _accepted(REPORTS["EquipmentCameBack"][1](body, app, actor), request)
-
-
-@_post("MaintenanceScheduled", "Planned maintenance or sterilization downtime")
-def maintenance_scheduled(body: ResourceWindow, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
-    return _accepted(REPORTS["MaintenanceScheduled"][1](body, app, actor), request)
-
-
-@_post("StockChanged", "A stock count: the on-hand quantity of an item at a site")
-def stock_changed(body: StockCount, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
-    return _accepted(REPORTS["StockChanged"][1](body, app, actor), request)
-
-
-@_post("StockFellBelowThreshold", "An inventory system's low-stock alert")
-def stock_fell_below_threshold(body: StockAlert, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
-    return _accepted(REPORTS["StockFellBelowThreshold"][1](body, app, actor), request)
-
-
-@_post("AuthorizationChanged", "A payer's decision on an authorization")
-def authorization_changed(body: AuthorizationDecision, app: AppDep, actor: ActorDep,
-                          request: Request) -> Accepted:
-    return _accepted(REPORTS["AuthorizationChanged"][1](body, app, actor), request)
-
-
-@_post("BookingCancelled", "The EHR cancelled a visit (needs booking.write too)")
-def booking_cancelled(body: Cancelled, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
-    return _accepted(REPORTS["BookingCancelled"][1](body, app, actor), request)
-
-
-@_post("PatientDidNotArrive", "The patient did not arrive (needs booking.write too)")
-def patient_did_not_arrive(body: NoShow, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
-    return _accepted(REPORTS["PatientDidNotArrive"][1](body, app, actor), request)
-
-
-@_post("PatientDischarged", "An inpatient left a bed (bed placement sends housekeeping)")
-def patient_discharged(body: Discharged, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
-    return _accepted(REPORTS["PatientDischarged"][1](body, app, actor), request)
-
-
-@_post("BedCleaned", "Housekeeping finished a bed")
-def bed_cleaned(body: Cleaned, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
-    return _accepted(REPORTS["BedCleaned"][1](body, app, actor), request)
-
-
-@_post("ReferralReceived", "A referral from the EHR (the referral workflow takes it)")
-def referral_received(body: Referral, app: AppDep, actor: ActorDep, request: Request) -> Accepted:
-    return _accepted(REPORTS["ReferralReceived"][1](body, app, actor), request)
+for _name, (_model, _) in REPORTS.items():
+    _add_route(_name, _model)
