@@ -1,0 +1,38 @@
+"""Solve an IHTC-2024 instance: a greedy feasible start and a nurse-plan descent, within a time limit.
+
+Deterministic for a seed as long as the time limit is not what stops the search.
+"""
+
+from __future__ import annotations
+
+import time
+
+from careflow.planning.ihtc.compact import compact
+from careflow.planning.ihtc.construct import construct_admissions
+from careflow.planning.ihtc.instance import Instance
+from careflow.planning.ihtc.nurses import assign_nurses
+from careflow.planning.ihtc.solution import Admission, NurseAssignment, Solution
+
+__all__ = ["solve"]
+
+
+def solve(instance: Instance, time_limit: float, seed: int = 0) -> Solution:
+    """A solution of ``instance`` found within ``time_limit`` seconds (wall clock)."""
+    start = time.monotonic()
+    budget = max(0.0, time_limit)
+    c = compact(instance)
+    plan = construct_admissions(c, seed, start + budget * 0.6)
+    nurses = assign_nurses(c, plan.admissions, start + budget * 0.9)
+    admissions = tuple(
+        Admission(p.id, a.day, instance.rooms[a.room].id, instance.operating_theaters[a.theater].id)
+        for p, a in zip(instance.patients, plan.admissions, strict=True) if a is not None)
+    spd = instance.shifts_per_day
+    rooms: dict[tuple[int, int], list[str]] = {}
+    for g, row in enumerate(nurses.nurse):
+        for r, n in enumerate(row):
+            if n >= 0:
+                rooms.setdefault((n, g), []).append(instance.rooms[r].id)
+    assignments = tuple(
+        NurseAssignment(instance.nurses[n].id, g // spd, instance.shift_types[g % spd], tuple(ids))
+        for (n, g), ids in sorted(rooms.items()))
+    return Solution(admissions, assignments)
