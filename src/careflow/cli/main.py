@@ -12,6 +12,7 @@ from careflow.cli.beds import beds_app
 from careflow.cli.cases import cases_app
 from careflow.cli.common import AsJson, Db, console, database, emit, fail, settings_for
 from careflow.cli.exceptions import exceptions_app
+from careflow.cli.ihtc import ihtc_app
 from careflow.cli.orchestration import events_app, recoordination_app, waitlist_app
 from careflow.cli.referrals import referrals_app
 from careflow.cli.staffing import staffing_app
@@ -41,6 +42,7 @@ app.add_typer(waitlist_app, name="waitlist")
 app.add_typer(staffing_app, name="staffing")
 app.add_typer(beds_app, name="beds")
 app.add_typer(cases_app, name="cases")
+app.add_typer(ihtc_app, name="ihtc")
 app.add_typer(referrals_app, name="referrals")
 
 
