@@ -12,7 +12,8 @@ from careflow.cli.common import AsJson, console, emit, fail, read_json
 from careflow.domain.errors import InvalidRequest
 from careflow.planning.ihtc.instance import Instance, parse_instance
 from careflow.planning.ihtc.score import COSTS, score
-from careflow.planning.ihtc.solution import Solution, parse_solution
+from careflow.planning.ihtc.solution import Solution, parse_solution, write_solution
+from careflow.planning.ihtc.solve import solve
 
 __all__ = ["ihtc_app", "load_instance_or_fail", "load_solution_or_fail"]
 
@@ -58,3 +59,24 @@ def score_(instance_file: InstanceFile, solution_file: SolutionFile, as_json: As
     for name, (_, key) in COSTS.items():
         costs.add_row(name, str(result["raw"][name]), str(getattr(instance.weights, key)), str(result["costs"][name]))
     console.print(costs)
+
+
+@ihtc_app.command("solve")
+def solve_(
+    instance_file: InstanceFile,
+    out: Annotated[Path, typer.Option("--out", metavar="SOLUTION.json", help="where to write the solution")],
+    time_limit: Annotated[float, typer.Option("--time-limit", min=0.1, help="wall-clock seconds")] = 60.0,
+    threads: Annotated[int, typer.Option("--threads", min=1, max=64, help="worker threads (for CP-SAT; the construction uses one)")] = 2,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="random seed; same seed, same solution")] = 0,
+) -> None:
+    """Solve an instance within the time limit and write the competition's solution JSON."""
+    instance = load_instance_or_fail(instance_file)
+    del threads  # accepted now so scripts keep working when CP-SAT search arrives
+    solution = solve(instance, time_limit, seed)
+    try:
+        write_solution(out, solution, instance)
+    except OSError as exc:
+        fail(f"{out}: cannot write: {exc.strerror}")
+    result = score(instance, solution)
+    console.print(f"{out}: {len(solution.admissions)}/{len(instance.patients)} admitted, "
+                  f"hard violations {sum(result['violations'].values())}, total cost {result['total_cost']}")
