@@ -1,0 +1,48 @@
+"""The constructive IHTC-2024 solver: feasible on the test and small sets, deterministic, on time."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from careflow.planning.ihtc.instance import Instance, load_instance
+from careflow.planning.ihtc.score import score
+from careflow.planning.ihtc.solution import solution_to_json
+from careflow.planning.ihtc.solve import solve
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "ihtc2024"
+SETS = [f"test/test{k:02d}" for k in range(1, 11)] + [f"small/small{k:02d}" for k in range(1, 10)]
+
+pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"IHTC-2024 data not at {DATA}")
+
+
+def _instance(name: str) -> Instance:
+    return load_instance(DATA / f"{name}.json")
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_construction_has_no_hard_violation(name: str) -> None:
+    instance = _instance(name)
+    result = score(instance, solve(instance, time_limit=5.0, seed=0))
+    assert result["violations"] == dict.fromkeys(result["violations"], 0)
+
+
+def test_same_seed_gives_the_same_solution() -> None:
+    instance = _instance("test/test06")
+    first = solution_to_json(solve(instance, time_limit=5.0, seed=3), instance)
+    assert solution_to_json(solve(instance, time_limit=5.0, seed=3), instance) == first
+
+
+def test_solve_returns_within_its_time_limit() -> None:
+    instance = _instance("test/test10")
+    start = time.monotonic()
+    solve(instance, time_limit=1.0, seed=0)
+    assert time.monotonic() - start < 1.0
+
+
+def test_every_mandatory_patient_is_admitted() -> None:
+    instance = _instance("small/small01")
+    admitted = {a.patient_id for a in solve(instance, time_limit=2.0, seed=0).admissions}
+    assert {p.id for p in instance.patients if p.mandatory} <= admitted
