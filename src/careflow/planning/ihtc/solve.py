@@ -10,10 +10,14 @@ import time
 from careflow.planning.ihtc.compact import compact
 from careflow.planning.ihtc.construct import construct_admissions
 from careflow.planning.ihtc.instance import Instance
+from careflow.planning.ihtc.local import improve_admissions
 from careflow.planning.ihtc.nurses import assign_nurses
 from careflow.planning.ihtc.solution import Admission, NurseAssignment, Solution
 
-__all__ = ["solve"]
+__all__ = ["MOVES_PER_SECOND", "solve"]
+
+# Annealing moves per second of time limit: a work budget, not a clock, so a seed repeats its plan.
+MOVES_PER_SECOND = 50000
 
 
 def solve(instance: Instance, time_limit: float, seed: int = 0) -> Solution:
@@ -21,11 +25,13 @@ def solve(instance: Instance, time_limit: float, seed: int = 0) -> Solution:
     start = time.monotonic()
     budget = max(0.0, time_limit)
     c = compact(instance)
-    plan = construct_admissions(c, seed, start + budget * 0.6)
-    nurses = assign_nurses(c, plan.admissions, start + budget * 0.9)
+    plan = construct_admissions(c, seed, start + budget * 0.3)
+    moves = int(min(budget, 600.0) * MOVES_PER_SECOND)
+    admitted = improve_admissions(c, plan.admissions, seed, moves, start + budget * 0.7)
+    nurses = assign_nurses(c, admitted, start + budget * 0.9)
     admissions = tuple(
         Admission(p.id, a.day, instance.rooms[a.room].id, instance.operating_theaters[a.theater].id)
-        for p, a in zip(instance.patients, plan.admissions, strict=True) if a is not None)
+        for p, a in zip(instance.patients, admitted, strict=True) if a is not None)
     spd = instance.shifts_per_day
     rooms: dict[tuple[int, int], list[str]] = {}
     for g, row in enumerate(nurses.nurse):
