@@ -25,14 +25,15 @@ def _instance(name: str) -> Instance:
 @pytest.mark.parametrize("name", SETS)
 def test_construction_has_no_hard_violation(name: str) -> None:
     instance = _instance(name)
-    result = score(instance, solve(instance, time_limit=5.0, seed=0))
+    result = score(instance, solve(instance, time_limit=1.0, seed=0))
     assert result["violations"] == dict.fromkeys(result["violations"], 0)
 
 
 def test_same_seed_gives_the_same_solution() -> None:
     instance = _instance("test/test06")
-    first = solution_to_json(solve(instance, time_limit=5.0, seed=3), instance)
-    assert solution_to_json(solve(instance, time_limit=5.0, seed=3), instance) == first
+    # 2 s buys a fixed number of moves that finish well before the clock would stop them.
+    first = solution_to_json(solve(instance, time_limit=2.0, seed=3), instance)
+    assert solution_to_json(solve(instance, time_limit=2.0, seed=3), instance) == first
 
 
 def test_solve_returns_within_its_time_limit() -> None:
@@ -44,5 +45,5 @@ def test_solve_returns_within_its_time_limit() -> None:
 
 def test_every_mandatory_patient_is_admitted() -> None:
     instance = _instance("small/small01")
-    admitted = {a.patient_id for a in solve(instance, time_limit=2.0, seed=0).admissions}
+    admitted = {a.patient_id for a in solve(instance, time_limit=1.0, seed=0).admissions}
     assert {p.id for p in instance.patients if p.mandatory} <= admitted

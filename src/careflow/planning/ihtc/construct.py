@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 
 from careflow.planning.ihtc.compact import Compact, Person
 
-__all__ = ["AdmissionPlan", "Placement", "construct_admissions"]
+__all__ = ["MAX_RESTARTS", "AdmissionPlan", "Placement", "construct_admissions"]
+
+# Restarts before handing a plan with mandatory patients still out to the annealing's kick move.
+MAX_RESTARTS = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,14 +116,16 @@ class _State:
         return best
 
 
-def _best_place(state: _State, p: Person, rng: random.Random) -> tuple[float, Placement] | None:
-    """The cheapest feasible (day, room, theater) for p, with its cost."""
+def _best_place(state: _State, p: Person, rng: random.Random,
+                earliest: bool) -> tuple[float, Placement] | None:
+    """The cheapest feasible (day, room, theater) for p, with its cost; on the earliest feasible
+    day only when ``earliest`` (mandatory patients: capacity left for those still to come)."""
     c = state.c
     best: tuple[float, Placement] | None = None
     rooms = list(range(len(c.room_capacity)))
     for day in range(p.release_day, p.due_day + 1):
         delay = float((day - p.release_day) * c.weights.patient_delay)
-        if best is not None and delay > best[0] + c.weights.room_mixed_age * 4:
+        if best is not None and (earliest or delay > best[0] + c.weights.room_mixed_age * 4):
             break
         theater = state.theater_choice(p, day)
         if theater is None:
@@ -151,7 +156,7 @@ def _build(c: Compact, order: list[int], rng: random.Random) -> tuple[list[Place
     failed: int | None = None
     for i in order:
         p = c.patients[i]
-        placed = _best_place(state, p, rng)
+        placed = _best_place(state, p, rng, earliest=p.mandatory)
         if placed is None:
             if p.mandatory and failed is None:
                 failed = i
@@ -187,7 +192,7 @@ def construct_admissions(c: Compact, seed: int, deadline: float) -> AdmissionPla
         missing = sum(1 for i, p in enumerate(c.patients) if p.mandatory and admissions[i] is None)
         if best is None or missing < best[0]:
             best = (missing, admissions)
-        if time.monotonic() >= deadline:
+        if restarts >= MAX_RESTARTS or time.monotonic() >= deadline:
             return AdmissionPlan(best[1], complete=False, restarts=restarts)
         restarts += 1
         order.remove(failed)

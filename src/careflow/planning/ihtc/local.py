@@ -244,12 +244,15 @@ def improve_admissions(c: Compact, admissions: list[Placement | None], seed: int
     w = c.weights
     current = sum(ledger.cost_of(i) for i in patients)
     best, best_plan = current, list(ledger.admissions)
+    mandatory = [i for i in patients if c.patients[i].mandatory]
+    missing = [i for i in mandatory if ledger.admissions[i] is None]
     start_t, end_t = max(1.0, w.patient_delay * 2.0), 0.5
     for k in range(moves):
         if k % 512 == 0 and time.monotonic() >= deadline:
             break
         temperature = start_t * (end_t / start_t) ** (k / moves)
-        i = rng.choice(patients)
+        missing = [j for j in mandatory if ledger.admissions[j] is None] if missing else missing
+        i = rng.choice(missing) if missing and rng.random() < 0.5 else rng.choice(patients)
         p, old = c.patients[i], ledger.admissions[i]
         if old is None and rng.random() < 0.5:
             kicked = _kick(ledger, i, rng)

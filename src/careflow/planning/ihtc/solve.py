@@ -17,7 +17,7 @@ from careflow.planning.ihtc.solution import Admission, NurseAssignment, Solution
 __all__ = ["MOVES_PER_SECOND", "solve"]
 
 # Annealing moves per second of time limit: a work budget, not a clock, so a seed repeats its plan.
-MOVES_PER_SECOND = 50000
+MOVES_PER_SECOND = 25000
 
 
 def solve(instance: Instance, time_limit: float, seed: int = 0) -> Solution:
@@ -27,7 +27,7 @@ def solve(instance: Instance, time_limit: float, seed: int = 0) -> Solution:
     c = compact(instance)
     plan = construct_admissions(c, seed, start + budget * 0.3)
     moves = int(min(budget, 600.0) * MOVES_PER_SECOND)
-    admitted = improve_admissions(c, plan.admissions, seed, moves, start + budget * 0.7)
+    admitted = improve_admissions(c, plan.admissions, seed, moves, start + budget * 0.75)
     nurses = assign_nurses(c, admitted, start + budget * 0.9)
     admissions = tuple(
         Admission(p.id, a.day, instance.rooms[a.room].id, instance.operating_theaters[a.theater].id)
