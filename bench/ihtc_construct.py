@@ -1,0 +1,69 @@
+"""The constructive IHTC-2024 solver on i01-i30: cost, best known, gap and violations per instance.
+
+    python bench/ihtc_construct.py --time-limit 60 --out bench/results/ihtc_construct.md
+
+Each instance is solved in this process, one after another (one thread), and scored with
+``careflow.planning.ihtc.score``; the gap is (cost - best_at_competition_end) / best_at_competition_end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+from careflow.planning.ihtc.instance import load_instance
+from careflow.planning.ihtc.score import score
+from careflow.planning.ihtc.solve import solve
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ihtc2024"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/ihtc_construct.md"))
+    args = parser.parse_args()
+    best = json.loads((args.data / "reference_costs.json").read_text())["public_best_known"]
+    rows: list[str] = []
+    gaps: list[float] = []
+    infeasible = 0
+    for k in range(1, 31):
+        name = f"i{k:02d}"
+        instance = load_instance(args.data / "public" / f"{name}.json")
+        start = time.monotonic()
+        solution = solve(instance, args.time_limit, args.seed)
+        seconds = time.monotonic() - start
+        result = score(instance, solution)
+        violations = sum(result["violations"].values())
+        reference = best[name]["best_at_competition_end"]
+        gap = (result["total_cost"] - reference) / reference
+        gaps.append(gap)
+        infeasible += violations > 0
+        cost = result["total_cost"]
+        rows.append(f"| {name} | {cost} | {reference} | {gap:.1%} | {violations} | {seconds:.1f} |")
+        print(rows[-1], flush=True)
+    lines = [
+        "# IHTC-2024 constructive solver (greedy + admission annealing + nurse descent), i01-i30",
+        "",
+        f"Time limit {args.time_limit:g} s, 1 thread, seed {args.seed}, {platform.machine()}, "
+        f"Python {platform.python_version()}. Produced by `python bench/ihtc_construct.py`; gap = "
+        "(cost - best_at_competition_end) / best_at_competition_end.",
+        "",
+        "| instance | cost | best at competition end | gap | hard violations | seconds |",
+        "|---|---:|---:|---:|---:|---:|",
+        *rows,
+        "",
+        f"Mean gap {sum(gaps) / len(gaps):.1%}; largest {max(gaps):.1%}; "
+        f"instances with a hard violation: {infeasible}.",
+    ]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
