@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from careflow.cli import main
 from careflow.planning.ihtc.instance import Instance, load_instance
 from careflow.planning.ihtc.score import score
 from careflow.planning.ihtc.solution import solution_to_json
@@ -47,3 +50,29 @@ def test_every_mandatory_patient_is_admitted() -> None:
     instance = _instance("small/small01")
     admitted = {a.patient_id for a in solve(instance, time_limit=1.0, seed=0).admissions}
     assert {p.id for p in instance.patients if p.mandatory} <= admitted
+
+
+def _careflow(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
+    with pytest.raises(SystemExit) as exited:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["careflow", *args], int(exited.value.code or 0), out, err)
+
+
+def test_cli_solve_writes_a_solution_the_scorer_finds_feasible(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    instance, out = DATA / "small" / "small03.json", tmp_path / "solution.json"
+    solved = _careflow(capsys, "ihtc", "solve", str(instance), "--time-limit", "1", "--threads", "2",
+                       "--seed", "7", "--out", str(out))
+    assert solved.returncode == 0, solved.stderr
+    scored = _careflow(capsys, "ihtc", "score", str(instance), str(out), "--json")
+    assert sum(json.loads(scored.stdout)["violations"].values()) == 0
+
+
+def test_cli_solve_refuses_a_malformed_instance_in_one_line(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    refused = _careflow(capsys, "ihtc", "solve", str(bad), "--out", str(tmp_path / "out.json"))
+    assert refused.returncode == 2
+    assert len(refused.stderr.strip().splitlines()) == 1
