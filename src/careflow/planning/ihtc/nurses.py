@@ -1,12 +1,15 @@
 """The nurse plan for a fixed admission plan: one working nurse per occupied room and shift.
 
 A greedy pass goes shift by shift, heaviest room first, and gives each room the working nurse
-that adds the least skill shortfall, overload and new faces for the room's people; a descent
-then moves single room-shifts to another nurse while that lowers the weighted cost.
+that adds the least skill shortfall, overload and new faces for the room's people; annealing
+then moves single room-shifts to other nurses, and a descent by moves and swaps ends at a
+local optimum.
 """
 
 from __future__ import annotations
 
+import math
+import random
 import time
 from dataclasses import dataclass
 
@@ -109,6 +112,32 @@ class _Search:
                 self.put(g, r, cell, n)
         return uncovered
 
+    def anneal(self, rng: random.Random, moves: int, deadline: float) -> None:
+        """Simulated annealing by single room-shift moves (it ends cold; the descent finishes it)."""
+        cells = [(g, r, cell) for g, row in enumerate(self.cells) for r, cell in enumerate(row)
+                 if cell is not None and self.nurse[g][r] >= 0 and len(self.working[g]) > 1]
+        if not cells or moves <= 0:
+            return
+        w = self.c.weights
+        hot = 2.0 * max(1, w.continuity_of_care, w.room_nurse_skill, w.nurse_eccessive_workload)
+        cold = 0.2
+        for k in range(moves):
+            if k % 1024 == 0 and time.monotonic() >= deadline:
+                break
+            temperature = hot * (cold / hot) ** (k / moves)
+            g, r, cell = cells[rng.randrange(len(cells))]
+            old = self.nurse[g][r]
+            new = self.working[g][rng.randrange(len(self.working[g]))]
+            if new == old:
+                continue
+            delta = -self.loss_cost(g, cell, old)
+            self.take(g, r, cell, old)
+            delta += self.gain_cost(g, cell, new)
+            if delta <= 0 or rng.random() < math.exp(-delta / temperature):
+                self.put(g, r, cell, new)
+            else:
+                self.put(g, r, cell, old)
+
     def descend(self, deadline: float) -> None:
         improved = True
         while improved:
@@ -159,9 +188,12 @@ class _Search:
         return improved
 
 
-def assign_nurses(c: Compact, admissions: list[Placement | None], deadline: float) -> NursePlan:
-    """Cover every occupied room-shift with a working nurse, then improve by single moves."""
+def assign_nurses(c: Compact, admissions: list[Placement | None], deadline: float,
+                  seed: int = 0, moves: int = 0) -> NursePlan:
+    """Cover every occupied room-shift with a working nurse, then improve: ``moves`` annealing
+    moves, then descent by single moves and swaps to a local optimum."""
     search = _Search(c, admissions)
     uncovered = search.greedy()
+    search.anneal(random.Random(seed), moves, deadline)
     search.descend(deadline)
     return NursePlan(search.nurse, uncovered)

@@ -14,10 +14,11 @@ from careflow.planning.ihtc.local import improve_admissions
 from careflow.planning.ihtc.nurses import assign_nurses
 from careflow.planning.ihtc.solution import Admission, NurseAssignment, Solution
 
-__all__ = ["MOVES_PER_SECOND", "solve"]
+__all__ = ["MOVES_PER_SECOND", "NURSE_MOVES_PER_SECOND", "solve"]
 
 # Annealing moves per second of time limit: a work budget, not a clock, so a seed repeats its plan.
 MOVES_PER_SECOND = 25000
+NURSE_MOVES_PER_SECOND = 40000
 
 
 def solve(instance: Instance, time_limit: float, seed: int = 0) -> Solution:
@@ -28,7 +29,8 @@ def solve(instance: Instance, time_limit: float, seed: int = 0) -> Solution:
     plan = construct_admissions(c, seed, start + budget * 0.3)
     moves = int(min(budget, 600.0) * MOVES_PER_SECOND)
     admitted = improve_admissions(c, plan.admissions, seed, moves, start + budget * 0.75)
-    nurses = assign_nurses(c, admitted, start + budget * 0.9)
+    nurse_moves = int(min(budget, 600.0) * NURSE_MOVES_PER_SECOND)
+    nurses = assign_nurses(c, admitted, start + budget * 0.9, seed, nurse_moves)
     admissions = tuple(
         Admission(p.id, a.day, instance.rooms[a.room].id, instance.operating_theaters[a.theater].id)
         for p, a in zip(instance.patients, admitted, strict=True) if a is not None)
