@@ -69,7 +69,8 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(json.dumps({"instances": len(gaps), "time_limit_s": args.time_limit, "threads": 1,
-                      "seed": args.seed, "mean_gap": round(sum(gaps) / len(gaps), 4), "max_gap": round(max(gaps), 4),
+                      "seed": args.seed, "mean_gap": round(sum(gaps) / len(gaps), 4),
+                      "max_gap": round(max(gaps), 4),
                       "infeasible": infeasible, "machine": platform.machine()}))
 
 
