@@ -423,3 +423,14 @@ def test_a_role_not_on_the_card_names_the_options_allocations(client: TestClient
     problem = assert_problem(response, 422, "option.allocations")
     assert "juggler" in problem["detail"]
     assert booking_count(client) == before
+
+
+def test_a_query_parameter_without_a_name_is_refused(client: TestClient) -> None:
+    """Found by schemathesis: ``?=`` and ``?limit=1&=null`` were answered 200 as if no filter
+    had been asked for."""
+    for url in ("/api/v1/exceptions?=", "/api/v1/bookings?limit=1&=null"):
+        answer = client.get(url)
+        assert answer.status_code == 422, (url, answer.text)
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert answer.json()["field"] == "query"
+    assert client.get("/api/v1/exceptions?status=open").status_code == 200

@@ -17,14 +17,16 @@ from tests.care_paths import FileNotifier, book_ct, configure, start_readiness
 from careflow.domain.readiness import ReadinessPolicy
 from careflow.services.workflows import runtime
 
-POLICY = ReadinessPolicy((timedelta(seconds=8), timedelta(seconds=3)), timedelta(seconds=2))
+# Reminders 16 s and 6 s before a slot 20 s ahead, the cut-off 3 s before: wide enough that
+# a busy host still books and starts the workflow before the first reminder is due.
+POLICY = ReadinessPolicy((timedelta(seconds=16), timedelta(seconds=6)), timedelta(seconds=3))
 EXECUTOR = "readiness-crash"
 
 
 def main(url: str, tmp: str, notes: str) -> None:
     app = configure(url, Path(tmp), FileNotifier(Path(notes)), readiness_policy=POLICY)
     runtime.launch(EXECUTOR, poll_seconds=0.1)
-    booking_id = book_ct(app, "p1", seconds_ahead=10)
+    booking_id = book_ct(app, "p1", seconds_ahead=20)
     wid = start_readiness(app, booking_id)
     Path(tmp, "booking_id.part").write_text(f"{booking_id}\n{wid}")
     Path(tmp, "booking_id.part").rename(Path(tmp, "booking_id"))  # whole, or not there

@@ -179,8 +179,8 @@ def test_reminders_are_sent_once_each_when_a_killed_worker_is_recovered(db_url: 
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=10)
-    assert notifier.count("sent", ":reminder:8s") == 1, notes.read_text() if notes.exists() else "no file"
-    assert notifier.count("sent", ":reminder:3s") == 0, "killed before the second reminder"
+    assert notifier.count("sent", ":reminder:16s") == 1, notes.read_text() if notes.exists() else "no file"
+    assert notifier.count("sent", ":reminder:6s") == 0, "killed before the second reminder"
     try:
         with running(url, tmp_path, notifier, executor=EXECUTOR, readiness_policy=POLICY) as h:
             assert _result(wid) == "cancelled"  # the recovered workflow went on to the cut-off
@@ -188,6 +188,6 @@ def test_reminders_are_sent_once_each_when_a_killed_worker_is_recovered(db_url: 
             assert len(_items(h)) == 1
     finally:
         drop_system_schema(url, tmp_path)
-    assert notifier.count("asked", ":reminder:8s") == 1, "the finished reminder step ran again"
-    assert notifier.count("sent", ":reminder:3s") == 1
+    assert notifier.count("asked", ":reminder:16s") == 1, "the finished reminder step ran again"
+    assert notifier.count("sent", ":reminder:6s") == 1
     assert notifier.count("sent", ":cancelled") == 1

@@ -21,6 +21,7 @@ from careflow.api.errors import install_error_handlers
 from careflow.api.fhir import router as fhir_router
 from careflow.api.idempotency import Idempotency
 from careflow.api.openapi import document
+from careflow.api.query_guard import QueryNames
 from careflow.api.rate_limit import RateLimit
 from careflow.api.routes import (
     auth,
@@ -113,6 +114,7 @@ def create_app(app: App | None = None, workflows: bool | None = None) -> FastAPI
     api.state.careflow = app
     install_error_handlers(api)
     api.add_middleware(Idempotency)  # inside the body limit: it reads bodies the limit allowed
+    api.add_middleware(QueryNames)  # a nameless query parameter is a 422, before any route
     api.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     api.add_middleware(RateLimit)  # before any body is read: a flood costs no parsing
     install_access_log(api)  # outermost: refusals of oversized bodies are logged too
