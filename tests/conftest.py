@@ -204,3 +204,28 @@ def tiny_system(patients: int = 3, mesh_on_hand: int = 5) -> HealthSystem:
 def tiny() -> Callable[..., HealthSystem]:
     """Builds the tiny synthetic health system (``patients=``, ``mesh_on_hand=``)."""
     return tiny_system
+
+
+# --- leaving when the session is done --------------------------------------------------
+# DBOS runs workflows on non-daemon threads, and a workflow waiting on a durable timer
+# (DBOS.recv or DBOS.sleep with a timeout of hours) keeps its thread after DBOS.destroy();
+# the interpreter would join it at exit. A test that fails mid-workflow can leave one behind,
+# so once the summary is printed the session leaves with its exit status instead of hanging.
+_EXIT_STATUS: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _EXIT_STATUS.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import sys
+    import threading
+
+    lingering = [t for t in threading.enumerate()
+                 if t is not threading.main_thread() and t.is_alive() and not t.daemon]
+    if lingering and _EXIT_STATUS and not hasattr(config, "workerinput"):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_EXIT_STATUS[-1])
