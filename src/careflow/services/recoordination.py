@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 from careflow.domain.access import Actor
 from careflow.domain.bookings import Booking, BookingStatus
+from careflow.domain.catalog import Catalog
 from careflow.domain.commands import RescheduleBooking
 from careflow.domain.errors import CareflowError
 from careflow.domain.exceptions_queue import RaiseException
@@ -419,12 +420,19 @@ def _search(booking: Booking, deps: RecoordinationDeps, *, same_site: bool, days
         return []
 
 
-def _nearest_sites(booking: Booking, deps: RecoordinationDeps) -> frozenset[SiteId]:
-    """The other sites nearest the booking's that offer its service (``nearby_sites`` of them)."""
+def _catalog(deps: RecoordinationDeps) -> Catalog:
+    """The cached catalog (loaded once if no request has yet), for facts that do not go
+    stale with master data: where a site is, its zone."""
     catalog = deps.booking.catalogs.current()
     if catalog is None:
         with deps.booking.uow() as uow:
             catalog = deps.booking.catalogs.get(uow)
+    return catalog
+
+
+def _nearest_sites(booking: Booking, deps: RecoordinationDeps) -> frozenset[SiteId]:
+    """The other sites nearest the booking's that offer its service (``nearby_sites`` of them)."""
+    catalog = _catalog(deps)
     home = catalog.site(booking.site_id).position
     offering = {SiteId(r.site_id) for r in catalog.resources.values()} - {SiteId(booking.site_id)}
     service = catalog.service(booking.service_id)
@@ -436,11 +444,7 @@ def _nearest_sites(booking: Booking, deps: RecoordinationDeps) -> frozenset[Site
 
 def _zone(site_id: str, deps: RecoordinationDeps) -> ZoneInfo:
     """The site's zone from the cached catalog (no unit of work once it is loaded)."""
-    catalog = deps.booking.catalogs.current()
-    if catalog is None:
-        with deps.booking.uow() as uow:
-            catalog = deps.booking.catalogs.get(uow)
-    return catalog.site(site_id).zone
+    return _catalog(deps).site(site_id).zone
 
 
 def _changed(booking: Booking, option: Option) -> int:

@@ -173,14 +173,14 @@ def load_instance(path: str | Path) -> Instance:
 
 def parse_instance(data: Any) -> Instance:
     """The instance in ``data`` (the decoded JSON), checked for shape and cross-references."""
-    top = _obj(data, "instance")
+    top = json_object(data, "instance")
     days = _int(top, "days", "instance", minimum=1)
     shift_types = _names(top, "shift_types")
     age_groups = _names(top, "age_groups")
     if not shift_types:
         raise InvalidRequest("instance: shift_types is empty", "shift_types")
     ages = {name: i for i, name in enumerate(age_groups)}
-    w = _obj(top.get("weights"), "weights")
+    w = json_object(top.get("weights"), "weights")
     weights = Weights(**{k: _int(w, k, "weights", minimum=0) for k in Weights.__slots__})
     rooms = tuple(Room(_str(r.get("id"), f"{where}.id"), _int(r, "capacity", where, minimum=0))
                   for where, r in _items(top, "rooms"))
@@ -208,7 +208,7 @@ def parse_instance(data: Any) -> Instance:
             raise InvalidRequest(f"{where}.mandatory must be true or false", f"{where}.mandatory")
         due = _int(p, "surgery_due_day", where) if mandatory else None
         incompatible = frozenset(_str(v, f"{where}.incompatible_room_ids[{i}]")
-                                 for i, v in enumerate(_list(p, "incompatible_room_ids", where)))
+                                 for i, v in enumerate(json_list(p, "incompatible_room_ids", where)))
         if incompatible - room_ids:
             raise InvalidRequest(f"{where}: unknown room {sorted(incompatible - room_ids)[0]!r} "
                                  f"in incompatible_room_ids", f"{where}.incompatible_room_ids")
@@ -225,9 +225,9 @@ def parse_instance(data: Any) -> Instance:
     for where, n in _items(top, "nurses"):
         shifts: list[NurseShift] = []
         loads: dict[int, int] = {}
-        for i, ws in enumerate(_list(n, "working_shifts", where)):
+        for i, ws in enumerate(json_list(n, "working_shifts", where)):
             at = f"{where}.working_shifts[{i}]"
-            ws = _obj(ws, at)
+            ws = json_object(ws, at)
             day = _int(ws, "day", at, minimum=0)
             name = _str(ws.get("shift"), f"{at}.shift")
             if day >= days or name not in shift_types:
@@ -249,25 +249,27 @@ def parse_instance(data: Any) -> Instance:
     return instance
 
 
-def _obj(value: Any, where: str) -> dict[str, Any]:
+def json_object(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidRequest(f"{where} must be an object", where)
     return value
 
 
-def _list(obj: dict[str, Any], key: str, where: str) -> list[Any]:
+def json_list(obj: dict[str, Any], key: str, where: str) -> list[Any]:
     value = obj.get(key)
     if not isinstance(value, list):
         raise InvalidRequest(f"{where}.{key} must be a list", f"{where}.{key}")
     return value
 
 
+
 def _items(obj: dict[str, Any], key: str) -> list[tuple[str, dict[str, Any]]]:
-    return [(f"{key}[{i}]", _obj(v, f"{key}[{i}]")) for i, v in enumerate(_list(obj, key, "instance"))]
+    return [(f"{key}[{i}]", json_object(v, f"{key}[{i}]"))
+            for i, v in enumerate(json_list(obj, key, "instance"))]
 
 
 def _names(obj: dict[str, Any], key: str) -> tuple[str, ...]:
-    return tuple(_str(v, f"{key}[{i}]") for i, v in enumerate(_list(obj, key, "instance")))
+    return tuple(_str(v, f"{key}[{i}]") for i, v in enumerate(json_list(obj, key, "instance")))
 
 
 def _str(value: Any, where: str) -> str:
@@ -286,7 +288,7 @@ def _int(obj: dict[str, Any], key: str, where: str, minimum: int | None = None) 
 
 
 def _ints(obj: dict[str, Any], key: str, where: str, length: int) -> tuple[int, ...]:
-    values = _list(obj, key, where)
+    values = json_list(obj, key, where)
     if len(values) != length or any(isinstance(v, bool) or not isinstance(v, int) for v in values):
         raise InvalidRequest(f"{where}.{key} must be a list of {length} integers", f"{where}.{key}")
     return tuple(values)

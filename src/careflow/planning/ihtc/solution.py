@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from careflow.domain.errors import InvalidRequest
-from careflow.planning.ihtc.instance import Instance
+from careflow.planning.ihtc.instance import Instance, json_list, json_object
 
 __all__ = [
     "Admission",
@@ -80,9 +80,9 @@ def parse_solution(data: Any, instance: Instance) -> Solution:
 def _admissions(data: dict[str, Any], instance: Instance) -> tuple[Admission, ...]:
     seen: set[str] = set()
     admissions: list[Admission] = []
-    for i, entry in enumerate(_list(data, "patients", "solution")):
+    for i, entry in enumerate(json_list(data, "patients", "solution")):
         where = f"patients[{i}]"
-        entry = _obj(entry, where)
+        entry = json_object(entry, where)
         pid = _id(entry, "id", where, instance.patients_by_id, "patient")
         if pid in seen:
             raise InvalidRequest(f"{where}: patient {pid!r} is listed twice", where)
@@ -105,14 +105,14 @@ def _assignments(data: dict[str, Any], instance: Instance) -> tuple[NurseAssignm
     covered: dict[tuple[str, int], str] = {}
     listed: set[tuple[str, int]] = set()
     assignments: list[NurseAssignment] = []
-    for i, entry in enumerate(_list(data, "nurses", "solution")):
+    for i, entry in enumerate(json_list(data, "nurses", "solution")):
         where = f"nurses[{i}]"
-        entry = _obj(entry, where)
+        entry = json_object(entry, where)
         nid = _id(entry, "id", where, instance.nurses_by_id, "nurse")
         nurse = instance.nurses_by_id[nid]
-        for k, item in enumerate(_list(entry, "assignments", where)):
+        for k, item in enumerate(json_list(entry, "assignments", where)):
             at = f"{where}.assignments[{k}]"
-            item = _obj(item, at)
+            item = json_object(item, at)
             day, shift = item.get("day"), item.get("shift")
             if isinstance(day, bool) or not isinstance(day, int) or not 0 <= day < instance.days:
                 raise InvalidRequest(f"{at}: day must be a day of the horizon 0..{instance.days - 1}", at)
@@ -124,7 +124,7 @@ def _assignments(data: dict[str, Any], instance: Instance) -> tuple[NurseAssignm
             if (nid, s) in listed:
                 raise InvalidRequest(f"{at}: nurse {nid!r} has the {shift} shift of day {day} twice", at)
             listed.add((nid, s))
-            rooms = _list(item, "rooms", at)
+            rooms = json_list(item, "rooms", at)
             for r, room in enumerate(rooms):
                 if not isinstance(room, str) or room not in instance.rooms_by_id:
                     raise InvalidRequest(f"{at}.rooms[{r}]: unknown room {room!r}", at)
@@ -158,19 +158,6 @@ def solution_to_json(solution: Solution, instance: Instance) -> dict[str, Any]:
 def write_solution(path: str | Path, solution: Solution, instance: Instance) -> None:
     """Write ``solution`` to ``path`` in the competition's format."""
     Path(path).write_text(json.dumps(solution_to_json(solution, instance), indent=2) + "\n", encoding="utf-8")
-
-
-def _obj(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise InvalidRequest(f"{where} must be an object", where)
-    return value
-
-
-def _list(obj: dict[str, Any], key: str, where: str) -> list[Any]:
-    value = obj.get(key)
-    if not isinstance(value, list):
-        raise InvalidRequest(f"{where}.{key} must be a list", f"{where}.{key}")
-    return value
 
 
 def _id(obj: dict[str, Any], key: str, where: str, known: Any, kind: str) -> str:
