@@ -1,0 +1,1 @@
+"""Predictions behind a Predictor port: no-show risk, case duration, demand and overbooking advice."""
