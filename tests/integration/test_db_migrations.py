@@ -22,7 +22,7 @@ def test_migrations_create_every_table_and_are_idempotent(db_url: str) -> None:
         names = set(inspect(engine).get_table_names())
         assert names >= EXPECTED
         with engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0007"]
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0008"]
     finally:
         engine.dispose()
 

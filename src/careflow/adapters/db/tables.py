@@ -58,6 +58,7 @@ __all__ = [
     "resource",
     "service",
     "site",
+    "site_setting",
     "stock_item",
     "stock_reservation",
     "surgical_case",
@@ -538,7 +539,20 @@ referral = Table(
 # users, break-glass and idempotency records are not demo data). The workflow and
 # orchestration tables go too: their ids (outbox event ids, booking ids) would otherwise
 # point at rows that no longer exist, or collide with new ones.
-ALL_TABLES = (referral, purchase_request, surgical_case, waitlist_entry, recoordination_run, notification,
-              admission, bed_status,
+# Per-site settings (migration 0008, services/site_settings.py): one versioned JSON value
+# per (site, name), e.g. ``planning.weights`` or ``predict.overbooking``.
+site_setting = Table(
+    "site_setting", metadata,
+    Column("site_id", String(64), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("value", JSONDoc, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_by", String(128), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+ALL_TABLES = (site_setting, referral, purchase_request, surgical_case, waitlist_entry, recoordination_run,
+              notification, admission, bed_status,
               exception_item, inbox, outbox, stock_reservation, allocation, booking, authorization,
               patient, stock_item, service, resource, site, meta)
