@@ -56,6 +56,11 @@ class Permission:
     BED_READ = "bed.read"  # the bed board and admissions
     BED_WRITE = "bed.write"  # request admissions, report beds cleaned
     BREAK_GLASS = "break_glass"
+    PLAN_READ = "plan.read"  # optimized plans and proposals: day sequencing, admission plan, weights
+    PLAN_WRITE = "plan.write"  # run the optimizer on the site's data and apply its proposals
+    PLAN_CONFIGURE = "plan.configure"  # a site's planning cost weights
+    PREDICT_READ = "predict.read"  # no-show risk, durations, demand, overbooking advice, model cards
+    PREDICT_CONFIGURE = "predict.configure"  # a site's overbooking mode (advisory or executable) and caps
 
 
 P = Permission
@@ -67,12 +72,15 @@ _SCHEDULING = frozenset({P.BOOKING_READ, P.BOOKING_WRITE, P.PATIENT_READ, P.MAST
                          P.EXCEPTION_READ, P.EXCEPTION_WORK, P.EXCEPTION_RAISE})
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "scheduler": _SCHEDULING,
-    "perioperative_coordinator": _SCHEDULING | {P.BOOKING_OVERRIDE, P.PATIENT_READ_CLINICAL, P.STOCK_WRITE},
-    "bed_manager": _SCHEDULING | {P.PATIENT_READ_CLINICAL, P.BED_READ, P.BED_WRITE},
-    "clinic_manager": _SCHEDULING | {P.BOOKING_OVERRIDE, P.MASTER_WRITE},
+    "scheduler": _SCHEDULING | {P.PREDICT_READ},
+    "perioperative_coordinator": _SCHEDULING | {P.BOOKING_OVERRIDE, P.PATIENT_READ_CLINICAL, P.STOCK_WRITE,
+                                                P.PLAN_READ, P.PLAN_WRITE, P.PLAN_CONFIGURE, P.PREDICT_READ},
+    "bed_manager": _SCHEDULING | {P.PATIENT_READ_CLINICAL, P.BED_READ, P.BED_WRITE, P.PLAN_READ,
+                                  P.PREDICT_READ},
+    "clinic_manager": _SCHEDULING | {P.BOOKING_OVERRIDE, P.MASTER_WRITE, P.PLAN_READ, P.PREDICT_READ,
+                                     P.PREDICT_CONFIGURE},
     "operations_viewer": frozenset({P.BOOKING_READ, P.MASTER_READ, P.STOCK_READ, P.EXCEPTION_READ,
-                                    P.BED_READ}),
+                                    P.BED_READ, P.PLAN_READ, P.PREDICT_READ}),
     "rule_author": frozenset({P.MASTER_READ, P.RULE_WRITE}),
     "rule_approver": frozenset({P.MASTER_READ, P.RULE_APPROVE}),
     "auditor": frozenset({P.AUDIT_READ, P.BOOKING_READ, P.MASTER_READ, P.EXCEPTION_READ}),
