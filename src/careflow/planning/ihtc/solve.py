@@ -21,8 +21,9 @@ MOVES_PER_SECOND = 25000
 NURSE_MOVES_PER_SECOND = 40000
 
 
-def solve(instance: Instance, time_limit: float, seed: int = 0) -> Solution:
-    """A solution of ``instance`` found within ``time_limit`` seconds (wall clock)."""
+def solve(instance: Instance, time_limit: float, seed: int = 0, threads: int = 1) -> Solution:
+    """A solution of ``instance`` within ``time_limit`` seconds (wall clock), ``threads`` workers."""
+    del threads  # the annealing is single-threaded; CP-SAT neighbourhoods will use the workers
     start = time.monotonic()
     budget = max(0.0, time_limit)
     c = compact(instance)
