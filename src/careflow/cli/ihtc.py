@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shlex
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from careflow.cli.common import AsJson, console, emit, fail, read_json
 from careflow.domain.errors import InvalidRequest
+from careflow.planning.ihtc.bench import (
+    COLUMNS,
+    DEFAULT_DATA,
+    SETS,
+    BenchRow,
+    BenchRun,
+    instance_paths,
+    markdown_report,
+    run_bench,
+    summary_line,
+)
 from careflow.planning.ihtc.instance import Instance, parse_instance
 from careflow.planning.ihtc.score import COSTS, score
 from careflow.planning.ihtc.solution import Solution, parse_solution, write_solution
@@ -17,7 +32,7 @@ from careflow.planning.ihtc.solve import solve
 
 __all__ = ["ihtc_app", "load_instance_or_fail", "load_solution_or_fail"]
 
-ihtc_app = typer.Typer(no_args_is_help=True, help="IHTC-2024: score (and solve) competition instances.")
+ihtc_app = typer.Typer(no_args_is_help=True, help="IHTC-2024: score, solve and benchmark competition instances.")
 
 InstanceFile = Annotated[Path, typer.Argument(metavar="INSTANCE.json", help="an IHTC-2024 instance file")]
 SolutionFile = Annotated[Path, typer.Argument(metavar="SOLUTION.json", help="a solution in the competition's format")]
@@ -71,8 +86,7 @@ def solve_(
 ) -> None:
     """Solve an instance within the time limit and write the competition's solution JSON."""
     instance = load_instance_or_fail(instance_file)
-    del threads  # accepted now so scripts keep working when CP-SAT search arrives
-    solution = solve(instance, time_limit, seed)
+    solution = solve(instance, time_limit, seed, threads=threads)
     try:
         write_solution(out, solution, instance)
     except OSError as exc:
@@ -80,3 +94,79 @@ def solve_(
     result = score(instance, solution)
     console.print(f"{out}: {len(solution.admissions)}/{len(instance.patients)} admitted, "
                   f"hard violations {sum(result['violations'].values())}, total cost {result['total_cost']}")
+
+
+@ihtc_app.command("bench")
+def bench(
+    set_name: Annotated[str, typer.Option("--set", help=f"the instance set: {', '.join(SETS)}")] = "public",
+    instances: Annotated[str | None, typer.Option("--instances", metavar="NAMES",
+                                                  help="only these instances of the set, e.g. i02,i13")] = None,
+    time_limit: Annotated[float, typer.Option("--time-limit", min=0.1, help="wall-clock seconds per instance")] = 60.0,
+    threads: Annotated[int, typer.Option("--threads", min=1, max=64, help="worker threads per instance")] = 2,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="random seed")] = 0,
+    out_dir: Annotated[Path, typer.Option("--out-dir", metavar="DIR", help="where to write the JSON and Markdown")] = Path("."),
+    data: Annotated[Path, typer.Option("--data", metavar="DIR", help="the IHTC-2024 data (default ../shared/data/ihtc2024)")] = DEFAULT_DATA,
+) -> None:
+    """Solve each instance of a set in its own process and compare the costs with the competition's 32 teams."""
+    names = [name.strip() for name in (instances or "").split(",") if name.strip()]
+    try:
+        instance_paths(data, set_name, names)
+    except InvalidRequest as exc:
+        fail(f"--{exc.field}: {exc.message}")
+    _writable_or_fail(out_dir)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task(f"IHTC {set_name}", total=None)
+
+        def progress(index: int, total: int, name: str, row: BenchRow | None) -> None:
+            if row is None:
+                bar.update(task, total=total, description=f"{name} ({time_limit:g} s)")
+            else:
+                bar.advance(task)
+
+        run = run_bench(data, set_name, names, time_limit=time_limit, threads=threads, seed=seed,
+                        progress=progress)
+    console.print(_bench_table(run))
+    console.print(summary_line(run.summary), soft_wrap=True)
+    command = ["careflow", "ihtc", "bench", "--set", set_name, *(["--instances", ",".join(names)] if names else []),
+               "--time-limit", f"{time_limit:g}", "--threads", str(threads), "--seed", str(seed),
+               "--out-dir", str(out_dir), *(["--data", str(data)] if data != DEFAULT_DATA else [])]
+    stem = out_dir / f"ihtc_{set_name}_{time_limit:g}s"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        stem.with_suffix(".json").write_text(json.dumps(
+            {"command": shlex.join(command), **run.to_json()}, indent=2) + "\n", encoding="utf-8")
+        stem.with_suffix(".md").write_text(markdown_report(run, shlex.join(command)), encoding="utf-8")
+    except OSError as exc:
+        fail(f"--out-dir: cannot write {out_dir}: {exc.strerror}")
+    console.print(f"wrote {stem}.json and {stem}.md")
+
+
+def _writable_or_fail(out_dir: Path) -> None:
+    """One line and exit 2 unless ``out_dir`` is, or can be made as, a writable directory."""
+    existing = out_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        fail(f"--out-dir: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        fail(f"--out-dir: {existing} is not writable")
+
+
+def _bench_table(run: BenchRun) -> Table:
+    table = Table(title=f"IHTC-2024 {run.set_name}: {run.time_limit:g} s, {run.threads} threads, seed {run.seed}")
+    for column in COLUMNS:
+        left = column in ("instance", "status")
+        table.add_column(column, justify="left" if left else "right", min_width=len(column) if left else None)
+    for row in run.rows:
+        bad = bool(row.hard_violations) or row.status != "ok"
+        table.add_row(
+            row.instance, _shown(row.cost), _shown(row.best_known),
+            "" if row.gap is None else f"{row.gap:.1%}", "" if row.rank is None else f"{row.rank:g}",
+            _shown(row.hard_violations), f"{row.seconds:.1f}", f"{row.peak_mb:.0f}",
+            row.status + (f" ({row.detail})" if row.detail else ""), style="bold red" if bad else None)
+    return table
+
+
+def _shown(value: int | None) -> str:
+    return "" if value is None else str(value)
