@@ -139,7 +139,7 @@ def bench(
         stem.with_suffix(".md").write_text(markdown_report(run, shlex.join(command)), encoding="utf-8")
     except OSError as exc:
         fail(f"--out-dir: cannot write {out_dir}: {exc.strerror}")
-    console.print(f"wrote {stem}.json and {stem}.md")
+    console.print(f"wrote {stem}.json and {stem}.md", soft_wrap=True)
 
 
 def _writable_or_fail(out_dir: Path) -> None:
@@ -154,7 +154,8 @@ def _writable_or_fail(out_dir: Path) -> None:
 
 
 def _bench_table(run: BenchRun) -> Table:
-    table = Table(title=f"IHTC-2024 {run.set_name}: {run.time_limit:g} s, {run.threads} threads, seed {run.seed}")
+    threads = f"{run.threads} thread{'s' * (run.threads != 1)}"
+    table = Table(title=f"IHTC-2024 {run.set_name}: {run.time_limit:g} s, {threads}, seed {run.seed}")
     for column in COLUMNS:
         left = column in ("instance", "status")
         table.add_column(column, justify="left" if left else "right", min_width=len(column) if left else None)

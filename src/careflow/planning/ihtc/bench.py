@@ -368,8 +368,8 @@ def markdown_report(run: BenchRun, command: str) -> str:
         f"- command: `{command}`",
         f"- commit: {run.commit}",
         f"- date: {run.date}",
-        f"- time limit {run.time_limit:g} s (killed {run.grace:g} s after it), {run.threads} threads, "
-        f"seed {run.seed}; each instance in its own process",
+        f"- time limit {run.time_limit:g} s (killed {run.grace:g} s after it), "
+        f"{run.threads} thread{'s' * (run.threads != 1)}, seed {run.seed}; each instance in its own process",
         "",
         "Gap = (cost - best at competition end) / best at competition end, for solutions without "
         "hard violations. Rank: where the cost would place among the 32 teams of phase 1 "
