@@ -22,6 +22,7 @@ from careflow.planning.ihtc.bench import (
     BenchRun,
     instance_paths,
     markdown_report,
+    row_cells,
     run_bench,
     summary_line,
 )
@@ -161,13 +162,5 @@ def _bench_table(run: BenchRun) -> Table:
         table.add_column(column, justify="left" if left else "right", min_width=len(column) if left else None)
     for row in run.rows:
         bad = bool(row.hard_violations) or row.status != "ok"
-        table.add_row(
-            row.instance, _shown(row.cost), _shown(row.best_known),
-            "" if row.gap is None else f"{row.gap:.1%}", "" if row.rank is None else f"{row.rank:g}",
-            _shown(row.hard_violations), f"{row.seconds:.1f}", f"{row.peak_mb:.0f}",
-            row.status + (f" ({row.detail})" if row.detail else ""), style="bold red" if bad else None)
+        table.add_row(*row_cells(row), style="bold red" if bad else None)
     return table
-
-
-def _shown(value: int | None) -> str:
-    return "" if value is None else str(value)
