@@ -198,6 +198,7 @@ def test_cli_bench_writes_json_and_markdown_with_every_column_and_no_violations(
 
 
 @pytest.mark.parametrize(("args", "named"), [
+    ([], "--set"),
     (["--set", "large"], "--set"),
     (["--set", "test", "--data", "/nonexistent/ihtc2024"], "--data"),
     (["--set", "public", "--instances", "i02,i99"], "--instances"),

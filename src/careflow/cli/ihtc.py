@@ -99,14 +99,14 @@ def solve_(
 
 @ihtc_app.command("bench")
 def bench(
-    set_name: Annotated[str, typer.Option("--set", help=f"the instance set: {', '.join(SETS)}")] = "public",
+    set_name: Annotated[str, typer.Option("--set", metavar="SET", help=f"the instance set: {', '.join(SETS)}")],
     instances: Annotated[str | None, typer.Option("--instances", metavar="NAMES",
                                                   help="only these instances of the set, e.g. i02,i13")] = None,
     time_limit: Annotated[float, typer.Option("--time-limit", min=0.1, help="wall-clock seconds per instance")] = 60.0,
     threads: Annotated[int, typer.Option("--threads", min=1, max=64, help="worker threads per instance")] = 2,
     seed: Annotated[int, typer.Option("--seed", min=0, help="random seed")] = 0,
     out_dir: Annotated[Path, typer.Option("--out-dir", metavar="DIR", help="where to write the JSON and Markdown")] = Path("."),
-    data: Annotated[Path, typer.Option("--data", metavar="DIR", help="the IHTC-2024 data (default ../shared/data/ihtc2024)")] = DEFAULT_DATA,
+    data: Annotated[Path, typer.Option("--data", metavar="DIR", help="the IHTC-2024 data folder")] = DEFAULT_DATA,
 ) -> None:
     """Solve each instance of a set in its own process and compare the costs with the competition's 32 teams."""
     names = [name.strip() for name in (instances or "").split(",") if name.strip()]
