@@ -14,6 +14,7 @@ from careflow.cli.common import AsJson, Db, console, database, emit, fail, setti
 from careflow.cli.exceptions import exceptions_app
 from careflow.cli.ihtc import ihtc_app
 from careflow.cli.orchestration import events_app, recoordination_app, waitlist_app
+from careflow.cli.planning import plan_app
 from careflow.cli.referrals import referrals_app
 from careflow.cli.staffing import staffing_app
 from careflow.cli.workers import reuse_port_supported, run_workers
@@ -44,6 +45,7 @@ app.add_typer(beds_app, name="beds")
 app.add_typer(cases_app, name="cases")
 app.add_typer(ihtc_app, name="ihtc")
 app.add_typer(referrals_app, name="referrals")
+app.add_typer(plan_app, name="plan")
 
 
 @app.command()

@@ -1,0 +1,301 @@
+"""The CP-SAT model of a day's sequencing: one function per rule, hard and soft.
+
+Each case has a start (minutes from the day's origin) and, per room it may take, an
+optional interval over ``[start - setup, end + turnover)``; exactly one is present.
+Shared resources get ``[start, end + tail)`` intervals in a ``NoOverlap`` (capacity one)
+or a ``Cumulative`` (pools; an anesthesiologist's supervision ratio). What the plan does
+not move (other bookings, hours off duty) enters those constraints as fixed intervals.
+
+Hard rules that can make a day infeasible are switched by *assumption* literals (a
+case's room hours, a locked case, the booking notice, a resource's hours on duty and
+its other bookings), so that an infeasible day is explained by the smallest set of them
+CP-SAT finds that cannot hold together (``SufficientAssumptionsForInfeasibility``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ortools.sat.python import cp_model
+
+from careflow.planning.sequencing_problem import DayCase, DayProblem, Shared, SharedKind
+from careflow.planning.sequencing_rules import Grid, available
+
+__all__ = ["SequencingModel", "build_model"]
+
+
+@dataclass
+class SequencingModel:
+    """The CP-SAT model with handles on its variables, terms and assumptions."""
+
+    problem: DayProblem
+    model: cp_model.CpModel = field(default_factory=cp_model.CpModel)
+    start: dict[str, cp_model.IntVar] = field(default_factory=dict)
+    in_room: dict[tuple[str, str], cp_model.IntVar] = field(default_factory=dict)
+    terms: dict[str, list[cp_model.LinearExprT]] = field(default_factory=dict)
+    assumptions: dict[int, str] = field(default_factory=dict)  # literal index → what it assumes
+    literals: list[cp_model.IntVar] = field(default_factory=list)
+
+    @property
+    def grid(self) -> Grid:
+        return Grid(self.problem.origin)
+
+    @property
+    def span(self) -> int:
+        return Grid.minutes(self.problem.horizon)
+
+    def assume(self, name: str) -> cp_model.IntVar:
+        """A literal the solve assumes true; an infeasible day names those that cannot all hold."""
+        lit = self.model.new_bool_var(name)
+        self.assumptions[lit.Index()] = name
+        self.literals.append(lit)
+        return lit
+
+    def term(self, rule: str, expr: cp_model.LinearExprT) -> None:
+        self.terms.setdefault(rule, []).append(expr)
+
+    def rooms_of(self, case: DayCase) -> list[str]:
+        return [r for (b, r) in self.in_room if b == case.booking_id]
+
+
+def _dur(case: DayCase) -> int:
+    return Grid.minutes(case.duration)
+
+
+# --- variables ----------------------------------------------------------------------------
+
+
+def _case_variables(m: SequencingModel) -> None:
+    """A start per case; a room literal per room it may take (its booked room, or any that fits)."""
+    for case in m.problem.cases:
+        m.start[case.booking_id] = m.model.new_int_var(0, m.span, f"start[{case.booking_id}]")
+        rooms = [case.room_id]
+        if m.problem.allow_room_change and not case.locked:
+            rooms += [r for r in case.rooms if r != case.room_id]
+        for room_id in rooms:
+            m.in_room[case.booking_id, room_id] = m.model.new_bool_var(f"in[{case.booking_id},{room_id}]")
+        m.model.add_exactly_one(m.in_room[case.booking_id, r] for r in rooms)
+        m.model.add_hint(m.start[case.booking_id], m.grid.down(case.start))
+        for room_id in rooms:
+            m.model.add_hint(m.in_room[case.booking_id, room_id], room_id == case.room_id)
+
+
+def _fixed_interval(m: SequencingModel, lo: int, hi: int, present: cp_model.IntVar,
+                    name: str) -> cp_model.IntervalVar | None:
+    lo, hi = max(lo, -m.span), min(hi, 2 * m.span)
+    if hi <= lo:
+        return None
+    return m.model.new_optional_fixed_size_interval_var(lo, hi - lo, present, name)
+
+
+# --- hard rules -----------------------------------------------------------------------------
+
+
+def room_hours(m: SequencingModel) -> None:
+    """Hard: a case holds its room (setup to turnover) within one of the room's open spans;
+    the last may run ``overtime_allowance`` past the close."""
+    grid, allowance = m.grid, Grid.minutes(m.problem.overtime_allowance)
+    for case in m.problem.cases:
+        within = m.assume(f"room_hours:{case.booking_id}")
+        for room_id in m.rooms_of(case):
+            room = m.problem.room(room_id)
+            starts: list[list[int]] = []
+            for i, (a, b) in enumerate(room.open):
+                close = grid.down(b) + (allowance if i == len(room.open) - 1 else 0)
+                lo = grid.up(a) + Grid.minutes(case.setup)
+                hi = close - _dur(case) - Grid.minutes(case.turnover)
+                if lo <= hi:
+                    starts.append([lo, hi])
+            domain = cp_model.Domain.from_intervals(starts) if starts else cp_model.Domain(1, 0)
+            (m.model.add_linear_expression_in_domain(m.start[case.booking_id], domain)
+             .only_enforce_if([m.in_room[case.booking_id, room_id], within]))
+
+
+def room_turnover(m: SequencingModel) -> None:
+    """Hard: a room holds one case at a time, each from its setup to the end of its turnover,
+    and nothing the plan does not move."""
+    for room in m.problem.rooms:
+        intervals: list[cp_model.IntervalVar] = []
+        for case in m.problem.cases:
+            lit = m.in_room.get((case.booking_id, room.id))
+            if lit is None:
+                continue
+            size = Grid.minutes(case.setup) + _dur(case) + Grid.minutes(case.turnover)
+            intervals.append(m.model.new_optional_fixed_size_interval_var(
+                m.start[case.booking_id] - Grid.minutes(case.setup), size, lit,
+                f"room[{room.id},{case.booking_id}]"))
+        if not intervals:
+            continue
+        if room.fixed:
+            held = m.assume(f"busy:{room.id}")
+            for f in room.fixed:
+                iv = _fixed_interval(m, m.grid.down(f.span[0]), m.grid.up(f.span[1]), held,
+                                     f"held[{room.id}]")
+                if iv is not None:
+                    intervals.append(iv)
+        m.model.add_no_overlap(intervals)
+
+
+def _duty_blocks(m: SequencingModel, res: Shared, cap: int) -> list[tuple[int, int, int]]:
+    """(start, end, units) the resource lacks below ``cap`` for the cases (off duty, held elsewhere)."""
+    return [(lo, hi, cap - units) for lo, hi, units in available(m.problem, res) if units < cap]
+
+
+def shared_capacity(m: SequencingModel) -> None:
+    """Hard: a surgeon is in one room at a time (``surgeon_one_room``); a piece of shared
+    equipment serves one room at a time, reprocessing included (``equipment_one_room``);
+    anesthesia covers no more rooms at once than it has staff on duty, an anesthesiologist
+    no more than the supervision ratio (``anesthesia_coverage``); other pools likewise
+    (``staff_coverage``). Hours off duty and other bookings count against the capacity."""
+    for res in m.problem.shared:
+        users = [(c, u.units) for c in m.problem.cases for u in c.uses if u.resource_id == res.id]
+        if not users:
+            continue
+        cap = max([units for _, units in users] + [u for _, _, u in available(m.problem, res)])
+        intervals: list[cp_model.IntervalVar] = []
+        demands: list[int] = []
+        for case, units in users:
+            size = _dur(case) + Grid.minutes(res.tail)
+            intervals.append(m.model.new_fixed_size_interval_var(m.start[case.booking_id], size,
+                                                                 f"use[{res.id},{case.booking_id}]"))
+            demands.append(units)
+        duty = m.assume(f"duty:{res.id}")
+        for lo, hi, units in _duty_blocks(m, res, cap):
+            if (iv := _fixed_interval(m, lo, hi, duty, f"off[{res.id}]")) is not None:
+                intervals.append(iv)
+                demands.append(units)
+        if cap == 1:
+            m.model.add_no_overlap(intervals)
+        else:
+            m.model.add_cumulative(intervals, demands, cap)
+
+
+def locked_case(m: SequencingModel) -> None:
+    """Hard: a locked case (under way, or not to be moved) stays where it is booked."""
+    for case in m.problem.cases:
+        if case.locked:
+            lit = m.assume(f"locked:{case.booking_id}")
+            m.model.add(m.start[case.booking_id] == m.grid.down(case.start)).only_enforce_if(lit)
+
+
+# --- soft rules (each adds its penalty terms; the weights multiply them) --------------------
+
+
+def _moved_literals(m: SequencingModel) -> dict[str, cp_model.IntVar]:
+    """Per case, a literal that is true when its start or room changes (and must be, then)."""
+    out: dict[str, cp_model.IntVar] = {}
+    for case in m.problem.cases:
+        moved = m.model.new_bool_var(f"moved[{case.booking_id}]")
+        stay = moved.Not()
+        m.model.add(m.start[case.booking_id] == m.grid.down(case.start)).only_enforce_if(stay)
+        m.model.add_implication(stay, m.in_room[case.booking_id, case.room_id])
+        out[case.booking_id] = moved
+    return out
+
+
+def booking_notice(m: SequencingModel, moved: dict[str, cp_model.IntVar]) -> None:
+    """Hard: a moved case starts no earlier than its service's booking notice allows."""
+    for case in m.problem.cases:
+        if case.earliest_move is not None and not case.locked:
+            lit = m.assume(f"notice:{case.booking_id}")
+            (m.model.add(m.start[case.booking_id] >= m.grid.up(case.earliest_move))
+             .only_enforce_if([moved[case.booking_id], lit]))
+
+
+def overtime(m: SequencingModel) -> None:
+    """Soft: minutes each room runs past its close (its last case's turnover included)."""
+    for room in m.problem.rooms:
+        if room.closes is None:
+            continue
+        late = m.model.new_int_var(0, 2 * m.span, f"overtime[{room.id}]")
+        close = m.grid.down(room.closes)
+        for case in m.problem.cases:
+            if (lit := m.in_room.get((case.booking_id, room.id))) is not None:
+                end = m.start[case.booking_id] + _dur(case) + Grid.minutes(case.turnover)
+                m.model.add(late >= end - close).only_enforce_if(lit)
+        m.term("overtime", late)
+
+
+def surgeon_idle(m: SequencingModel) -> None:
+    """Soft: minutes a surgeon waits between the start of their first case and the end of their last."""
+    for res in m.problem.shared:
+        mine = [c for c in m.problem.cases if res.kind is SharedKind.SURGEON
+                and any(u.resource_id == res.id for u in c.uses)]
+        if len(mine) < 2:
+            continue
+        first = m.model.new_int_var(0, m.span, f"first[{res.id}]")
+        last = m.model.new_int_var(0, 2 * m.span, f"last[{res.id}]")
+        m.model.add_min_equality(first, [m.start[c.booking_id] for c in mine])
+        m.model.add_max_equality(last, [m.start[c.booking_id] + _dur(c) for c in mine])
+        m.term("surgeon_idle", last - first - sum(_dur(c) for c in mine))
+
+
+def room_idle(m: SequencingModel) -> None:
+    """Soft: minutes a room stands empty between its first case's setup and its last turnover."""
+    for room in m.problem.rooms:
+        cases = [(c, lit) for c in m.problem.cases
+                 if (lit := m.in_room.get((c.booking_id, room.id))) is not None]
+        if not cases:
+            continue
+        first = m.model.new_int_var(-m.span, 2 * m.span, f"room_first[{room.id}]")
+        last = m.model.new_int_var(-m.span, 2 * m.span, f"room_last[{room.id}]")
+        lits: list[cp_model.IntVar] = []
+        sizes: list[int] = []
+        for c, lit in cases:
+            setup, size = Grid.minutes(c.setup), Grid.minutes(c.setup) + _dur(c) + Grid.minutes(c.turnover)
+            m.model.add(first <= m.start[c.booking_id] - setup).only_enforce_if(lit)
+            m.model.add(last >= m.start[c.booking_id] - setup + size).only_enforce_if(lit)
+            lits.append(lit)
+            sizes.append(size)
+        idle = m.model.new_int_var(0, 3 * m.span, f"room_idle[{room.id}]")
+        m.model.add(idle >= last - first - cp_model.LinearExpr.weighted_sum(lits, sizes))
+        m.term("room_idle", idle)
+
+
+def priority_late(m: SequencingModel) -> None:
+    """Soft: minutes a priority case (a child, an urgent case) starts after its room opens."""
+    for case in m.problem.cases:
+        if not case.priority:
+            continue
+        wait = m.model.new_int_var(0, 2 * m.span, f"late[{case.booking_id}]")
+        for room_id in m.rooms_of(case):
+            opens = m.problem.room(room_id).opens
+            if opens is not None:
+                (m.model.add(wait >= m.start[case.booking_id] - Grid.minutes(case.setup) - m.grid.up(opens))
+                 .only_enforce_if(m.in_room[case.booking_id, room_id]))
+        m.term("priority_late", wait)
+
+
+def moves(m: SequencingModel, moved: dict[str, cp_model.IntVar]) -> None:
+    """Soft: each case moved (``moved_case``), the minutes it moves (``moved_minutes``), and
+    a case put in another room (``room_change``)."""
+    for case in m.problem.cases:
+        shift = m.model.new_int_var(0, 3 * m.span, f"shift[{case.booking_id}]")
+        m.model.add_abs_equality(shift, m.start[case.booking_id] - m.grid.down(case.start))
+        m.term("moved_case", moved[case.booking_id])
+        m.term("moved_minutes", shift)
+        if len(m.rooms_of(case)) > 1:
+            m.term("room_change", 1 - m.in_room[case.booking_id, case.room_id])
+
+
+def build_model(problem: DayProblem) -> SequencingModel:
+    """The whole model: variables, the hard rules, then the weighted soft ones as the objective."""
+    m = SequencingModel(problem)
+    _case_variables(m)
+    room_hours(m)
+    room_turnover(m)
+    shared_capacity(m)
+    locked_case(m)
+    moved = _moved_literals(m)
+    booking_notice(m, moved)
+    overtime(m)
+    surgeon_idle(m)
+    room_idle(m)
+    priority_late(m)
+    moves(m, moved)
+    w = problem.weights
+    weight = {"overtime": w.overtime_minute, "surgeon_idle": w.surgeon_idle_minute,
+              "room_idle": w.room_idle_minute, "priority_late": w.priority_late_minute,
+              "moved_case": w.moved_case, "moved_minutes": w.moved_minute, "room_change": w.room_change}
+    m.model.minimize(sum(weight[rule] * sum(exprs) for rule, exprs in m.terms.items()))
+    return m
