@@ -128,6 +128,8 @@ ORACLE: dict[tuple[str, str], Need] = {
     ("GET", "/api/v1/staffing/reallocation"): (P.MASTER_READ, P.BOOKING_READ),
     ("POST", "/api/v1/staffing/emergency-demand"): (P.MASTER_READ, P.BOOKING_READ),
     ("POST", "/api/v1/staffing/reallocation/apply"): P.MASTER_WRITE,
+    # day-of-surgery sequencing (applying it needs plan.write as well, checked in the route)
+    ("POST", "/api/v1/planning/sequence"): P.PLAN_READ,
     # FHIR R4
     ("GET", "/fhir/r4/metadata"): PUBLIC,
     # SMART Scheduling Links: a public feed of free capacity (never who is booked)
@@ -420,6 +422,9 @@ def _requests(w: World, n: int, role: str) -> dict[tuple[str, str], Call]:
         ("POST", "/api/v1/staffing/reallocation/apply"): Call("/api/v1/staffing/reallocation/apply", {
             "proposal": {"source_pool_id": "pool-c1-interp-es", "target_pool_id": "pool-h1-interp-es",
                          "start": "2199-01-05T03:00:00Z", "end": "2199-01-05T04:00:00Z", "units": 1}}),
+        # an unknown site: a 404 for those allowed, so the matrix solves nothing
+        ("POST", "/api/v1/planning/sequence"): Call("/api/v1/planning/sequence", {
+            "site_id": "mx-nowhere", "date": "2026-06-02", "time_limit": 1}),
         ("GET", "/api/v1/recoordination/runs"): Call("/api/v1/recoordination/runs?limit=5"),
         ("GET", "/api/v1/recoordination/runs/{event_id}"): Call("/api/v1/recoordination/runs/999999"),
         ("POST", "/api/v1/waitlist"): Call("/api/v1/waitlist", {

@@ -40,6 +40,7 @@ from careflow.api.routes import (
     manage_stock,
     notifications,
     orchestration,
+    planning,
     referrals,
     staffing,
 )
@@ -136,6 +137,7 @@ def create_app(app: App | None = None, workflows: bool | None = None) -> FastAPI
     api.include_router(events.router)
     api.include_router(orchestration.router)
     api.include_router(referrals.router)
+    api.include_router(planning.router)
     api.include_router(fhir_router)
 
     @api.get("/", include_in_schema=False)

@@ -99,7 +99,8 @@ def sequence_(
     with opened(db) as app:
         request = run(lambda: use.SequenceRequest(site, when, time_limit, seed, allow_room_change=allow_room_change))
         proposal = run(lambda: use.propose(app.deps, CLI_ACTOR, request), as_json)
-        report = run(lambda: use.apply(app.deps, CLI_ACTOR, proposal, reason), as_json) if apply else None
+        applying = apply and proposal.result.has_proposal
+        report = run(lambda: use.apply(app.deps, CLI_ACTOR, proposal, reason), as_json) if applying else None
     if as_json:
         doc = use.proposal_dict(proposal)
         if report is not None:
@@ -109,5 +110,5 @@ def sequence_(
         _print(proposal)
         if report is not None:
             _print_report(report)
-    if apply and report is not None and report.refused:
+    if apply and (report is None or report.refused):  # nothing to apply, or the core refused some
         raise typer.Exit(1)
