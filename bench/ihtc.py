@@ -27,8 +27,10 @@ def _progress(index: int, total: int, name: str, row: BenchRow | None) -> None:
         return
     gap = "" if row.gap is None else f", gap {row.gap:.1%}"
     rank = "" if row.rank is None else f", rank {row.rank:g}"
+    solving = "" if row.seconds is None else f"{row.seconds:.1f} s solving, "
     print(f"[{index + 1}/{total}] {name}: {row.status}, cost {row.cost}{gap}{rank}, hard violations "
-          f"{row.hard_violations}, {row.process_seconds:.1f} s, {row.peak_mb:.0f} MB", flush=True)
+          f"{row.hard_violations}, {solving}{row.process_seconds:.1f} s in all, {row.peak_mb:.0f} MB",
+          flush=True)
 
 
 def main() -> None:

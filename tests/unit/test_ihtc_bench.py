@@ -145,6 +145,14 @@ def test_a_crash_is_reported_with_its_last_line_and_the_next_instance_still_runs
     assert run.summary.crashed == ("test01",)
 
 
+def test_a_child_that_exits_without_its_report_is_a_crash_not_a_solution(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _worker(tmp_path, monkeypatch, "print('solving...')\n")
+    row = run_bench(DATA, "small", ["small01"], time_limit=0.2).rows[0]
+    assert (row.status, row.detail, row.cost) == ("crashed", "exit 0 without its report line", None)
+
+
+@pytest.mark.slow
 def test_peak_memory_is_the_childs_own_not_the_benchs(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _worker(tmp_path, monkeypatch, "ballast = bytearray(200 * 2**20)\n" + HAND_OVER)

@@ -224,6 +224,17 @@ def _high_water_kb(pid: int | str) -> int:
         return 0
 
 
+def _report(out: Path) -> dict[str, float]:
+    """The child's report: the last line of its output, a JSON object (anything the solver
+    printed before it is ignored); empty if there is none."""
+    lines = out.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    try:
+        report = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        return {}
+    return report if isinstance(report, dict) else {}
+
+
 def _run_child(instance: Path, solution: Path, time_limit: float, seed: int, threads: int,
                grace: float) -> _Child:
     """Solve ``instance`` into ``solution`` in a child process, killed at ``time_limit + grace``.
@@ -255,7 +266,7 @@ def _run_child(instance: Path, solution: Path, time_limit: float, seed: int, thr
             raise
         proc.returncode = os.waitstatus_to_exitcode(status)
     process_seconds = time.monotonic() - start
-    report = json.loads(out.read_text(encoding="utf-8") or "{}") if proc.returncode == 0 else {}
+    report = _report(out) if proc.returncode == 0 else {}
     peak_kb = max(peak_kb, int(report.get("peak_kb", 0)))
     rusage_kb = usage.ru_maxrss / (1024 if sys.platform == "darwin" else 1)
     peak_mb = (peak_kb or rusage_kb) / 1024
@@ -265,6 +276,8 @@ def _run_child(instance: Path, solution: Path, time_limit: float, seed: int, thr
         lines = err.read_text(encoding="utf-8", errors="replace").strip().splitlines()
         last = lines[-1] if lines else "no message"
         return _Child("crashed", process_seconds, None, peak_mb, f"exit {proc.returncode}: {last}")
+    if "seconds" not in report:
+        return _Child("crashed", process_seconds, None, peak_mb, "exit 0 without its report line")
     seconds = float(report["seconds"])
     late = seconds > time_limit + LATE_TOLERANCE
     return _Child("late" if late else "ok", process_seconds, seconds, peak_mb, "")
@@ -304,6 +317,7 @@ def run_bench(data: Path, set_name: str, names: Sequence[str] = (), *, time_limi
     limit a child may run before it is killed and reported as overran.
     """
     paths = instance_paths(data, set_name, names)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     grace = max(10.0, time_limit / 10) if grace is None else grace
     best, competition = best_known(data), competition_costs(data)
     rows: list[BenchRow] = []
@@ -316,7 +330,7 @@ def run_bench(data: Path, set_name: str, names: Sequence[str] = (), *, time_limi
             progress(index, len(paths), path.stem, rows[-1])
     return BenchRun(set_name=set_name, time_limit=time_limit, threads=threads, seed=seed, grace=grace,
                     machine=_machine(), commit=_commit(),
-                    date=datetime.now(UTC).isoformat(timespec="seconds"),
+                    date=started,
                     rows=tuple(rows), summary=summarize(rows))
 
 
