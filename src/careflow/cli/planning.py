@@ -112,3 +112,9 @@ def sequence_(
             _print_report(report)
     if apply and (report is None or report.refused):  # nothing to apply, or the core refused some
         raise typer.Exit(1)
+
+
+from careflow.cli.admission_plan import admissions, weights_app  # noqa: E402  (the admission plan's commands)
+
+plan_app.command("admissions")(admissions)
+plan_app.add_typer(weights_app, name="weights")

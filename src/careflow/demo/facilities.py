@@ -3,10 +3,13 @@
 Hours (site-local): operating rooms Mon–Fri 07:00–17:00; exam rooms 07:30–17:30 (and
 Saturday mornings where the site opens then); imaging 07:00–19:00 at hospitals,
 07:30–18:00 at clinics; infusion chairs 07:30–18:30; beds and equipment around the
-clock. Staff pools carry their headcount as template capacities, in shifts.
+clock; ward nurses every day in three shifts (07:00, 15:00, 23:00). Staff pools carry their
+headcount as template capacities, in shifts.
 """
 
 from __future__ import annotations
+
+import math
 
 from careflow.demo.sites import SiteSpec
 from careflow.demo.templates import WEEKDAYS, around_the_clock, block
@@ -142,6 +145,28 @@ def beds(spec: SiteSpec) -> list[Resource]:
     return out
 
 
+# Ward nurses on duty per bed in each shift (early 07-15, late 15-23, night 23-07), by bed type.
+WARD_NURSES_PER_BED = {"icu": (1 / 2, 1 / 2, 1 / 2), "step_down": (1 / 3, 1 / 3, 1 / 4)}
+WARD_NURSES_DEFAULT = (1 / 5, 1 / 6, 1 / 8)
+
+
+def ward_nurses(spec: SiteSpec) -> list[Resource]:
+    """One ward-nurse pool per bed unit, on duty every day in three shifts (the admission plan's nurses)."""
+    s = short(spec.id)
+    every = frozenset(range(7))
+    out: list[Resource] = []
+    for bed_type, count in spec.beds:
+        code, unit = UNIT_NAMES[bed_type]
+        early, late, night = (max(1, math.ceil(count * r)) for r in
+                              WARD_NURSES_PER_BED.get(bed_type, WARD_NURSES_DEFAULT))
+        blocks = (block(every, "07:00", "15:00", early), block(every, "15:00", "23:00", late),
+                  block(every, "23:00", "07:00", night))
+        out.append(Resource(ResourceId(f"pool-{s}-ward-{code}"), spec.id, ResourceKind.STAFF_POOL,
+                            f"{unit} nurses", StaffPoolProfile("ward-nurse", skills=frozenset({bed_type})),
+                            Availability(blocks), max(early, late, night)))
+    return out
+
+
 def mobile_equipment(spec: SiteSpec) -> list[Resource]:
     """Mobile equipment, ready around the clock, with its reprocessing time."""
     s = short(spec.id)
@@ -172,4 +197,4 @@ def exam_rooms(spec: SiteSpec, count: int) -> list[Resource]:
 def facilities(spec: SiteSpec, exam_count: int) -> list[Resource]:
     """Every non-clinician resource of a site."""
     return (operating_rooms(spec) + exam_rooms(spec, exam_count) + imaging_rooms(spec)
-            + infusion(spec) + beds(spec) + mobile_equipment(spec) + interpreters(spec))
+            + infusion(spec) + beds(spec) + ward_nurses(spec) + mobile_equipment(spec) + interpreters(spec))

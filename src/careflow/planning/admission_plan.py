@@ -12,9 +12,9 @@ Conventions of the translation (careflow has no field for these; each is one con
 - Days are the site's local calendar days ``start .. start + days - 1``; a shift is
   ``early`` 07:00-15:00, ``late`` 15:00-23:00 or ``night`` 23:00-07:00 local (``SHIFTS``).
 - A stay occupies every local day it touches: a case with a post-procedure bed of
-  ``h`` hours stays ``h // 24 + 1`` days from its surgery day; an inpatient occupies its
-  bed's room from day 0 to the last day of its bed booking (a stay booked to start inside
-  the horizon holds its room from day 0 too: the IHTC has no later arrivals).
+  ``h`` hours stays ``h // 24 + 1`` days from its surgery day; a bed with bookings in the
+  horizon is held from day 0 to the last day of its last booking (the IHTC has no later
+  arrivals, so a bed stays held between two stays), one occupant per bed.
 - Ages fall in ``AGE_GROUPS`` (child, adult, senior); the acuity of a bed type (``ACUITY``:
   ICU 2, step-down 1, other 0) is the nurse skill level its patients need and, plus one,
   the workload they produce per shift. A nurse's skill level is the highest acuity among
@@ -24,8 +24,9 @@ Conventions of the translation (careflow has no field for these; each is one con
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, time
+from typing import Any
 
 from careflow.planning.admission_plan_weights import PlanningWeights
 
@@ -222,3 +223,17 @@ class AdmissionPlan:
     @property
     def total_cost(self) -> int:
         return sum(self.costs.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """The plan as JSON-ready data (dates as ISO strings)."""
+        def dated(item: Any) -> dict[str, Any]:
+            doc = asdict(item)
+            doc["day"] = doc["day"].isoformat()
+            return doc
+
+        return {"site_id": self.site_id, "start": self.start.isoformat(), "days": self.days,
+                "planned": [dated(c) for c in self.planned], "unplanned": [asdict(u) for u in self.unplanned],
+                "coverage": [{**dated(n), "room_ids": list(n.room_ids)} for n in self.coverage],
+                "hard_violations": self.hard_violations, "violations": dict(self.violations),
+                "costs": dict(self.costs), "raw": dict(self.raw), "total_cost": self.total_cost,
+                "weights": self.weights.as_dict()}

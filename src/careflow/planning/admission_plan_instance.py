@@ -11,7 +11,7 @@
 | ward room (beds of one room) | room, capacity = its beds (``RoomCapacity``) |
 | patient sex female / male | gender A / B (``RoomGenderMix``); other or unknown: single rooms only |
 | other bed type, other sex's room, no isolation when needed | incompatible (``PatientRoomCompatibility``) |
-| bed booking overlapping the horizon | occupant of the bed's room |
+| bed bookings overlapping the horizon | one occupant of the bed's room per bed |
 | ward nurse on duty in a shift | nurse working that shift, max load ``NURSE_MAX_LOAD`` |
 
 A case that no day of its window can take (no capable operating room or surgeon time long
@@ -67,19 +67,20 @@ def mandatory(case: CaseToPlan, problem: AdmissionProblem) -> bool:
     return case.mandatory or (case.latest - problem.start).days < problem.days
 
 
-def _per_shift(days: int, first_day: int, value: int) -> tuple[int, ...]:
+def _occupant(stays: list[Inpatient], room_id: str, horizon: int) -> Occupant:
+    """The bed's stays as one occupant from day 0 to the last one's end: the IHTC has no later
+    arrivals, so a bed stays held between stays; workload and skill count only on stay days."""
     spd = len(SHIFTS)
-    return tuple(value if s // spd >= first_day else 0 for s in range(days * spd))
-
-
-def _occupant(inpatient: Inpatient, room_id: str, horizon: int) -> Occupant:
-    stay = min(inpatient.last_day, horizon - 1) + 1
-    level = acuity(inpatient.bed_type)
-    first = max(0, inpatient.first_day)
-    return Occupant(id=f"inpatient:{inpatient.booking_id}", gender=_gender(inpatient.sex),
-                    age=age_group(inpatient.age), length_of_stay=stay,
-                    workload_produced=_per_shift(stay, first, level + 1),
-                    skill_level_required=_per_shift(stay, first, level), room_id=room_id)
+    length = min(max(i.last_day for i in stays), horizon - 1) + 1
+    workload, skill = [0] * (length * spd), [0] * (length * spd)
+    for i in stays:
+        for s in range(max(0, i.first_day) * spd, min(i.last_day + 1, length) * spd):
+            workload[s] += acuity(i.bed_type) + 1
+            skill[s] = max(skill[s], acuity(i.bed_type))
+    first = min(stays, key=lambda i: (i.first_day, i.booking_id))
+    return Occupant(id=f"bed:{first.bed_id}", gender=_gender(first.sex), age=age_group(first.age),
+                    length_of_stay=length, workload_produced=tuple(workload),
+                    skill_level_required=tuple(skill), room_id=room_id)
 
 
 def _why_not(case: CaseToPlan, problem: AdmissionProblem, release: int, last: int) -> str | None:
@@ -119,8 +120,11 @@ def to_instance(problem: AdmissionProblem) -> tuple[Instance, tuple[UnplannedCas
     """The IHTC instance of ``problem``, and the cases it leaves out because no day can take them."""
     days = problem.days
     room_of_bed = {bed: room.id for room in problem.wards for bed in room.bed_ids}
-    occupants = tuple(_occupant(i, room_of_bed[i.bed_id], days) for i in problem.inpatients
-                      if i.bed_id in room_of_bed and i.last_day >= 0 and i.first_day < days)
+    stays: dict[str, list[Inpatient]] = {}
+    for i in problem.inpatients:
+        if i.bed_id in room_of_bed and i.last_day >= 0 and i.first_day < days:
+            stays.setdefault(i.bed_id, []).append(i)
+    occupants = tuple(_occupant(found, room_of_bed[bed], days) for bed, found in sorted(stays.items()))
     patients: list[Patient] = []
     unplanned: list[UnplannedCase] = []
     for case in problem.cases:

@@ -3,9 +3,12 @@
 The IHTC treats operating theaters as interchangeable; careflow's are not (a knee
 replacement needs laminar flow). After solving, each day whose cases sit in a room
 lacking a capability is packed again, most constrained case first, keeping a surgeon's
-cases together and opening as few rooms as possible; what cannot be packed stays where the
-solver put it and counts as an ``OperatingRoomCapability`` violation. Within a ward room,
-each case gets the first bed free for its whole stay.
+cases together and opening as few rooms as possible; a case no capable room has the minutes
+for that day is taken out and put back on another day where it fits (admission_plan_repair.py);
+one that fits nowhere stays out (a mandatory one then counts as unscheduled). The
+plan is scored on what remains, with ``OperatingRoomCapability`` (cases in a room without a
+capability they need) checked beside the IHTC rules. Within a ward room, each case gets the
+first bed free for its whole stay.
 """
 
 from __future__ import annotations
@@ -19,11 +22,11 @@ from careflow.planning.admission_plan import (
     AdmissionProblem,
     CaseToPlan,
     NurseCover,
-    OperatingRoom,
     PlannedCase,
     UnplannedCase,
 )
 from careflow.planning.admission_plan_instance import to_instance
+from careflow.planning.admission_plan_repair import pack_day, reinsert
 from careflow.planning.ihtc.instance import Instance
 from careflow.planning.ihtc.score import score
 from careflow.planning.ihtc.solution import Admission, Solution
@@ -34,49 +37,22 @@ __all__ = ["CAPABILITY", "assign_beds", "fit_capabilities", "plan_admissions"]
 CAPABILITY = "OperatingRoomCapability"
 
 
-def _pack_day(day: int, cases: list[tuple[Admission, CaseToPlan]],
-              rooms: dict[str, OperatingRoom]) -> dict[str, str] | None:
-    """Case id → operating room for one day's cases, each in a capable room, or None."""
-    free = {r.id: r.minutes[day] for r in rooms.values()}
-    used: dict[str, set[str]] = defaultdict(set)  # surgeon -> rooms used today
-    opened: set[str] = set()
-    chosen: dict[str, str] = {}
-    capable = {c.case_id: [r for r in rooms.values() if c.capabilities <= r.capabilities] for _, c in cases}
-    for _, case in sorted(cases, key=lambda ac: (len(capable[ac[1].case_id]), -ac[1].minutes,
-                                                 ac[1].case_id)):
-        fits = [r.id for r in capable[case.case_id] if free[r.id] >= case.minutes]
-        if not fits:
-            return None
-        best = min(fits, key=lambda r: (r not in used[case.surgeon_id], r not in opened, -free[r], r))
-        chosen[case.case_id] = best
-        free[best] -= case.minutes
-        used[case.surgeon_id].add(best)
-        opened.add(best)
-    return chosen
-
-
-def fit_capabilities(problem: AdmissionProblem, solution: Solution) -> tuple[Solution, int]:
-    """The solution with each day's cases in capable operating rooms where they fit, and the
-    number of cases left in a room without a capability they need."""
+def fit_capabilities(problem: AdmissionProblem, solution: Solution) -> tuple[Solution, tuple[str, ...]]:
+    """The solution with each day's cases in operating rooms that have what their services need,
+    and the cases taken out because no capable room had the minutes that day."""
     cases = {c.case_id: c for c in problem.cases}
     rooms = {r.id: r for r in problem.operating_rooms}
     by_day: dict[int, list[tuple[Admission, CaseToPlan]]] = defaultdict(list)
     for a in solution.admissions:
         by_day[a.day].append((a, cases[a.patient_id]))
-    moved: dict[str, str] = {}
-    misfits = 0
+    moved: dict[str, str | None] = {}
     for day, today in by_day.items():
-        wrong = sum(1 for a, c in today if not c.capabilities <= rooms[a.theater_id].capabilities)
-        if not wrong:
-            continue
-        packed = _pack_day(day, today, rooms)
-        if packed is None:
-            misfits += wrong
-        else:
-            moved.update(packed)
-    admissions = tuple(replace(a, theater_id=moved.get(a.patient_id, a.theater_id))
-                       for a in solution.admissions)
-    return Solution(admissions, solution.assignments), misfits
+        if any(not c.capabilities <= rooms[a.theater_id].capabilities for a, c in today):
+            moved.update(pack_day(day, today, rooms))
+    dropped = tuple(case_id for case_id, room in moved.items() if room is None)
+    admissions = tuple(replace(a, theater_id=moved.get(a.patient_id) or a.theater_id)
+                       for a in solution.admissions if a.patient_id not in dropped)
+    return Solution(admissions, solution.assignments), dropped
 
 
 def assign_beds(problem: AdmissionProblem, admissions: tuple[Admission, ...]) -> dict[str, str | None]:
@@ -98,7 +74,7 @@ def assign_beds(problem: AdmissionProblem, admissions: tuple[Admission, ...]) ->
 
 
 def _read_back(problem: AdmissionProblem, instance: Instance, solution: Solution,
-               left_out: tuple[UnplannedCase, ...], misfits: int) -> AdmissionPlan:
+               left_out: tuple[UnplannedCase, ...], dropped: tuple[str, ...]) -> AdmissionPlan:
     cases = {c.case_id: c for c in problem.cases}
     beds = assign_beds(problem, solution.admissions)
     planned = tuple(PlannedCase(a.patient_id, cases[a.patient_id].patient_id, cases[a.patient_id].surgeon_id,
@@ -108,7 +84,8 @@ def _read_back(problem: AdmissionProblem, instance: Instance, solution: Solution
     admitted = {a.patient_id for a in solution.admissions}
     unplanned = left_out + tuple(
         UnplannedCase(p.id, cases[p.id].patient_id, p.mandatory,
-                      "no feasible day found within the time limit" if p.mandatory
+                      "no day with a capable operating room's minutes, a bed and a nurse" if p.id in dropped
+                      else "no feasible day found within the time limit" if p.mandatory
                       else "optional: left for a later horizon at the current weights")
         for p in instance.patients if p.id not in admitted)
     coverage = tuple(NurseCover(problem.start + timedelta(days=n.day), n.shift, n.nurse_id, n.room_ids)
@@ -116,6 +93,9 @@ def _read_back(problem: AdmissionProblem, instance: Instance, solution: Solution
                                      key=lambda n: (n.day, instance.shift_types.index(n.shift), n.nurse_id))
                      if n.room_ids)
     result = score(instance, solution)
+    rooms = {r.id: r for r in problem.operating_rooms}
+    misfits = sum(1 for a in solution.admissions
+                  if not cases[a.patient_id].capabilities <= rooms[a.theater_id].capabilities)
     violations = {**result["violations"], CAPABILITY: misfits}
     return AdmissionPlan(problem.site_id, problem.start, problem.days, planned, unplanned, coverage,
                          violations, result["costs"], result["raw"], problem.weights)
@@ -127,6 +107,7 @@ def plan_admissions(problem: AdmissionProblem, time_limit: float, seed: int = 0,
     when the time limit does not cut the search short)."""
     instance, left_out = to_instance(problem)
     solution = solve(instance, time_limit, seed, threads)
-    solution, misfits = fit_capabilities(problem, solution)
-    return _read_back(problem, instance, solution, left_out, misfits)
+    solution, dropped = fit_capabilities(problem, solution)
+    solution, dropped = reinsert(problem, instance, solution, dropped)
+    return _read_back(problem, instance, solution, left_out, dropped)
 

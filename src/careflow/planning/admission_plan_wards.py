@@ -14,10 +14,11 @@ from collections.abc import Iterable
 from careflow.domain.resources import Resource, ResourceKind
 from careflow.planning.admission_plan import WardRoom, acuity
 
-__all__ = ["SEMI_PRIVATE", "WARD_NURSE_ROLE", "nurse_skill", "ward_rooms"]
+__all__ = ["BED_TYPES", "SEMI_PRIVATE", "WARD_NURSE_ROLE", "nurse_serves", "nurse_skill", "ward_rooms"]
 
 SEMI_PRIVATE = 2
 WARD_NURSE_ROLE = "ward-nurse"  # the staff-pool role of ward nurses
+BED_TYPES = frozenset({"surgical", "medical", "icu", "step_down", "pediatric"})
 
 
 def ward_rooms(beds: Iterable[Resource]) -> tuple[WardRoom, ...]:
@@ -49,10 +50,19 @@ def ward_rooms(beds: Iterable[Resource]) -> tuple[WardRoom, ...]:
     return tuple(rooms)
 
 
+def _names(resource: Resource) -> frozenset[str]:
+    if resource.kind is ResourceKind.STAFF_POOL:
+        return resource.pool.skills
+    return resource.clinician.specialties
+
+
 def nurse_skill(resource: Resource) -> int:
     """The highest acuity among the bed types a nurse's specialties (or a pool's skills) name."""
-    if resource.kind is ResourceKind.STAFF_POOL:
-        names: Iterable[str] = resource.pool.skills
-    else:
-        names = resource.clinician.specialties
-    return max((acuity(name) for name in names), default=0)
+    return max((acuity(name) for name in _names(resource)), default=0)
+
+
+def nurse_serves(resource: Resource, bed_types: Iterable[str]) -> bool:
+    """Whether a ward nurse works on wards of one of ``bed_types``: the bed types its specialties
+    (or a pool's skills) name, or every ward when they name none."""
+    named = _names(resource) & BED_TYPES
+    return not named or bool(named & set(bed_types))

@@ -26,6 +26,7 @@ from careflow.domain.access import Actor, Permission
 from careflow.domain.errors import Conflict, InvalidRequest, NotFound
 from careflow.planning.admission_plan import AdmissionPlan
 from careflow.planning.admission_plan_solve import plan_admissions
+from careflow.planning.admission_plan_wards import WARD_NURSE_ROLE
 from careflow.planning.admission_plan_weights import SETTING, PlanningWeights
 from careflow.services.admission_plan_data import read_problem
 from careflow.services.catalogs import CatalogCache
@@ -133,4 +134,8 @@ def propose_admission_plan(deps: AdmissionPlanDeps, actor: Actor, request: PlanR
         weights = _weights(deps, uow, request.site_id).weights
         problem = read_problem(uow, deps.catalogs.get(uow), deps.cases_of(uow), request.site_id,
                                request.start, request.days, weights)
+    if problem.cases and not problem.nurses:
+        raise InvalidRequest(f"site {request.site_id} records no ward nurses (clinicians with profession "
+                             f"nurse, or staff pools with role {WARD_NURSE_ROLE}): nobody covers the beds",
+                             "site_id")
     return plan_admissions(problem, request.time_limit, request.seed)

@@ -24,7 +24,7 @@ from careflow.planning.admission_plan import (
     SurgeonDays,
     WardNurse,
 )
-from careflow.planning.admission_plan_wards import WARD_NURSE_ROLE, nurse_skill, ward_rooms
+from careflow.planning.admission_plan_wards import WARD_NURSE_ROLE, nurse_serves, nurse_skill, ward_rooms
 from careflow.planning.admission_plan_weights import PlanningWeights
 from careflow.services.ports import UnitOfWork
 from careflow.services.workflows.case_store import CaseStore
@@ -147,7 +147,8 @@ def _inpatients(uow: UnitOfWork, beds: list[Resource], start: date, days: Sequen
     return out
 
 
-def _nurses(catalog: Catalog, site: SiteId, start: date, days: int, zone: ZoneInfo) -> list[WardNurse]:
+def _nurses(catalog: Catalog, site: SiteId, start: date, days: int, zone: ZoneInfo,
+            bed_types: set[str]) -> list[WardNurse]:
     spans: dict[tuple[int, str], Span] = {}
     for d in range(days):
         day = start + timedelta(days=d)
@@ -157,7 +158,7 @@ def _nurses(catalog: Catalog, site: SiteId, start: date, days: int, zone: ZoneIn
             spans[d, name] = (to_ts(first), to_ts(last))
     out: list[WardNurse] = []
     for pool in catalog.at_site(site, ResourceKind.STAFF_POOL):
-        if not pool.active or pool.pool.role != WARD_NURSE_ROLE:
+        if not pool.active or pool.pool.role != WARD_NURSE_ROLE or not nurse_serves(pool, bed_types):
             continue
         counts = {key: _headcount(catalog, pool, site, span) for key, span in spans.items()}
         for name, _, _ in SHIFTS:
@@ -165,7 +166,7 @@ def _nurses(catalog: Catalog, site: SiteId, start: date, days: int, zone: ZoneIn
                 out.append(WardNurse(f"{pool.id}/{name}/{n}", nurse_skill(pool), {
                     key: NURSE_MAX_LOAD for key, c in counts.items() if key[1] == name and c >= n}))
     for person in catalog.at_site(site, ResourceKind.CLINICIAN):
-        if person.active and person.clinician.profession == "nurse":
+        if person.active and person.clinician.profession == "nurse" and nurse_serves(person, bed_types):
             shifts = {key: NURSE_MAX_LOAD for key, span in spans.items()
                       if _headcount(catalog, person, site, span) > 0}
             if shifts:
@@ -186,4 +187,4 @@ def read_problem(uow: UnitOfWork, catalog: Catalog, store: CaseStore, site_id: s
         site_id, start, days, tuple(cases), tuple(_operating_rooms(uow, catalog, site.id, spans)),
         tuple(_surgeons(uow, catalog, site.id, {c.surgeon_id for c in cases}, spans)),
         ward_rooms(beds), tuple(_inpatients(uow, beds, start, spans, zone)),
-        tuple(_nurses(catalog, site.id, start, days, zone)), weights)
+        tuple(_nurses(catalog, site.id, start, days, zone, bed_types)), weights)
