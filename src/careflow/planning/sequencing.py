@@ -50,6 +50,25 @@ def _plans(problem: DayProblem, placement: dict[str, tuple[str, int]],
     return tuple(out)
 
 
+def _solver(time_limit: float, seed: int, workers: int) -> cp_model.CpSolver:
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = workers
+    solver.parameters.random_seed = seed
+    solver.parameters.max_time_in_seconds = time_limit
+    solver.parameters.max_deterministic_time = time_limit
+    return solver
+
+
+def _why_infeasible(problem: DayProblem, time_limit: float, seed: int) -> tuple[str, ...]:
+    """The hard rules that cannot hold together: the model again, its rule literals assumed."""
+    built = build_model(problem, explain=True)
+    solver = _solver(time_limit, seed, 1)
+    if solver.solve(built.model) != cp_model.INFEASIBLE:
+        return explain_infeasible(problem, [])
+    core: Sequence[int] = solver.sufficient_assumptions_for_infeasibility()
+    return explain_infeasible(problem, [built.assumptions[i] for i in core])
+
+
 def sequence(problem: DayProblem, time_limit: float = 10.0, seed: int = 0,
              workers: int = 1) -> SequenceResult:
     """Propose the day's order and start times in each room within ``time_limit`` seconds."""
@@ -65,20 +84,14 @@ def sequence(problem: DayProblem, time_limit: float = 10.0, seed: int = 0,
         return SequenceResult(SolveStatus.OPTIMAL, 0, (), before, before, ("no cases to sequence",),
                               0.0, seed, time_limit)
     built = build_model(problem)
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = workers
-    solver.parameters.random_seed = seed
-    solver.parameters.max_time_in_seconds = time_limit
-    solver.parameters.max_deterministic_time = time_limit
-    built.model.add_assumptions(built.literals)
+    solver = _solver(time_limit, seed, workers)
     code = solver.solve(built.model)
-    seconds = round(time.perf_counter() - began, 3)
     status = _STATUS.get(code, SolveStatus.UNKNOWN)
     if status is SolveStatus.INFEASIBLE:
-        core: Sequence[int] = solver.sufficient_assumptions_for_infeasibility()
-        return SequenceResult(status, None, booked_penalties=before,
-                              explanation=explain_infeasible(problem, [built.assumptions[i] for i in core]),
-                              seconds=seconds, seed=seed, time_limit=time_limit)
+        lines = _why_infeasible(problem, time_limit, seed)
+        return SequenceResult(status, None, booked_penalties=before, explanation=lines,
+                              seconds=round(time.perf_counter() - began, 3), seed=seed, time_limit=time_limit)
+    seconds = round(time.perf_counter() - began, 3)
     if status is SolveStatus.UNKNOWN:
         return SequenceResult(status, None, booked_penalties=before,
                               explanation=(f"no proposal found within {time_limit:g} s; allow more time",),

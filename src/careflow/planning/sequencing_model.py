@@ -6,10 +6,12 @@ Shared resources get ``[start, end + tail)`` intervals in a ``NoOverlap`` (capac
 or a ``Cumulative`` (pools; an anesthesiologist's supervision ratio). What the plan does
 not move (other bookings, hours off duty) enters those constraints as fixed intervals.
 
-Hard rules that can make a day infeasible are switched by *assumption* literals (a
-case's room hours, a locked case, the booking notice, a resource's hours on duty and
-its other bookings), so that an infeasible day is explained by the smallest set of them
-CP-SAT finds that cannot hold together (``SufficientAssumptionsForInfeasibility``).
+Hard rules that can make a day infeasible are switched by literals (a case's room
+hours, a locked case, the booking notice, a resource's hours on duty and its other
+bookings). For the proposal they are constants (true), which presolve folds away; only
+when a day is infeasible is the model built again with them as *assumptions*, so that
+CP-SAT names a set of them that cannot hold together
+(``SufficientAssumptionsForInfeasibility``): the explanation.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class SequencingModel:
     """The CP-SAT model with handles on its variables, terms and assumptions."""
 
     problem: DayProblem
+    explain: bool = False  # the rule literals as assumptions (to explain infeasibility)
     model: cp_model.CpModel = field(default_factory=cp_model.CpModel)
     start: dict[str, cp_model.IntVar] = field(default_factory=dict)
     in_room: dict[tuple[str, str], cp_model.IntVar] = field(default_factory=dict)
@@ -45,7 +48,9 @@ class SequencingModel:
         return Grid.minutes(self.problem.horizon)
 
     def assume(self, name: str) -> cp_model.IntVar:
-        """A literal the solve assumes true; an infeasible day names those that cannot all hold."""
+        """A literal that switches a hard rule on: true, or an assumption when explaining."""
+        if not self.explain:
+            return self.model.new_constant(1)
         lit = self.model.new_bool_var(name)
         self.assumptions[lit.Index()] = name
         self.literals.append(lit)
@@ -278,9 +283,10 @@ def moves(m: SequencingModel, moved: dict[str, cp_model.IntVar]) -> None:
             m.term("room_change", 1 - m.in_room[case.booking_id, case.room_id])
 
 
-def build_model(problem: DayProblem) -> SequencingModel:
-    """The whole model: variables, the hard rules, then the weighted soft ones as the objective."""
-    m = SequencingModel(problem)
+def build_model(problem: DayProblem, explain: bool = False) -> SequencingModel:
+    """The whole model: variables, the hard rules, then the weighted soft ones as the objective
+    (none when ``explain``: only which hard rules cannot hold together is asked then)."""
+    m = SequencingModel(problem, explain)
     _case_variables(m)
     room_hours(m)
     room_turnover(m)
@@ -293,6 +299,9 @@ def build_model(problem: DayProblem) -> SequencingModel:
     room_idle(m)
     priority_late(m)
     moves(m, moved)
+    if explain:
+        m.model.add_assumptions(m.literals)
+        return m
     w = problem.weights
     weight = {"overtime": w.overtime_minute, "surgeon_idle": w.surgeon_idle_minute,
               "room_idle": w.room_idle_minute, "priority_late": w.priority_late_minute,

@@ -28,9 +28,11 @@ def moving_order(problem: DayProblem, targets: Mapping[str, tuple[str, int]]) ->
                   key=lambda b: (targets[b][1], b))
 
 
-def park(problem: DayProblem, now: Mapping[str, tuple[str, int]], case_id: str) -> int | None:
+def park(problem: DayProblem, now: Mapping[str, tuple[str, int]], case_id: str,
+         targets: Mapping[str, tuple[str, int]] | None = None) -> int | None:
     """A start (minutes from the origin) for ``case_id`` in its current room at which it
-    breaks no hard rule while the other cases stay where they are ``now``; None if none."""
+    breaks no hard rule while the other cases stay where they are ``now``, preferring one
+    also clear of where the other moving cases are going (``targets``); None if none."""
     room_id, current = now[case_id]
     room = problem.room(room_id)
     if not room.open:
@@ -38,10 +40,15 @@ def park(problem: DayProblem, now: Mapping[str, tuple[str, int]], case_id: str) 
     grid = Grid(problem.origin)
     lo = grid.up(room.open[0][0])
     hi = grid.down(room.open[-1][1]) + Grid.minutes(problem.overtime_allowance)
+    going = {b: place for b, place in (targets or {}).items() if b != case_id}
+    fallback: int | None = None
     for minute in range(lo, hi + 1, STEP):
         if minute == current:
             continue
         trial = {**now, case_id: (room_id, minute)}
-        if not any(case_id in b.cases for b in breaches(problem, trial)):
+        if any(case_id in b.cases for b in breaches(problem, trial)):
+            continue
+        if not going or not any(case_id in b.cases for b in breaches(problem, {**trial, **going})):
             return minute
-    return None
+        fallback = minute if fallback is None else fallback
+    return fallback

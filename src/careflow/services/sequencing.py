@@ -225,7 +225,8 @@ def apply(deps: BookingDeps, actor: Actor, proposal: Proposal, reason: str) -> A
                 last[b] = refusal
         if pending and not progress:
             candidate = next((b for b in pending if b not in parked), None)
-            spot = park(problem, now, candidate) if candidate is not None else None
+            going = {b: targets[b] for b in pending}
+            spot = park(problem, now, candidate, going) if candidate is not None else None
             if candidate is None or spot is None:
                 break
             parked.add(candidate)
