@@ -47,6 +47,7 @@ class App:
     waitlist: Any = None  # services/waitlist.py's WaitlistDeps (None without SQL)
     workflows: Any = None  # services/workflows/runtime.py's WorkflowDeps (None without SQL)
     beds: Any = None  # services/beds' BedDeps: admissions, discharge and cleaning (None without SQL)
+    predictions: Any = None  # services/predictions.py's PredictionDeps (None without SQL)
 
     @property
     def notification_log(self) -> Any:
@@ -136,6 +137,13 @@ def bootstrap(
 
         reallocation.register_handlers(registry, reallocation.ReallocationDeps(deps.uow, deps.catalogs,
                                                                                deps.clock))
+    predictions = None
+    if engine is not None:  # predictions: durations, demand, no-show risk, overbooking advice
+        from careflow.adapters.db.master_admin import admin_store
+        from careflow.adapters.db.site_setting_store import site_settings_of
+        from careflow.services.predictions import PredictionDeps
+
+        predictions = PredictionDeps(deps.uow, deps.catalogs, deps.clock, site_settings_of, admin=admin_store)
     return App(settings, deps, notifier, engine, events, registry=registry, recoordination=recoordination,
                waitlist=waitlist, workflows=workflows,
-               beds=beds)
+               beds=beds, predictions=predictions)

@@ -130,6 +130,12 @@ ORACLE: dict[tuple[str, str], Need] = {
     ("POST", "/api/v1/staffing/reallocation/apply"): P.MASTER_WRITE,
     # day-of-surgery sequencing (applying it needs plan.write as well, checked in the route)
     ("POST", "/api/v1/planning/sequence"): P.PLAN_READ,
+    # predictions: advice, explained; the policy that makes overbooking executable
+    ("GET", "/api/v1/predictions/durations"): P.PREDICT_READ,
+    ("GET", "/api/v1/predictions/demand"): P.PREDICT_READ,
+    ("GET", "/api/v1/predictions/overbooking"): (P.PREDICT_READ, P.BOOKING_READ),
+    ("POST", "/api/v1/predictions/overbooking/apply"): P.PREDICT_CONFIGURE,
+    ("GET", "/api/v1/bookings/{booking_id}/no-show-risk"): (P.PREDICT_READ, P.BOOKING_READ, P.PATIENT_READ),
     # FHIR R4
     ("GET", "/fhir/r4/metadata"): PUBLIC,
     # SMART Scheduling Links: a public feed of free capacity (never who is booked)
@@ -174,6 +180,9 @@ for _coll, _item, _read, _write in (
          P.AUTHORIZATION_WRITE)):
     ORACLE.update({("GET", _coll): _read, ("POST", _coll): _write, ("GET", _item): _read,
                    ("PUT", _item): _write, ("PATCH", _item): _write, ("DELETE", _item): _write})
+# a site's overbooking policy (after the management items: their templates are looked up by prefix)
+ORACLE.update({("GET", "/api/v1/sites/{site_id}/overbooking-policy"): P.PREDICT_READ,
+               ("PUT", "/api/v1/sites/{site_id}/overbooking-policy"): P.PREDICT_CONFIGURE})
 _AV = "/api/v1/resources/{resource_id}/availability"
 ORACLE.update({("GET", _AV): P.MASTER_READ, ("PUT", _AV): P.MASTER_WRITE})
 for _part in ("blocks", "exceptions"):
@@ -425,6 +434,21 @@ def _requests(w: World, n: int, role: str) -> dict[tuple[str, str], Call]:
         # an unknown site: a 404 for those allowed, so the matrix solves nothing
         ("POST", "/api/v1/planning/sequence"): Call("/api/v1/planning/sequence", {
             "site_id": "mx-nowhere", "date": "2026-06-02", "time_limit": 1}),
+        ("GET", "/api/v1/predictions/durations"): Call("/api/v1/predictions/durations?service_id=svc-tka"),
+        ("GET", "/api/v1/predictions/demand"): Call(
+            "/api/v1/predictions/demand?site_id=site-h1&specialty=orthopedics&days=3"),
+        ("GET", "/api/v1/predictions/overbooking"): Call(
+            "/api/v1/predictions/overbooking?site_id=site-c1&date=2026-06-08"),
+        # the demo's policy is advisory: a 409 for those allowed, so the matrix opens no capacity
+        ("POST", "/api/v1/predictions/overbooking/apply"): Call(
+            "/api/v1/predictions/overbooking/apply", {"site_id": "site-c1", "date": "2026-06-08"}),
+        ("GET", "/api/v1/sites/{site_id}/overbooking-policy"): Call(
+            "/api/v1/sites/site-c1/overbooking-policy"),
+        # a stale version: a 409 for those allowed, so the matrix changes no policy
+        ("PUT", "/api/v1/sites/{site_id}/overbooking-policy"): Call(
+            "/api/v1/sites/site-c1/overbooking-policy",
+            {"mode": "executable", "reason": "access matrix", "expected_version": 99}),
+        ("GET", "/api/v1/bookings/{booking_id}/no-show-risk"): Call(f"/api/v1/bookings/{bk}/no-show-risk"),
         ("GET", "/api/v1/recoordination/runs"): Call("/api/v1/recoordination/runs?limit=5"),
         ("GET", "/api/v1/recoordination/runs/{event_id}"): Call("/api/v1/recoordination/runs/999999"),
         ("POST", "/api/v1/waitlist"): Call("/api/v1/waitlist", {

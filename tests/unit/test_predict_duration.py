@@ -23,7 +23,7 @@ def _history() -> list[CaseRecord]:
 
 
 def test_a_surgeon_with_few_cases_lands_near_the_procedure() -> None:
-    model = DurationModel.fit(_history() + _cases("dr_slow", 2, 160, 4), {"svc_knee": KNEE})
+    model = DurationModel.fit(_history() + _cases("dr_slow", 2, 160, 4))
     slow = model.estimate(KNEE, "dr_slow")
     procedure = model.estimate(KNEE)
     assert slow.surgeon_cases == 2
@@ -33,7 +33,7 @@ def test_a_surgeon_with_few_cases_lands_near_the_procedure() -> None:
 
 
 def test_a_surgeon_with_many_cases_lands_near_their_own_cases() -> None:
-    model = DurationModel.fit(_history() + _cases("dr_slow", 200, 160, 4), {"svc_knee": KNEE})
+    model = DurationModel.fit(_history() + _cases("dr_slow", 200, 160, 4))
     slow = model.estimate(KNEE, "dr_slow")
     assert slow.surgeon_weight > 0.8
     assert abs(slow.p50 - 160) < 15
@@ -41,7 +41,7 @@ def test_a_surgeon_with_many_cases_lands_near_their_own_cases() -> None:
 
 
 def test_p80_is_never_below_p50_and_the_spread_is_their_difference() -> None:
-    model = DurationModel.fit(_history() + _cases("dr_slow", 7, 160, 4, sigma=0.4), {"svc_knee": KNEE})
+    model = DurationModel.fit(_history() + _cases("dr_slow", 7, 160, 4, sigma=0.4))
     for surgeon in (None, "dr_a", "dr_slow", "dr_unknown"):
         e = model.estimate(KNEE, surgeon)
         assert e.p80 >= e.p50
@@ -49,16 +49,16 @@ def test_p80_is_never_below_p50_and_the_spread_is_their_difference() -> None:
 
 
 def test_without_history_the_card_is_the_estimate_and_says_so() -> None:
-    e = DurationModel.fit([], {"svc_knee": KNEE}).estimate(KNEE, "dr_a")
+    e = DurationModel.fit([]).estimate(KNEE, "dr_a")
     assert (e.p50, e.p80, e.spread, e.basis) == (120, 120, 0, "card")
     assert e.suggested_minutes == 120
 
 
-def test_the_suggestion_is_p80_rounded_up_to_the_slot_grid() -> None:
-    model = DurationModel.fit(_cases("dr_a", 60, 131, 5, sigma=0.05), {"svc_knee": KNEE})
+def test_the_suggestion_is_p80_rounded_up_to_five_minutes() -> None:
+    model = DurationModel.fit(_cases("dr_a", 60, 131, 5, sigma=0.05))
     e = model.estimate(KNEE, "dr_a")
-    assert e.suggested_minutes % KNEE.slot_minutes == 0
-    assert e.p80 <= e.suggested_minutes < e.p80 + KNEE.slot_minutes
+    assert e.suggested_minutes % 5 == 0
+    assert e.p80 <= e.suggested_minutes < e.p80 + 5
 
 
 def test_k_is_large_when_surgeons_do_not_differ_and_small_when_they_do() -> None:
@@ -72,9 +72,9 @@ def test_k_is_large_when_surgeons_do_not_differ_and_small_when_they_do() -> None
 
 
 def test_the_version_changes_with_the_history() -> None:
-    one = DurationModel.fit(_history(), {"svc_knee": KNEE}).version
-    assert one == DurationModel.fit(_history(), {"svc_knee": KNEE}).version
-    assert one != DurationModel.fit(_history()[1:], {"svc_knee": KNEE}).version
+    one = DurationModel.fit(_history()).version
+    assert one == DurationModel.fit(_history()).version
+    assert one != DurationModel.fit(_history()[1:]).version
 
 
 def test_weighted_quantile_reads_the_cumulative_weight() -> None:

@@ -24,6 +24,7 @@ from careflow.api.openapi import document
 from careflow.api.query_guard import QueryNames
 from careflow.api.rate_limit import RateLimit
 from careflow.api.routes import (
+    admission_plan,
     auth,
     beds,
     bookings,
@@ -41,6 +42,7 @@ from careflow.api.routes import (
     notifications,
     orchestration,
     planning,
+    predictions,
     referrals,
     staffing,
 )
@@ -138,6 +140,8 @@ def create_app(app: App | None = None, workflows: bool | None = None) -> FastAPI
     api.include_router(orchestration.router)
     api.include_router(referrals.router)
     api.include_router(planning.router)
+    api.include_router(admission_plan.router)
+    api.include_router(predictions.router)
     api.include_router(fhir_router)
 
     @api.get("/", include_in_schema=False)

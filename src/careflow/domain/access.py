@@ -140,9 +140,10 @@ def permissions_for_scopes(scopes: frozenset[str]) -> frozenset[str]:
                 allowed |= write | read
         if resource == "*" and access in ("write", "*"):
             allowed |= {P.RULE_WRITE, P.RULE_APPROVE, P.USER_MANAGE, P.EVENT_INGEST, P.BREAK_GLASS,
-                        P.EXCEPTION_READ, P.EXCEPTION_WORK, P.EXCEPTION_RAISE, P.BED_READ, P.BED_WRITE}
+                        P.EXCEPTION_READ, P.EXCEPTION_WORK, P.EXCEPTION_RAISE, P.BED_READ, P.BED_WRITE,
+                        P.PLAN_READ, P.PLAN_WRITE, P.PLAN_CONFIGURE, P.PREDICT_READ, P.PREDICT_CONFIGURE}
         elif resource == "*":
-            allowed |= {P.EXCEPTION_READ, P.BED_READ}
+            allowed |= {P.EXCEPTION_READ, P.BED_READ, P.PLAN_READ, P.PREDICT_READ}
     return frozenset(allowed)
 
 

@@ -18,7 +18,7 @@ near the procedure, one with many near their own cases. P50 and P80 are the mixt
 0.5 and 0.8 quantiles (the smallest minute value whose cumulative weight reaches q), so
 P80 ≥ P50 always.
 
-``suggested_minutes`` (what to book) is P80 rounded up to the service's slot grid: a
+``suggested_minutes`` (what to book) is P80 rounded up to whole ``ROUND_MINUTES``: a
 booking sized at P80 overruns one case in five.
 """
 
@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import math
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import accumulate
@@ -39,6 +39,7 @@ __all__ = ["DEFAULT_K", "CaseRecord", "DurationEstimate", "DurationModel", "weig
 DEFAULT_K = 10.0
 K_MIN, K_MAX = 1.0, 100.0
 MODEL_NAME = "duration-eb-1"
+ROUND_MINUTES = 5
 
 Weighted = Sequence[tuple[float, float]]  # (minutes, weight), sorted by minutes
 
@@ -128,7 +129,6 @@ class DurationModel:
     """Duration quantiles from completed cases, shrunk surgeon → procedure → card."""
 
     records: tuple[CaseRecord, ...]
-    cards: Mapping[str, Service]
     default_k: float = DEFAULT_K
     version: str = ""
     _by_pair: dict[tuple[str, str], list[float]] = field(default_factory=dict, repr=False)
@@ -137,14 +137,13 @@ class DurationModel:
     _cache: dict[tuple[str, str | None], DurationEstimate] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def fit(cls, records: Iterable[CaseRecord], cards: Mapping[str, Service],
-            default_k: float = DEFAULT_K) -> DurationModel:
+    def fit(cls, records: Iterable[CaseRecord], default_k: float = DEFAULT_K) -> DurationModel:
         """Index the cases (positive minutes only) and estimate k per procedure."""
         kept = tuple(sorted((r for r in records if r.minutes > 0 and math.isfinite(r.minutes)),
                             key=lambda r: (r.service_id, r.surgeon_id, r.minutes)))
         digest = hashlib.sha256(repr((default_k, [(r.service_id, r.surgeon_id, round(r.minutes, 3))
                                                   for r in kept])).encode()).hexdigest()[:12]
-        model = cls(kept, cards, default_k, f"{MODEL_NAME}:{digest}")
+        model = cls(kept, default_k, f"{MODEL_NAME}:{digest}")
         for r in kept:
             model._by_pair.setdefault((r.service_id, r.surgeon_id), []).append(r.minutes)
             model._by_service.setdefault(r.service_id, []).append(r.minutes)
@@ -184,8 +183,7 @@ class DurationModel:
         p50, p80 = weighted_quantile(mixture, 0.5), weighted_quantile(mixture, 0.8)
         weights = {"surgeon": z_s, "procedure": (1 - z_s) * z_p, "card": (1 - z_s) * (1 - z_p)}
         basis = max(weights, key=lambda b: weights[b])
-        step = service.slot_minutes
-        suggested = max(step, math.ceil(p80 / step) * step)
+        suggested = max(ROUND_MINUTES, math.ceil(p80 / ROUND_MINUTES - 1e-9) * ROUND_MINUTES)
         return DurationEstimate(sid, surgeon_id, round(p50, 1), round(p80, 1), service.duration_minutes,
                                 suggested, len(own), len(proc), round(z_s, 3), round(z_p, 3), round(k, 2),
                                 basis, self.version)

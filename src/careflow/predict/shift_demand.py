@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import time
 
+from careflow.domain.ids import ServiceId
 from careflow.domain.preference_cards import Service
 from careflow.predict.demand import DayForecast
 
@@ -77,12 +78,12 @@ def role_minutes(service: Service, minutes: float) -> dict[str, float]:
 
 
 def shift_demand(forecast: Sequence[DayForecast], mix: Mapping[str, float], shares: Mapping[str, float],
-                 services: Mapping[str, Service], minutes_of: Callable[[Service], float] | None = None,
+                 services: Mapping[ServiceId, Service], minutes_of: Callable[[Service], float] | None = None,
                  shifts: Sequence[Shift] = SHIFTS) -> list[ShiftDemand]:
     """Staff-hours per (day, shift, role) for a series' daily forecast (roles with no hours left out)."""
     per_case: dict[str, float] = {}
     for service_id, weight in mix.items():
-        service = services.get(service_id)
+        service = services.get(ServiceId(service_id))
         if service is None or weight <= 0:
             continue
         minutes = minutes_of(service) if minutes_of is not None else float(service.duration_minutes)
