@@ -37,6 +37,7 @@ from careflow.domain.sites import Site, distance_km
 from careflow.domain.stock import StockLevel
 from careflow.domain.timespans import Span, from_ts, intersect, normalize, to_ts
 from careflow.domain.violations import Violation, ViolationCode, hard
+from careflow.planning.assignment import Demand, Unit, assign
 from careflow.planning.feasibility import (
     Candidate,
     at_least,
@@ -527,23 +528,22 @@ def _wanted_clinicians(inp: SearchInputs) -> frozenset[ResourceId]:
     return patient.usual_clinicians | patient.preferences.clinicians | inp.request.preferred_clinicians
 
 
-ASSIGN_STEPS = 256  # units tried per slot before giving up on an assignment
-
-
 def _assign(inp: SearchInputs, plan: _SitePlan, slot: _Slot) -> list[tuple[Assignment, int]] | None:
     """Concrete units for every need at the slot's start: preferred people, then tightest fit.
 
-    A single unit fills one role of a case, never two; when the preferred choice for one
-    role leaves another role without anyone (the only privileged surgeon picked to assist),
-    the next choice is tried.
+    A single unit fills one role of a case, never two, and a pool lane one place; when the
+    preferred choice for one role leaves another role without anyone (the only privileged
+    surgeon picked to assist), ``assignment.assign`` searches for the best other choice.
     """
     t = slot.start
     wanted = _wanted_clinicians(inp)
     fits_by_need: list[list[Candidate]] = []
+    demands: list[Demand] = []
     for need in plan.needs:
         if need.role == "room":
             assert slot.room is not None
             fits_by_need.append([slot.room])
+            demands.append(Demand(1, (Unit(slot.room.resource_id),)))
             continue
         fits: list[tuple[int, int, Candidate]] = []
         for c in plan.units[need.role]:
@@ -558,53 +558,16 @@ def _assign(inp: SearchInputs, plan: _SitePlan, slot: _Slot) -> list[tuple[Assig
         if len(fits) < need.count:
             return None
         fits_by_need.append([c for _, _, c in fits])
-    chosen: list[tuple[Assignment, int]] = []
-    people: set[str] = set()
-    for need, ranked in zip(plan.needs, fits_by_need, strict=True):  # the preferred choices first
-        taken = 0
-        for unit in ranked:
-            if need.pool_role is None:
-                if unit.resource_id in people:
-                    continue
-                people.add(unit.resource_id)
-            chosen.append((Assignment(need.role, ResourceId(unit.resource_id)), unit.lane))
-            taken += 1
-            if taken == need.count:
-                break
-        if taken < need.count:
-            break
-    else:
-        return chosen
-    chosen, people = [], set()  # a role went short: search for another choice
-    steps = ASSIGN_STEPS
-
-    def fill(i: int, first: int, left: int) -> bool:
-        """Fill need ``i`` (``left`` units still, from its ``first`` fit on), then the rest."""
-        nonlocal steps
-        if i == len(plan.needs):
-            return True
-        need, fits = plan.needs[i], fits_by_need[i]
-        if left == 0:
-            return fill(i + 1, 0, plan.needs[i + 1].count if i + 1 < len(plan.needs) else 0)
         single = need.pool_role is None
-        for k in range(first, len(fits)):
-            c = fits[k]
-            if single and c.resource_id in people:
-                continue
-            steps -= 1
-            if steps < 0:
-                return False
-            chosen.append((Assignment(need.role, ResourceId(c.resource_id)), c.lane))
-            if single:
-                people.add(c.resource_id)
-            if fill(i, k + 1, left - 1):
-                return True
-            chosen.pop()
-            if single:
-                people.discard(c.resource_id)
-        return False
-
-    return chosen if fill(0, 0, plan.needs[0].count) else None
+        demands.append(Demand(need.count, tuple(
+            Unit(c.resource_id if single else f"{c.resource_id}#{c.lane}", miss == 0, slack)
+            for miss, slack, c in fits)))
+    assigned = assign(demands)
+    if assigned is None:
+        return None
+    return [(Assignment(need.role, ResourceId(fits[i].resource_id)), fits[i].lane)
+            for need, fits, picks in zip(plan.needs, fits_by_need, assigned.picks, strict=True)
+            for i in picks]
 
 
 class _Search:
