@@ -1,47 +1,82 @@
-"""Solve an IHTC-2024 instance: a greedy feasible start and a nurse-plan descent, within a time limit.
+"""Solve an IHTC-2024 instance within a time limit: a greedy feasible start, simulated annealing of
+the admissions, a nurse plan by annealing and descent, then CP-SAT large-neighbourhood search
+(``lns.py``) for the rest of the time.
 
-Deterministic for a seed as long as the time limit is not what stops the search.
+Every phase has a work budget derived from the time limit (annealing moves, CP-SAT deterministic
+seconds) and a wall-clock deadline as a safety stop. With one thread a seed repeats its plan as
+long as no deadline is what stops a phase; see ``lns.py`` for what more threads change. With
+``WITH_LNS`` the neighbourhood search's budget is generous, so on a 60 s limit its deadline
+usually ends it (the time is used; the plan then depends on the machine's speed). Time limits
+under ``LNS_MIN_SECONDS`` skip the CP-SAT phase.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from dataclasses import dataclass
 
 from careflow.planning.ihtc.compact import compact
 from careflow.planning.ihtc.construct import construct_admissions
 from careflow.planning.ihtc.instance import Instance
+from careflow.planning.ihtc.lns import Budget, improve
 from careflow.planning.ihtc.local import improve_admissions
 from careflow.planning.ihtc.nurses import assign_nurses
-from careflow.planning.ihtc.solution import Admission, NurseAssignment, Solution
+from careflow.planning.ihtc.solution import Solution
+from careflow.planning.ihtc.ward import Roster, fill_empty_cells, to_solution
 
-__all__ = ["MOVES_PER_SECOND", "NURSE_MOVES_PER_SECOND", "solve"]
+__all__ = ["CALL_WORK", "LNS_MIN_SECONDS", "SHORT", "WITH_LNS", "Schedule", "solve"]
 
-# Annealing moves per second of time limit: a work budget, not a clock, so a seed repeats its plan.
-MOVES_PER_SECOND = 25000
-NURSE_MOVES_PER_SECOND = 40000
+_log = logging.getLogger(__name__)
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """How a time limit is shared: phases end at these shares of it; annealing moves and CP-SAT
+    deterministic seconds per second of limit (work budgets, not clocks, so a seed repeats its plan)."""
+
+    construct: float
+    anneal: float
+    nurses: float
+    moves_per_second: int
+    nurse_moves_per_second: int
+    lns_work_per_second: float
+
+
+# Below LNS_MIN_SECONDS building CP-SAT models does not pay: greedy, annealing and descent only.
+LNS_MIN_SECONDS = 5.0
+SHORT = Schedule(construct=0.3, anneal=0.75, nurses=0.9, moves_per_second=25000,
+                 nurse_moves_per_second=40000, lns_work_per_second=0.0)
+WITH_LNS = Schedule(construct=0.2, anneal=0.4, nurses=0.5, moves_per_second=10000,
+                    nurse_moves_per_second=20000, lns_work_per_second=0.5)
+# Deterministic seconds per CP-SAT call: small neighbourhoods, many calls.
+CALL_WORK = 0.25
+
+
+def _reserve(time_limit: float) -> float:
+    """Seconds kept back at the end for writing the solution out."""
+    return min(1.0, max(0.05, 0.03 * time_limit))
 
 
 def solve(instance: Instance, time_limit: float, seed: int = 0, threads: int = 1) -> Solution:
-    """A solution of ``instance`` within ``time_limit`` seconds (wall clock), ``threads`` workers."""
-    del threads  # the annealing is single-threaded; CP-SAT neighbourhoods will use the workers
+    """A solution of ``instance`` within ``time_limit`` seconds (wall clock), ``threads`` CP-SAT workers."""
     start = time.monotonic()
     budget = max(0.0, time_limit)
+    plan = SHORT if budget < LNS_MIN_SECONDS else WITH_LNS
     c = compact(instance)
-    plan = construct_admissions(c, seed, start + budget * 0.3)
-    moves = int(min(budget, 600.0) * MOVES_PER_SECOND)
-    admitted = improve_admissions(c, plan.admissions, seed, moves, start + budget * 0.75)
-    nurse_moves = int(min(budget, 600.0) * NURSE_MOVES_PER_SECOND)
-    nurses = assign_nurses(c, admitted, start + budget * 0.9, seed, nurse_moves)
-    admissions = tuple(
-        Admission(p.id, a.day, instance.rooms[a.room].id, instance.operating_theaters[a.theater].id)
-        for p, a in zip(instance.patients, admitted, strict=True) if a is not None)
-    spd = instance.shifts_per_day
-    rooms: dict[tuple[int, int], list[str]] = {}
-    for g, row in enumerate(nurses.nurse):
-        for r, n in enumerate(row):
-            if n >= 0:
-                rooms.setdefault((n, g), []).append(instance.rooms[r].id)
-    assignments = tuple(
-        NurseAssignment(instance.nurses[n].id, g // spd, instance.shift_types[g % spd], tuple(ids))
-        for (n, g), ids in sorted(rooms.items()))
-    return Solution(admissions, assignments)
+    built = construct_admissions(c, seed, start + budget * plan.construct)
+    capped = min(budget, 600.0)
+    admitted = improve_admissions(c, built.admissions, seed, int(capped * plan.moves_per_second),
+                                  start + budget * plan.anneal)
+    nurse_moves = int(capped * plan.nurse_moves_per_second)
+    nurses = assign_nurses(c, admitted, start + budget * plan.nurses, seed, nurse_moves)
+    roster = Roster(admitted, nurses.nurse)
+    if plan.lns_work_per_second > 0:
+        fill_empty_cells(c, roster)
+        lns = Budget(work=capped * plan.lns_work_per_second, deadline=start + budget - _reserve(budget),
+                     call=CALL_WORK, threads=max(1, threads), seed=seed)
+        outcome = improve(c, roster, lns)
+        _log.debug("ihtc lns: cost %d, %d hard, %d calls, %d improvements %s, work %.2f, clock stopped: %s",
+                   outcome.cost, outcome.violations, outcome.calls, outcome.improvements, outcome.by_kind,
+                   outcome.work, outcome.clock_stopped)
+        roster = outcome.roster
+    return to_solution(c, roster)

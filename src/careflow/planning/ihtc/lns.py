@@ -1,0 +1,174 @@
+"""Large-neighbourhood search with CP-SAT: free part of the plan, re-optimize it exactly, keep it
+when the official cost goes down.
+
+Neighbourhoods (``neighbourhoods.py``) free patients (a window of days, a few rooms, one
+surgeon's cases, with left-out patients who could fit) or nurse room-shifts (a window of shifts,
+a few rooms over the horizon, a few nurses' shifts). Each is a CP-SAT model
+(``admit_model.py``, ``nurse_model.py``) hinted with the current plan, so it never returns
+anything worse; a changed plan is scored with ``score.py`` and kept only with no more hard
+violations and a lower total. The search adapts the neighbourhood size (grow when CP-SAT proves
+optimality, shrink when it runs out of work) and favours the kinds that have been paying.
+
+Determinism: every CP-SAT call gets ``random_seed`` from the seed and the call's number, and a
+deterministic limit (``max_deterministic_time``); the whole search stops when the deterministic
+time spent (plus a count of model variables for building them) reaches ``work``. With one thread
+the result depends only on (seed, work): the wall clock matters only when it runs out first
+(``deadline``), which cuts the search wherever it is; each call also has a wall-clock cap so it
+cannot overrun the deadline. With more than one thread CP-SAT's workers race, so a call can
+return a different (equally hinted, never worse) solution from run to run and the search may
+take another path.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ortools.sat.python import cp_model
+
+from careflow.planning.ihtc.admit_model import build_admission_model
+from careflow.planning.ihtc.compact import Compact
+from careflow.planning.ihtc.neighbourhoods import (
+    ADMISSION_KINDS,
+    NURSE_KINDS,
+    admission_neighbourhood,
+    nurse_neighbourhood,
+)
+from careflow.planning.ihtc.nurse_model import build_nurse_model, cells_of
+from careflow.planning.ihtc.score import score
+from careflow.planning.ihtc.ward import Roster, Ward, to_solution
+
+__all__ = ["BUILD_WORK_PER_VARIABLE", "WALL_PER_WORK", "Budget", "Outcome", "evaluate", "improve"]
+
+# Deterministic seconds charged per model variable, for the Python time spent building it.
+BUILD_WORK_PER_VARIABLE = 2e-5
+# Wall-clock seconds one CP-SAT call may take per deterministic second of its limit.
+WALL_PER_WORK = 6.0
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """How long the search may run: ``work`` deterministic seconds in all, ``call`` per CP-SAT
+    call, and never past ``deadline`` (``time.monotonic()``)."""
+
+    work: float
+    deadline: float
+    call: float = 1.0
+    threads: int = 1
+    seed: int = 0
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The best plan found, its exact cost and hard violations, and what the search did."""
+
+    roster: Roster
+    cost: int
+    violations: int
+    calls: int = 0
+    improvements: int = 0
+    work: float = 0.0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    clock_stopped: bool = False  # the wall clock, not the work budget, cut a call or the search
+
+
+def evaluate(c: Compact, roster: Roster) -> tuple[int, int]:
+    """Hard violations and total cost of ``roster`` by the official rules."""
+    result = score(c.instance, to_solution(c, roster))
+    return sum(result["violations"].values()), result["total_cost"]
+
+
+def _solver(budget: Budget, call: int, remaining: float) -> cp_model.CpSolver:
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = budget.threads
+    solver.parameters.random_seed = (budget.seed * 7919 + call) % (2**31 - 1)
+    solver.parameters.max_deterministic_time = budget.call
+    # CP-SAT's deterministic time runs 2-15 times slower than the wall clock on these models (more
+    # under load), so a wall cap of a few times the deterministic limit keeps one call from eating
+    # the search; it only bites on a slow or loaded machine.
+    solver.parameters.max_time_in_seconds = max(0.01, min(remaining, WALL_PER_WORK * budget.call))
+    return solver
+
+
+class _Sizes:
+    """Per kind, the neighbourhood size (model variables wanted) and a weight for picking it."""
+
+    def __init__(self, kinds: tuple[str, ...], size: float) -> None:
+        self.size = dict.fromkeys(kinds, size)
+        self.weight = dict.fromkeys(kinds, 1.0)
+
+    def pick(self, rng: random.Random) -> str:
+        kinds = sorted(self.weight)
+        return rng.choices(kinds, weights=[self.weight[k] for k in kinds])[0]
+
+    def learn(self, kind: str, optimal: bool, gained: bool) -> None:
+        self.size[kind] = min(40000.0, max(200.0, self.size[kind] * (1.15 if optimal else 0.85)))
+        self.weight[kind] = max(0.1, 0.9 * self.weight[kind] + (0.5 if gained else 0.0))
+
+
+def improve(c: Compact, roster: Roster, budget: Budget, log: Callable[[str], None] | None = None) -> Outcome:
+    """The best plan the neighbourhood search finds from ``roster`` (every room-shift some nurse
+    works already has a nurse) within ``budget``; ``log`` gets one line per CP-SAT call."""
+    rng = random.Random(budget.seed)
+    violations, cost = evaluate(c, roster)
+    best = Outcome(roster.copy(), cost, violations)
+    sizes = _Sizes(ADMISSION_KINDS + NURSE_KINDS, 800.0)
+    cells = cells_of(c, best.roster.admissions)
+    build_seconds = 0.05
+    while best.work < budget.work:
+        remaining = budget.deadline - time.monotonic()
+        if remaining < 2 * build_seconds + 0.02:
+            best.clock_stopped = True
+            break
+        kind = sizes.pick(rng)
+        started = time.monotonic()
+        plan = best.roster.copy()
+        if kind in ADMISSION_KINDS:
+            freed = admission_neighbourhood(c, plan, kind, sizes.size[kind], rng)
+            if not freed.patients:
+                sizes.learn(kind, True, False)
+                continue
+            ward = Ward.of(c, plan, frozenset(freed.patients))
+            am = build_admission_model(c, ward, freed, [(i, plan.admissions[i]) for i in freed.patients])
+            model, variables = am.model, len(am.x) + len(am.y)
+        else:
+            free, nurses = nurse_neighbourhood(c, plan, cells, kind, sizes.size[kind], rng)
+            nm = build_nurse_model(c, plan.admissions, cells, plan.nurse, free, nurses)
+            model, variables = nm.model, len(nm.b)
+        build_seconds = max(0.02, 0.5 * build_seconds + 0.5 * (time.monotonic() - started))
+        solver = _solver(budget, best.calls, budget.deadline - time.monotonic() - build_seconds)
+        status = solver.solve(model)
+        best.clock_stopped |= solver.wall_time >= solver.parameters.max_time_in_seconds * 0.99
+        best.calls += 1
+        best.work += solver.deterministic_time + variables * BUILD_WORK_PER_VARIABLE
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            sizes.learn(kind, False, False)
+            continue
+        changed = False
+        if kind in ADMISSION_KINDS:
+            for i, a in am.placements(solver.boolean_value).items():
+                changed = changed or plan.admissions[i] != a
+                plan.admissions[i] = a
+        else:
+            for (g, r), n in nm.assignment(solver.boolean_value).items():
+                changed = changed or plan.nurse[g][r] != n
+                plan.nurse[g][r] = n
+        gained = False
+        if changed:
+            hard, total = evaluate(c, plan)
+            if (hard, total) < (best.violations, best.cost):
+                best.roster, best.violations, best.cost = plan, hard, total
+                best.improvements += 1
+                best.by_kind[kind] = best.by_kind.get(kind, 0) + 1
+                gained = True
+                if kind in ADMISSION_KINDS:
+                    cells = cells_of(c, plan.admissions)
+        sizes.learn(kind, status == cp_model.OPTIMAL, gained)
+        if log is not None:
+            log(f"{best.calls} {kind} size={sizes.size[kind]:.0f} vars={variables} "
+                f"{solver.status_name(status)} "
+                f"build={time.monotonic() - started - solver.wall_time:.2f}s solve={solver.wall_time:.2f}s "
+                f"dtime={solver.deterministic_time:.2f} cost={best.cost}")
+    return best
