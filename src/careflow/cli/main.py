@@ -15,6 +15,7 @@ from careflow.cli.exceptions import exceptions_app
 from careflow.cli.ihtc import ihtc_app
 from careflow.cli.orchestration import events_app, recoordination_app, waitlist_app
 from careflow.cli.planning import plan_app
+from careflow.cli.predict import predict_app
 from careflow.cli.referrals import referrals_app
 from careflow.cli.staffing import staffing_app
 from careflow.cli.workers import reuse_port_supported, run_workers
@@ -45,6 +46,7 @@ app.add_typer(beds_app, name="beds")
 app.add_typer(cases_app, name="cases")
 app.add_typer(ihtc_app, name="ihtc")
 app.add_typer(referrals_app, name="referrals")
+app.add_typer(predict_app, name="predict")
 app.add_typer(plan_app, name="plan")
 
 
