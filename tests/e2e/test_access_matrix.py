@@ -130,6 +130,8 @@ ORACLE: dict[tuple[str, str], Need] = {
     ("POST", "/api/v1/staffing/reallocation/apply"): P.MASTER_WRITE,
     # day-of-surgery sequencing (applying it needs plan.write as well, checked in the route)
     ("POST", "/api/v1/planning/sequence"): P.PLAN_READ,
+    # the admission and surgical plan (a proposal)
+    ("POST", "/api/v1/planning/admission-plan"): P.PLAN_READ,
     # predictions: advice, explained; the policy that makes overbooking executable
     ("GET", "/api/v1/predictions/durations"): P.PREDICT_READ,
     ("GET", "/api/v1/predictions/demand"): P.PREDICT_READ,
@@ -183,6 +185,9 @@ for _coll, _item, _read, _write in (
 # a site's overbooking policy (after the management items: their templates are looked up by prefix)
 ORACLE.update({("GET", "/api/v1/sites/{site_id}/overbooking-policy"): P.PREDICT_READ,
                ("PUT", "/api/v1/sites/{site_id}/overbooking-policy"): P.PREDICT_CONFIGURE})
+# a site's planning weights (after the management items: their templates are looked up by prefix)
+ORACLE.update({("GET", "/api/v1/sites/{site_id}/planning-weights"): P.PLAN_READ,
+               ("PUT", "/api/v1/sites/{site_id}/planning-weights"): P.PLAN_CONFIGURE})
 _AV = "/api/v1/resources/{resource_id}/availability"
 ORACLE.update({("GET", _AV): P.MASTER_READ, ("PUT", _AV): P.MASTER_WRITE})
 for _part in ("blocks", "exceptions"):
@@ -434,6 +439,13 @@ def _requests(w: World, n: int, role: str) -> dict[tuple[str, str], Call]:
         # an unknown site: a 404 for those allowed, so the matrix solves nothing
         ("POST", "/api/v1/planning/sequence"): Call("/api/v1/planning/sequence", {
             "site_id": "mx-nowhere", "date": "2026-06-02", "time_limit": 1}),
+        ("POST", "/api/v1/planning/admission-plan"): Call("/api/v1/planning/admission-plan", {
+            "site_id": "mx-nowhere", "start": "2026-06-02", "days": 1, "time_limit": 1}),
+        ("GET", "/api/v1/sites/{site_id}/planning-weights"): Call("/api/v1/sites/site-h1/planning-weights"),
+        # a stale version: a 409 for those allowed, so the matrix changes no weights
+        ("PUT", "/api/v1/sites/{site_id}/planning-weights"): Call(
+            "/api/v1/sites/site-h1/planning-weights",
+            {"weights": {"PatientDelay": 5}, "reason": "access matrix", "expected_version": 99}),
         ("GET", "/api/v1/predictions/durations"): Call("/api/v1/predictions/durations?service_id=svc-tka"),
         ("GET", "/api/v1/predictions/demand"): Call(
             "/api/v1/predictions/demand?site_id=site-h1&specialty=orthopedics&days=3"),
