@@ -25,7 +25,6 @@ from careflow.api.query_guard import QueryNames
 from careflow.api.rate_limit import RateLimit
 from careflow.api.routes import (
     admission_plan,
-    admission_plan,
     auth,
     beds,
     bookings,
@@ -141,7 +140,6 @@ def create_app(app: App | None = None, workflows: bool | None = None) -> FastAPI
     api.include_router(orchestration.router)
     api.include_router(referrals.router)
     api.include_router(planning.router)
-    api.include_router(admission_plan.router)
     api.include_router(admission_plan.router)
     api.include_router(predictions.router)
     api.include_router(fhir_router)
