@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
+from tests.factories import CASE_DAY, MAIN, block, consult, local, option, patient
+from tests.fakes import FakeUnitOfWorkFactory, FixedClock
 
-from careflow.domain.errors import InvalidRequest
+from careflow.domain.access import SYSTEM, Actor
+from careflow.domain.calendars import ExceptionKind
+from careflow.domain.commands import BookOption
+from careflow.domain.errors import Conflict, InvalidRequest, PermissionDenied
+from careflow.domain.health_system import HealthSystem
+from careflow.domain.resources import Resource
+from careflow.predict.fake import FakeNoShowPredictor
 from careflow.predict.overbooking import (
     BookedPatient,
     OverbookingPolicy,
@@ -15,6 +24,16 @@ from careflow.predict.overbooking import (
     advise,
     overflow_probability,
 )
+from careflow.services.booking import BookingDeps, book_option
+from careflow.services.catalogs import CatalogCache
+from careflow.services.ports import Versioned
+from careflow.services.predictions import (
+    PredictionDeps,
+    apply_overbooking,
+    overbooking_advice,
+    set_overbooking_policy,
+)
+from careflow.services.site_settings import SiteSetting
 
 SESSION = Session("dr_a", "site_main", "2026-06-03", datetime(2026, 6, 3, 13, tzinfo=UTC),
                   datetime(2026, 6, 3, 17, tzinfo=UTC), capacity=10)
@@ -101,3 +120,96 @@ def test_a_bad_policy_is_refused_naming_the_field(value: dict[str, object]) -> N
 def test_a_policy_survives_its_stored_form() -> None:
     policy = OverbookingPolicy("executable", 3, 0.05, frozenset({"dr_b", "dr_a"}))
     assert OverbookingPolicy.of(policy.to_value()) == policy
+
+
+# --- advisory and executable, through the use cases over the fake stores ----------------
+
+
+class _Settings:
+    """Site settings in memory (the SQL store's contract: optimistic on version)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], SiteSetting] = {}
+
+    def get(self, site_id: str, name: str, *, lock: bool = False) -> SiteSetting | None:
+        return self.rows.get((site_id, name))
+
+    def named(self, name: str) -> list[SiteSetting]:
+        return [s for (_, n), s in sorted(self.rows.items()) if n == name]
+
+    def put(self, setting: SiteSetting, expected_version: int | None) -> None:
+        self.rows[(setting.site_id, setting.name)] = setting
+
+
+class _Admin:
+    """The two admin-store calls applying overbooking makes, over the fake state."""
+
+    def __init__(self, uow: Any) -> None:
+        self.state = uow.state
+
+    def get(self, kind: str, key: tuple[str, ...], *, lock: bool = False) -> Versioned | None:
+        found = self.state.of(Resource).get(key[0])
+        return Versioned(found, "") if found is not None else None
+
+    def update(self, kind: str, item: Resource) -> Versioned:
+        self.state.of(Resource)[item.id] = item
+        return Versioned(item, "")
+
+    def bump_version(self) -> int:
+        self.state.version += 1
+        return int(self.state.version)
+
+
+@pytest.fixture
+def session_deps(system: HealthSystem, clock: FixedClock) -> tuple[BookingDeps, PredictionDeps]:
+    """dr_bone seeing four 30-minute consults from 13:00 to 15:00, all booked three weeks ahead."""
+    bone = next(r for r in system.resources if r.id == "dr_bone")
+    system.resources[system.resources.index(bone)] = replace(
+        bone, availability=replace(bone.availability, blocks=(block("13:00", "15:00"),)))
+    system.patients.extend([patient("pt_4"), patient("pt_5")])
+    store = FakeUnitOfWorkFactory.of(system)
+    booking = BookingDeps(store, CatalogCache(), clock)
+    settings = _Settings()
+    deps = PredictionDeps(store, booking.catalogs, clock, lambda uow: settings, noshow=FakeNoShowPredictor(),
+                          admin=_Admin)  # type: ignore[arg-type]
+    now = clock()
+    clock.set(now - timedelta(days=20))
+    for who, hhmm in (("pt_1", "13:00"), ("pt_2", "13:30"), ("pt_4", "14:00"), ("pt_5", "14:30")):
+        book_option(BookOption(option(consult(), local(CASE_DAY, hhmm), patient_id=who), SYSTEM), booking)
+    clock.set(now)
+    return booking, deps
+
+
+def _extra_lanes(booking: BookingDeps) -> list[int | None]:
+    with booking.uow() as uow:
+        bone = uow.master.load_catalog().resource("dr_bone")
+    return [e.capacity_delta for e in bone.availability.exceptions if e.kind is ExceptionKind.EXTRA]
+
+
+def test_advisory_advice_is_shown_and_never_applied(session_deps: tuple[BookingDeps, PredictionDeps]) -> None:
+    booking, deps = session_deps
+    set_overbooking_policy(deps, SYSTEM, MAIN, {"risk_tolerance": 0.5}, "clinic committee")
+    [advice] = overbooking_advice(deps, SYSTEM, MAIN, date.fromisoformat(CASE_DAY)).advice
+    assert (advice.mode, advice.session.capacity, advice.booked) == ("advisory", 4, 4)
+    assert advice.extra == 1
+    with pytest.raises(Conflict, match="advisory"):
+        apply_overbooking(deps, SYSTEM, MAIN, date.fromisoformat(CASE_DAY))
+    assert _extra_lanes(booking) == []
+
+
+def test_executable_advice_is_applied_as_extra_lanes_on_the_clinician(
+        session_deps: tuple[BookingDeps, PredictionDeps]) -> None:
+    booking, deps = session_deps
+    set_overbooking_policy(deps, SYSTEM, MAIN, {"mode": "executable", "risk_tolerance": 0.5}, "pilot")
+    [applied] = apply_overbooking(deps, SYSTEM, MAIN, date.fromisoformat(CASE_DAY))
+    assert (applied.clinician_id, applied.lanes_before, applied.lanes) == ("dr_bone", 0, 1)
+    assert _extra_lanes(booking) == [1]
+    assert apply_overbooking(deps, SYSTEM, MAIN, date.fromisoformat(CASE_DAY)) == []  # already applied
+
+
+def test_changing_the_policy_needs_predict_configure(
+        session_deps: tuple[BookingDeps, PredictionDeps]) -> None:
+    _, deps = session_deps
+    scheduler = Actor("s", frozenset({"scheduler"}))
+    with pytest.raises(PermissionDenied):
+        set_overbooking_policy(deps, scheduler, MAIN, {"mode": "executable"}, "mine")
