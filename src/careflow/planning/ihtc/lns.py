@@ -51,13 +51,15 @@ WALL_PER_WORK = 6.0
 @dataclass(frozen=True, slots=True)
 class Budget:
     """How long the search may run: ``work`` deterministic seconds in all, ``call`` per CP-SAT
-    call, and never past ``deadline`` (``time.monotonic()``)."""
+    call (and at most ``wall_per_work * call`` wall-clock seconds), never past ``deadline``
+    (``time.monotonic()``)."""
 
     work: float
     deadline: float
     call: float = 1.0
     threads: int = 1
     seed: int = 0
+    wall_per_work: float = WALL_PER_WORK  # a call's wall-clock cap per deterministic second
 
 
 @dataclass(slots=True)
@@ -88,7 +90,7 @@ def _solver(budget: Budget, call: int, remaining: float) -> cp_model.CpSolver:
     # CP-SAT's deterministic time runs 2-15 times slower than the wall clock on these models (more
     # under load), so a wall cap of a few times the deterministic limit keeps one call from eating
     # the search; it only bites on a slow or loaded machine.
-    solver.parameters.max_time_in_seconds = max(0.01, min(remaining, WALL_PER_WORK * budget.call))
+    solver.parameters.max_time_in_seconds = max(0.01, min(remaining, budget.wall_per_work * budget.call))
     return solver
 
 
