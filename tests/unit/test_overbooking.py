@@ -213,3 +213,16 @@ def test_changing_the_policy_needs_predict_configure(
     scheduler = Actor("s", frozenset({"scheduler"}))
     with pytest.raises(PermissionDenied):
         set_overbooking_policy(deps, scheduler, MAIN, {"mode": "executable"}, "mine")
+
+
+def test_only_the_likeliest_no_shows_are_explained() -> None:
+    from careflow.predict.overbooking import score_patients
+    from careflow.predict.ports import AppointmentFacts
+
+    facts = {f"bk_{i}": AppointmentFacts(lead_days=i * 5, weekday=1, hour_booked=9, reminder_sent=False,
+                                         age=40, area="") for i in range(6)}
+    scored = {b.booking_id: b for b in score_patients(FakeNoShowPredictor(), facts)}
+    explained = sorted(b for b, s in scored.items() if s.reasons)
+    assert len(scored) == 6 and len(explained) == 3
+    assert min(scored[b].no_show for b in explained) >= max(s.no_show for b, s in scored.items()
+                                                          if b not in explained)

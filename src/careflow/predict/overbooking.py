@@ -24,9 +24,10 @@ from datetime import datetime
 from typing import Any
 
 from careflow.domain.errors import InvalidRequest
+from careflow.predict.ports import AppointmentFacts, NoShowPredictor
 
 __all__ = ["MAX_PER_SESSION_LIMIT", "MODES", "BookedPatient", "OverbookingAdvice", "OverbookingPolicy",
-           "Session", "advise", "overflow_probability"]
+           "Session", "advise", "overflow_probability", "score_patients"]
 
 MODES = ("advisory", "executable")
 MAX_PER_SESSION_LIMIT = 20
@@ -132,6 +133,15 @@ class OverbookingAdvice:
                 f"{self.overflow_risk:.0%}; bound by {caps.get(self.bound, self.bound)}")
         notes = "".join(f"; {n}" for n in self.notes)
         return text + (f"; most likely no-shows: {who}" if who else "") + notes
+
+
+def score_patients(predictor: NoShowPredictor, facts: Mapping[str, AppointmentFacts]) -> list[BookedPatient]:
+    """Each booking's no-show probability; the predictor's reasons only for the ``DRIVERS``
+    most likely no-shows (the ones an explanation names), which keeps a session cheap."""
+    risks = {booking_id: predictor.probability(f) for booking_id, f in facts.items()}
+    top = set(sorted(risks, key=lambda b: (-risks[b], b))[:DRIVERS])
+    return [BookedPatient(b, round(p, 4), tuple((n, round(v, 4)) for n, v in predictor.explain(facts[b])[:3])
+                          if b in top else ()) for b, p in sorted(risks.items())]
 
 
 def _poisson_binomial(probabilities: Sequence[float]) -> list[float]:

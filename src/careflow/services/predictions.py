@@ -48,8 +48,8 @@ from careflow.predict.history import (
     service_mix,
     shift_shares,
 )
-from careflow.predict.overbooking import BookedPatient, OverbookingAdvice, OverbookingPolicy, Session, advise
-from careflow.predict.ports import NoShowPredictor
+from careflow.predict.overbooking import OverbookingAdvice, OverbookingPolicy, Session, advise, score_patients
+from careflow.predict.ports import AppointmentFacts, NoShowPredictor
 from careflow.predict.shift_demand import SHIFTS, ShiftDemand, shift_demand
 from careflow.services.catalogs import CatalogCache
 from careflow.services.ports import (
@@ -288,14 +288,11 @@ def _predictor(deps: PredictionDeps, uow: UnitOfWork, site_id: str,
     return rate, rate.declines
 
 
-def _score(uow: UnitOfWork, catalog: Catalog, predictor: NoShowPredictor,
-           booking: Booking) -> BookedPatient:
+def _facts(uow: UnitOfWork, catalog: Catalog, booking: Booking) -> AppointmentFacts:
     patient = uow.master.patient(booking.patient_id)
     others = _all(uow, BookingFilter(patient_id=PatientId(booking.patient_id)))
-    facts = facts_of(booking, patient.birth_date if patient else None, catalog.sites[booking.site_id].zone,
-                     others)
-    return BookedPatient(booking.id, round(predictor.probability(facts), 4),
-                         tuple((n, round(v, 4)) for n, v in predictor.explain(facts)[:3]))
+    return facts_of(booking, patient.birth_date if patient else None, catalog.sites[booking.site_id].zone,
+                    others)
 
 
 def no_show_risk(deps: PredictionDeps, actor: Actor, booking_id: str) -> NoShowRisk:
@@ -308,7 +305,7 @@ def no_show_risk(deps: PredictionDeps, actor: Actor, booking_id: str) -> NoShowR
             raise NotFound("booking", booking_id)
         catalog = deps.catalogs.get(uow)
         predictor, declined = _predictor(deps, uow, booking.site_id, deps.clock())
-        scored = _score(uow, catalog, predictor, booking)
+        [scored] = score_patients(predictor, {booking.id: _facts(uow, catalog, booking)})
     return NoShowRisk(booking.id, scored.no_show, list(scored.reasons), predictor.version, declined or "")
 
 
@@ -376,8 +373,8 @@ def overbooking_advice(deps: PredictionDeps, actor: Actor, site_id: str, day: da
         if abs((day - now.date()).days) > 366:
             raise InvalidRequest("date must be within a year of today", "date")
         predictor, declined = _predictor(deps, uow, site_id, now)
-        advice = [advise(session, [_score(uow, catalog, predictor, b) for b in booked], policy,
-                         predictor.version, declined)
+        advice = [advise(session, score_patients(predictor, {b.id: _facts(uow, catalog, b) for b in booked}),
+                         policy, predictor.version, declined)
                   for session, booked in _sessions(uow, catalog, site_id, day)]
     return OverbookingReport(site_id, day, policy, setting.version if setting else 0, predictor.version,
                              declined, advice)
