@@ -13,6 +13,7 @@ from careflow.cli.cases import cases_app
 from careflow.cli.common import AsJson, Db, console, database, emit, fail, settings_for
 from careflow.cli.exceptions import exceptions_app
 from careflow.cli.ihtc import ihtc_app
+from careflow.cli.noshow import noshow_app
 from careflow.cli.orchestration import events_app, recoordination_app, waitlist_app
 from careflow.cli.planning import plan_app
 from careflow.cli.predict import predict_app
@@ -48,6 +49,7 @@ app.add_typer(ihtc_app, name="ihtc")
 app.add_typer(referrals_app, name="referrals")
 app.add_typer(predict_app, name="predict")
 app.add_typer(plan_app, name="plan")
+app.add_typer(noshow_app, name="noshow")
 
 
 @app.command()
