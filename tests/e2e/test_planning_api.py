@@ -3,13 +3,24 @@ Tuesday 2 June (the clock stands at 06:00 New York time on Monday 1 June)."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
+from careflow import demo
+from careflow.adapters.db.engine import make_engine
+from careflow.adapters.db.loader import load_health_system
+from careflow.adapters.db.migrator import migrate
 from careflow.adapters.db.tables import audit_log
 from careflow.bootstrap import App
+from careflow.cli.main import app as cli_app
+from careflow.domain.resources import ResourceKind
 from tests.auth import auth_headers
 
 DAY = "2026-06-02"
@@ -67,3 +78,29 @@ def test_bad_input_is_a_problem_and_writes_nothing(client: TestClient, app: App)
         assert resp.status_code == status, resp.text
         assert resp.headers["content-type"].startswith("application/problem+json")
     assert _audits(app, "plan.sequence") == 0
+
+
+def test_the_command_line_prints_the_plan_as_json_and_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
+    """The CLI runs on the real clock: the tiny demo anchored today, its first day with cases
+    in site-h1's operating rooms at least two days ahead (beyond the surgeries' notice)."""
+    hs = demo.build("tiny", seed=7)
+    url = f"sqlite:///{tmp_path / 'careflow.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    load_health_system(engine, hs, replace=True)
+    engine.dispose()
+    ors = {r.id for r in hs.resources if r.kind is ResourceKind.ROOM and r.room.room_type == "operating"}
+    zone = ZoneInfo("America/New_York")
+    soon = datetime.now(zone).date() + timedelta(days=2)
+    days = sorted(b.start.astimezone(zone).date() for b in hs.bookings if b.site_id == "site-h1"
+                  and b.active and any(a.role == "room" and a.resource_id in ors for a in b.allocations))
+    day = next(d for d in days if d >= soon)
+    runner = CliRunner()
+    done = runner.invoke(cli_app, ["plan", "sequence", "--site", "site-h1", "--date", day.isoformat(),
+                                    "--json", "--time-limit", "5", "--db", url])
+    assert done.exit_code == 0, done.stderr
+    plan = json.loads(done.stdout)
+    assert plan["status"] in ("optimal", "feasible") and plan["date"] == day.isoformat()
+    assert len(plan["cases"]) == days.count(day)
+    bad = runner.invoke(cli_app, ["plan", "sequence", "--site", "site-h1", "--date", "tuesday", "--db", url])
+    assert bad.exit_code == 2 and "--date" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
