@@ -81,6 +81,10 @@ def sequence_(
     seed: Annotated[int, typer.Option("--seed", help="the solver's random seed")] = 0,
     allow_room_change: Annotated[bool, typer.Option("--allow-room-change",
                                                     help="cases may move to another room that fits")] = False,
+    overtime: Annotated[int, typer.Option("--overtime-allowance",
+                                          help="minutes a room may run past its close, penalized")] = 0,
+    ratio: Annotated[int, typer.Option("--anesthesia-ratio",
+                                       help="rooms one anesthesiologist may cover at once")] = 1,
     apply: Annotated[bool, typer.Option("--apply", help="re-time the bookings as proposed")] = False,
     reason: Annotated[str, typer.Option("--reason", help="why (required with --apply)")] = "",
     db: Db = None,
@@ -94,10 +98,15 @@ def sequence_(
     when = _day(day)
     if not 0 < time_limit <= use.MAX_TIME_LIMIT:
         fail(f"--time-limit: must be more than 0 and at most {use.MAX_TIME_LIMIT:g} seconds")
+    if not 0 <= overtime <= 240:
+        fail("--overtime-allowance: must be from 0 to 240 minutes")
+    if not 1 <= ratio <= 4:
+        fail("--anesthesia-ratio: must be from 1 to 4 rooms")
     if apply and not reason.strip():
         fail("--reason: applying a proposal needs a reason")
     with opened(db) as app:
-        request = run(lambda: use.SequenceRequest(site, when, time_limit, seed, allow_room_change=allow_room_change))
+        request = run(lambda: use.SequenceRequest(site, when, time_limit, seed, allow_room_change=allow_room_change,
+                                                  overtime_allowance_minutes=overtime, anesthesia_ratio=ratio))
         proposal = run(lambda: use.propose(app.deps, CLI_ACTOR, request), as_json)
         applying = apply and proposal.result.has_proposal
         report = run(lambda: use.apply(app.deps, CLI_ACTOR, proposal, reason), as_json) if applying else None

@@ -7,7 +7,9 @@ from collections.abc import Mapping, Sequence
 from careflow.planning.sequencing_problem import DayProblem, Penalty, SharedKind
 from careflow.planning.sequencing_rules import Grid, Placement, breaches, clock
 
-__all__ = ["explain_infeasible", "why_moved"]
+__all__ = ["MAX_LINES", "explain_infeasible", "why_moved"]
+
+MAX_LINES = 20  # of the rules that cannot hold together (a big day's set can be long)
 
 
 def _hours(problem: DayProblem, spans: Sequence[tuple[int, int]]) -> str:
@@ -70,8 +72,10 @@ def _assumption(problem: DayProblem, name: str) -> str:
 def explain_infeasible(problem: DayProblem, core: Sequence[str]) -> tuple[str, ...]:
     """Lines naming the hard rules that cannot all hold (and the overloaded rooms or surgeons)."""
     lines = ["no order of the day's cases keeps every hard rule; these cannot all hold together:"]
-    lines += [f"  {_assumption(problem, name)}" for name in sorted(core)] or [
-        "  the cases do not fit together in the day at all"]
+    named = [f"  {_assumption(problem, name)}" for name in sorted(core)]
+    lines += named[:MAX_LINES] or ["  the cases do not fit together in the day at all"]
+    if len(named) > MAX_LINES:
+        lines.append(f"  … and {len(named) - MAX_LINES} more")
     loads = _loads(problem)
     if loads:
         lines += ["overloaded:"] + [f"  {line}" for line in loads]
