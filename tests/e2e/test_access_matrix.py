@@ -138,6 +138,7 @@ ORACLE: dict[tuple[str, str], Need] = {
     ("GET", "/api/v1/predictions/overbooking"): (P.PREDICT_READ, P.BOOKING_READ),
     ("POST", "/api/v1/predictions/overbooking/apply"): P.PREDICT_CONFIGURE,
     ("GET", "/api/v1/bookings/{booking_id}/no-show-risk"): (P.PREDICT_READ, P.BOOKING_READ, P.PATIENT_READ),
+    ("GET", "/api/v1/bookings/{booking_id}/duration-advice"): (P.PREDICT_READ, P.BOOKING_READ),
     # FHIR R4
     ("GET", "/fhir/r4/metadata"): PUBLIC,
     # SMART Scheduling Links: a public feed of free capacity (never who is booked)
@@ -461,6 +462,8 @@ def _requests(w: World, n: int, role: str) -> dict[tuple[str, str], Call]:
             "/api/v1/sites/site-c1/overbooking-policy",
             {"mode": "executable", "reason": "access matrix", "expected_version": 99}),
         ("GET", "/api/v1/bookings/{booking_id}/no-show-risk"): Call(f"/api/v1/bookings/{bk}/no-show-risk"),
+        ("GET", "/api/v1/bookings/{booking_id}/duration-advice"): Call(
+            f"/api/v1/bookings/{bk}/duration-advice"),
         ("GET", "/api/v1/recoordination/runs"): Call("/api/v1/recoordination/runs?limit=5"),
         ("GET", "/api/v1/recoordination/runs/{event_id}"): Call("/api/v1/recoordination/runs/999999"),
         ("POST", "/api/v1/waitlist"): Call("/api/v1/waitlist", {

@@ -185,6 +185,9 @@ def test_durations_come_from_fulfilled_cases_and_fall_back_to_the_card(
     one = _ok(client.get("/api/v1/predictions/durations", params={"service_id": "svc-tka",
                                                                   "surgeon_id": "clin-ortho-01"}))
     assert len(one["estimates"]) == 1 and "card books 110 min" in one["estimates"][0]["explanation"]
+    advice = _ok(client.get(f"/api/v1/bookings/{tka[0]['id']}/duration-advice"))
+    assert advice["booked_minutes"] == 110 and advice["covers_p80"] is True
+    assert advice["estimate"]["surgeon_id"] in ("clin-ortho-01", "clin-ortho-02")
     assert client.get("/api/v1/predictions/durations", params={"service_id": "svc-nope"}).status_code == 404
     assert client.get("/api/v1/predictions/durations", params={"service_id": "svc-tka",
                                                                "surgeon_id": "exam-c1-01"}).status_code == 404

@@ -13,8 +13,8 @@ from careflow.predict.overbooking import MAX_PER_SESSION_LIMIT, OverbookingAdvic
 from careflow.services.predictions import AppliedSession, DemandForecast, NoShowRisk, OverbookingReport
 from careflow.services.site_settings import SiteSetting
 
-__all__ = ["AdviceOut", "AppliedOut", "DemandOut", "DurationOut", "DurationsOut", "NoShowRiskOut",
-           "OverbookingOut", "PolicyBody", "PolicyOut"]
+__all__ = ["AdviceOut", "AppliedOut", "BookingDurationOut", "DemandOut", "DurationOut", "DurationsOut",
+           "NoShowRiskOut", "OverbookingOut", "PolicyBody", "PolicyOut"]
 
 
 class DurationOut(BaseModel):
@@ -40,6 +40,19 @@ class DurationOut(BaseModel):
                    suggested_minutes=e.suggested_minutes, surgeon_cases=e.surgeon_cases,
                    procedure_cases=e.procedure_cases, surgeon_weight=e.surgeon_weight,
                    procedure_weight=e.procedure_weight, k=e.k, basis=e.basis, explanation=e.explanation())
+
+
+class BookingDurationOut(BaseModel):
+    booking_id: str
+    booked_minutes: float = Field(description="the case length the booking holds")
+    covers_p80: bool
+    short_by_minutes: float = Field(description="P80 − booked, when positive")
+    estimate: DurationOut
+
+    @classmethod
+    def of(cls, booking_id: str, booked: float, e: DurationEstimate) -> BookingDurationOut:
+        return cls(booking_id=booking_id, booked_minutes=round(booked, 1), covers_p80=booked >= e.p80,
+                   short_by_minutes=round(max(0.0, e.p80 - booked), 1), estimate=DurationOut.of(e))
 
 
 class DurationsOut(BaseModel):

@@ -63,8 +63,9 @@ from careflow.services.ports import (
 from careflow.services.site_settings import SiteSetting, StoreOf, change_setting, read_setting
 
 __all__ = ["POLICY_SETTING", "AppliedSession", "DemandForecast", "NoShowRisk", "OverbookingReport",
-           "PredictionDeps", "apply_overbooking", "demand_forecast", "duration_estimates", "no_show_risk",
-           "overbooking_advice", "overbooking_policy", "set_overbooking_policy"]
+           "PredictionDeps", "apply_overbooking", "booking_duration_advice", "demand_forecast",
+           "duration_estimates", "no_show_risk", "overbooking_advice", "overbooking_policy",
+           "set_overbooking_policy"]
 
 POLICY_SETTING = "predict.overbooking"
 DURATION_HISTORY_DAYS = 730
@@ -153,6 +154,22 @@ def duration_estimates(deps: PredictionDeps, actor: Actor, service_id: str,
         return [model.estimate(service, surgeon_id)]
     surgeons = model.surgeons_of(str(service.id))
     return [model.estimate(service)] + [model.estimate(service, s) for s in surgeons]
+
+
+def booking_duration_advice(deps: PredictionDeps, actor: Actor,
+                            booking_id: str) -> tuple[Booking, DurationEstimate]:
+    """A booking and the duration estimate for its procedure and surgeon (its primary
+    clinician): whether the length it holds covers P80 (``predict.read``, ``booking.read``)."""
+    actor.require(Permission.PREDICT_READ)
+    actor.require(Permission.BOOKING_READ)
+    with deps.uow() as uow:
+        booking = uow.bookings.get(booking_id)
+        if booking is None or not actor.may_see_site(booking.site_id):
+            raise NotFound("booking", booking_id)
+        catalog = deps.catalogs.get(uow)
+        service = catalog.service(booking.service_id)
+        model = duration_model(deps, uow, catalog)
+    return booking, model.estimate(service, primary_clinician(booking, catalog))
 
 
 # --- demand ---------------------------------------------------------------------------

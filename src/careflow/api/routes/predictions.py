@@ -12,6 +12,7 @@ from pydantic import AfterValidator
 from careflow.api.deps import ActorDep, AppDep, needs
 from careflow.api.prediction_schemas import (
     AppliedOut,
+    BookingDurationOut,
     DemandOut,
     DurationOut,
     DurationsOut,
@@ -74,6 +75,16 @@ def durations(app: AppDep, actor: ActorDep, service_id: QueryId,
     the surgeon has few cases, with the spread, the evidence and the minutes to book (P80)."""
     found = use.duration_estimates(deps_of(app), actor, service_id, surgeon_id)
     return DurationsOut(model_version=found[0].version, estimates=[DurationOut.of(e) for e in found])
+
+
+@router.get("/bookings/{booking_id}/duration-advice", responses=ERRORS,
+            dependencies=[needs(Permission.PREDICT_READ, Permission.BOOKING_READ)])
+def duration_advice(booking_id: PathId, app: AppDep, actor: ActorDep) -> BookingDurationOut:
+    """Whether the case length a booking (or hold) holds covers the P80 of its procedure by
+    its surgeon, and by how much it falls short: the duration advice where a case is booked."""
+    booking, estimate = use.booking_duration_advice(deps_of(app), actor, booking_id)
+    booked = (booking.end - booking.start).total_seconds() / 60.0
+    return BookingDurationOut.of(booking.id, booked, estimate)
 
 
 @router.get("/predictions/demand", responses=ERRORS, dependencies=READ)
