@@ -8,7 +8,7 @@ for that day is taken out and put back on another day where it fits (admission_p
 one that fits nowhere stays out (a mandatory one then counts as unscheduled). The
 plan is scored on what remains, with ``OperatingRoomCapability`` (cases in a room without a
 capability they need) checked beside the IHTC rules. Within a ward room, each case gets the
-first bed free for its whole stay.
+first bed free for its whole stay. Nurse coverage lists the rooms someone is in.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from careflow.planning.admission_plan import (
 from careflow.planning.admission_plan_instance import to_instance
 from careflow.planning.admission_plan_repair import pack_day, reinsert
 from careflow.planning.ihtc.instance import Instance
-from careflow.planning.ihtc.score import score
+from careflow.planning.ihtc.score import Plan, score
 from careflow.planning.ihtc.solution import Admission, Solution
 from careflow.planning.ihtc.solve import solve
 
@@ -88,11 +88,12 @@ def _read_back(problem: AdmissionProblem, instance: Instance, solution: Solution
                       else "no feasible day found within the time limit" if p.mandatory
                       else "optional: left for a later horizon at the current weights")
         for p in instance.patients if p.id not in admitted)
-    coverage = tuple(NurseCover(problem.start + timedelta(days=n.day), n.shift, n.nurse_id, n.room_ids)
+    result = score(instance, solution)
+    occupied = set(Plan.of(instance, solution).in_room)  # (room, day): rooms nobody is in need no nurse
+    coverage = tuple(NurseCover(problem.start + timedelta(days=n.day), n.shift, n.nurse_id, kept)
                      for n in sorted(solution.assignments,
                                      key=lambda n: (n.day, instance.shift_types.index(n.shift), n.nurse_id))
-                     if n.room_ids)
-    result = score(instance, solution)
+                     if (kept := tuple(r for r in n.room_ids if (r, n.day) in occupied)))
     rooms = {r.id: r for r in problem.operating_rooms}
     misfits = sum(1 for a in solution.admissions
                   if not cases[a.patient_id].capabilities <= rooms[a.theater_id].capabilities)
