@@ -30,6 +30,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from heapq import merge
 from itertools import accumulate
 
 from careflow.domain.preference_cards import Service
@@ -97,11 +98,10 @@ def weighted_quantile(points: Weighted, q: float) -> float:
 
 
 def _mix(a: Weighted, wa: float, b: Weighted, wb: float) -> list[tuple[float, float]]:
-    """``wa`` of distribution ``a`` and ``wb`` of ``b`` (each normalized first), sorted."""
+    """``wa`` of distribution ``a`` and ``wb`` of ``b`` (each sorted, normalized first), sorted."""
     ta, tb = sum(w for _, w in a) or 1.0, sum(w for _, w in b) or 1.0
-    out = [(x, w * wa / ta) for x, w in a if wa > 0] + [(x, w * wb / tb) for x, w in b if wb > 0]
-    out.sort()
-    return out
+    return list(merge([(x, w * wa / ta) for x, w in a] if wa > 0 else [],
+                      [(x, w * wb / tb) for x, w in b] if wb > 0 else []))
 
 
 def buhlmann_k(groups: Iterable[Sequence[float]]) -> float | None:
@@ -135,6 +135,8 @@ class DurationModel:
     _by_service: dict[str, list[float]] = field(default_factory=dict, repr=False)
     _k: dict[str, float] = field(default_factory=dict, repr=False)
     _cache: dict[tuple[str, str | None], DurationEstimate] = field(default_factory=dict, repr=False)
+    _procedures: dict[tuple[str, int], tuple[list[tuple[float, float]], int, float]] = field(
+        default_factory=dict, repr=False)
 
     @classmethod
     def fit(cls, records: Iterable[CaseRecord], default_k: float = DEFAULT_K) -> DurationModel:
@@ -147,6 +149,8 @@ class DurationModel:
         for r in kept:
             model._by_pair.setdefault((r.service_id, r.surgeon_id), []).append(r.minutes)
             model._by_service.setdefault(r.service_id, []).append(r.minutes)
+        for minutes in model._by_service.values():
+            minutes.sort()  # the pairs' lists are sorted already (records are in minute order)
         for service_id in model._by_service:
             groups = [v for (s, _), v in model._by_pair.items() if s == service_id]
             k = buhlmann_k(groups)
@@ -170,14 +174,23 @@ class DurationModel:
             self._cache[key] = found
         return found
 
+    def _procedure(self, service: Service) -> tuple[list[tuple[float, float]], int, float]:
+        """The procedure's mixture with the card (cached per procedure and card length), its
+        number of cases and their weight Z_p."""
+        key = (str(service.id), service.duration_minutes)
+        found = self._procedures.get(key)
+        if found is None:
+            cases = [(x, 1.0) for x in self._by_service.get(key[0], [])]
+            z_p = len(cases) / (len(cases) + self.k_of(key[0]))
+            found = (_mix(cases, z_p, [(float(service.duration_minutes), 1.0)], 1.0 - z_p), len(cases), z_p)
+            self._procedures[key] = found
+        return found
+
     def _estimate(self, service: Service, surgeon_id: str | None) -> DurationEstimate:
         sid = str(service.id)
         k = self.k_of(sid)
-        card: Weighted = [(float(service.duration_minutes), 1.0)]
-        proc = sorted((x, 1.0) for x in self._by_service.get(sid, []))
-        z_p = len(proc) / (len(proc) + k)
-        procedure = _mix(proc, z_p, card, 1.0 - z_p)
-        own = sorted((x, 1.0) for x in self._by_pair.get((sid, surgeon_id), [])) if surgeon_id else []
+        procedure, n_proc, z_p = self._procedure(service)
+        own = [(x, 1.0) for x in self._by_pair.get((sid, surgeon_id), [])] if surgeon_id else []
         z_s = len(own) / (len(own) + k)
         mixture = _mix(own, z_s, procedure, 1.0 - z_s)
         p50, p80 = weighted_quantile(mixture, 0.5), weighted_quantile(mixture, 0.8)
@@ -185,5 +198,5 @@ class DurationModel:
         basis = max(weights, key=lambda b: weights[b])
         suggested = max(ROUND_MINUTES, math.ceil(p80 / ROUND_MINUTES - 1e-9) * ROUND_MINUTES)
         return DurationEstimate(sid, surgeon_id, round(p50, 1), round(p80, 1), service.duration_minutes,
-                                suggested, len(own), len(proc), round(z_s, 3), round(z_p, 3), round(k, 2),
+                                suggested, len(own), n_proc, round(z_s, 3), round(z_p, 3), round(k, 2),
                                 basis, self.version)
