@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from tests.admission_plan_world import MONDAY, SITE, case, ward_system
+from tests.admission_plan_world import MONDAY, SITE, ZONE, case, ward_system
 from tests.fakes import FakeUnitOfWorkFactory
 
 from careflow.domain.access import Actor, PermissionDenied
-from careflow.domain.bookings import Urgency
+from careflow.domain.bookings import Allocation, Booking, BookingStatus, Urgency
 from careflow.domain.errors import InvalidRequest
+from careflow.domain.ids import BookingId, PatientId, ResourceId, ServiceId
 from careflow.domain.surgical_cases import CaseStatus, SurgicalCase
 from careflow.planning.admission_plan import (
     AdmissionProblem,
@@ -33,6 +34,7 @@ from careflow.planning.admission_plan_weights import COST_NAMES, SETTING, Planni
 from careflow.planning.ihtc.score import COSTS
 from careflow.planning.ihtc.solution import Admission, Solution
 from careflow.services import admission_plan as use
+from careflow.services.admission_plan_data import read_problem
 from careflow.services.catalogs import CatalogCache
 from careflow.services.site_settings import SiteSetting
 
@@ -298,3 +300,33 @@ def test_no_cases_give_an_empty_plan() -> None:
     deps, _ = _deps([])
     plan = use.propose_admission_plan(deps, PLANNER, use.PlanRequest(SITE, MONDAY, 2, time_limit=0.2))
     assert (plan.planned, plan.unplanned, plan.hard_violations) == ((), (), 0)
+
+
+def test_careflow_data_becomes_free_minutes_wards_inpatients_and_nurses() -> None:
+    cases = [case(1, "svc-tka"), case(2, "svc-lap", surgeon=2)]
+    deps, _ = _deps(cases)
+    start = datetime.combine(MONDAY, datetime.min.time(), tzinfo=ZONE) + timedelta(hours=8)
+    end = start + timedelta(hours=2)
+    booked = Booking(BookingId("bk-or"), PatientId("p2"), ServiceId("svc-day"), SITE, start, end,
+                     BookingStatus.BOOKED, (Allocation(ResourceId("or-1"), "room", start, end),
+                                            Allocation(ResourceId("surgeon-1"), "surgeon", start, end)))
+    with deps.uow(write=True) as uow:
+        uow.bookings.add(booked)
+        uow.commit()
+    with deps.uow() as uow:
+        problem = read_problem(uow, deps.catalogs.get(uow), FakeCases(cases), SITE, MONDAY, 7,
+                               PlanningWeights())
+    rooms = {r.id: r.minutes for r in problem.operating_rooms}
+    assert rooms == {"or-1": (480, 600, 600, 600, 600, 0, 0), "or-2": (600, 600, 600, 600, 600, 0, 0)}
+    surgeons = {s.id: s.minutes for s in problem.surgeons}
+    assert surgeons == {"surgeon-1": (360, 480, 480, 480, 480, 0, 0),  # two hours booked on Monday
+                        "surgeon-2": (480, 480, 480, 480, 480, 0, 0)}
+    knee = next(c for c in problem.cases if c.case_id == "c1")
+    assert (knee.minutes, knee.stay_days, knee.bed_type) == (150, 3, "surgical")  # 15 + 120 + 15; 48 h
+    assert knee.capabilities == {"laminar-flow"}
+    assert len(problem.wards) == 6 and all(w.bed_type == "surgical" for w in problem.wards)  # no ICU needed
+    (inpatient,) = problem.inpatients
+    assert (inpatient.bed_id, inpatient.sex) == ("bed-4W-07", "male")
+    assert (inpatient.first_day, inpatient.last_day) == (-1, 2)  # Sunday to Wednesday
+    assert len(problem.nurses) == 9  # three on duty in each of the three shifts
+    assert {len(n.shifts) for n in problem.nurses} == {7} and {n.skill_level for n in problem.nurses} == {0}
