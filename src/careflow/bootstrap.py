@@ -7,6 +7,7 @@ import time. Tests pass their own unit-of-work factory and clock.
 from __future__ import annotations
 
 import gc
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -58,6 +59,23 @@ class App:
     def dispose(self) -> None:
         if self.engine is not None:
             self.engine.dispose()
+
+
+def _noshow_model(settings: Settings) -> tuple[Any, str]:
+    """The operator's no-show model (``noshow_model``), or None and why it could not be loaded
+    (logged; predictions then use each site's observed rate and say so)."""
+    if not settings.noshow_model:
+        return None, ""
+    from pathlib import Path
+
+    from careflow.domain.errors import InvalidRequest
+    from careflow.predict.noshow_file import load_model
+
+    try:
+        return load_model(Path(settings.noshow_model), threads=1), ""
+    except InvalidRequest as exc:
+        logging.getLogger("careflow.predict").error("CAREFLOW_NOSHOW_MODEL not loaded: %s", exc.message)
+        return None, f"the configured no-show model was not loaded ({exc.message})"
 
 
 def bootstrap(
@@ -143,7 +161,9 @@ def bootstrap(
         from careflow.adapters.db.site_setting_store import site_settings_of
         from careflow.services.predictions import PredictionDeps
 
-        predictions = PredictionDeps(deps.uow, deps.catalogs, deps.clock, site_settings_of, admin=admin_store)
+        noshow, problem = _noshow_model(settings)
+        predictions = PredictionDeps(deps.uow, deps.catalogs, deps.clock, site_settings_of, noshow=noshow,
+                                     admin=admin_store, noshow_problem=problem)
     return App(settings, deps, notifier, engine, events, registry=registry, recoordination=recoordination,
                waitlist=waitlist, workflows=workflows,
                beds=beds, predictions=predictions)

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     recoordination_min_notice_hours: float = Field(default=24.0, ge=0, le=24 * 30)
     # The waitlist (services/waitlist.py): how long a freed slot is held for the patient offered it.
     waitlist_offer_minutes: int = Field(default=120, ge=5, le=7 * 24 * 60)
+    # Predictions (services/predictions.py): the operator's no-show model, a careflow.noshow/1
+    # file (`careflow noshow train`). Unset: overbooking advice and no-show risk use each
+    # site's observed no-show rate and say so; set but unloadable: logged, named in every
+    # answer, and no overbooking is advised. No model ships as a default.
+    noshow_model: str = ""
 
     # Durable workflows (services/workflows, DBOS Transact): the system database is a SQLite
     # file beside careflow's (``<name>.dbos.sqlite``) or, on PostgreSQL, the schema

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from careflow.adapters.db.tables import audit_log
-from careflow.bootstrap import App
+from careflow.api.app import create_app
+from careflow.bootstrap import App, bootstrap
+from careflow.config import load_settings
 from careflow.predict.fake import FakeNoShowPredictor
 from tests.auth import auth_headers
 from tests.fakes import FixedClock
@@ -208,3 +211,50 @@ def test_demand_forecasts_the_demo_volume_with_staffing_per_shift(
     assert client.get("/api/v1/predictions/demand", params={"site_id": "site-h1", "specialty": "orthopedics",
                                                             "days": 0}).status_code == 422
 
+
+
+def test_a_configured_model_that_cannot_be_loaded_is_named_and_overbooks_nothing(
+        seeded_db: str, tmp_path: Path, clock: FixedClock) -> None:
+    broken = tmp_path / "model.json"
+    broken.write_text('{"format": "careflow.noshow/1", "integrity": "sha256:0"}')
+    app = bootstrap(load_settings(database_url=seeded_db, environment="test", noshow_model=str(broken)),
+                    clock=clock)
+    try:
+        with TestClient(create_app(app), raise_server_exceptions=False, headers=auth_headers(app)) as client:
+            _fill_session(client, clock)
+            report = _ok(client.get("/api/v1/predictions/overbooking", params={"site_id": "site-c1",
+                                                                               "date": SESSION_DAY}))
+    finally:
+        app.dispose()
+    assert report["predictor"].startswith("observed-rate:")
+    assert "configured no-show model was not loaded" in report["declined"]
+    assert "integrity" in report["declined"]
+    assert report["sessions"][0]["extra"] == 0
+
+
+@pytest.mark.slow  # trains a small LightGBM model (about 4 s)
+def test_the_operators_model_file_scores_the_session_when_configured(
+        seeded_db: str, tmp_path: Path, clock: FixedClock) -> None:
+    from careflow.predict.noshow_data import prepare
+    from careflow.predict.noshow_file import save_model
+    from careflow.predict.noshow_governance import train
+    from tests.noshow import synthetic_appointments
+
+    path = tmp_path / "model.json"
+    save_model(train(prepare(synthetic_appointments(rows=3000, days=10, seed=5)), "synthetic.csv", threads=1),
+               path)
+    app = bootstrap(load_settings(database_url=seeded_db, environment="test", noshow_model=str(path)),
+                    clock=clock)
+    try:
+        with TestClient(create_app(app), raise_server_exceptions=False, headers=auth_headers(app)) as client:
+            booking = _fill_session(client, clock)[0]
+            report = _ok(client.get("/api/v1/predictions/overbooking", params={"site_id": "site-c1",
+                                                                               "date": SESSION_DAY}))
+            risk = _ok(client.get(f"/api/v1/bookings/{booking}/no-show-risk"))
+    finally:
+        app.dispose()
+    assert report["predictor"].startswith("noshow-") and report["declined"] is None
+    assert risk["predictor"] == report["predictor"] and 0 < risk["probability"] < 1
+    assert risk["reasons"], "the model explains itself"
+    session = report["sessions"][0]
+    assert session["drivers"] and session["drivers"][0]["reasons"]

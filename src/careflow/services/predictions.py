@@ -13,9 +13,11 @@ room, the patient's readiness) is still checked, and a capacity-1 clinician is n
 double-booked behind the engine's back. Re-applying replaces the session's earlier
 overbooking exception and never shrinks it below the overbooks already booked.
 
-The no-show predictor is the operator's model (``PredictionDeps.noshow``) when one is
-configured; without one, each site's observed no-show rate over its finished bookings
-(``predict/booking_facts.py``), which declines to advise below 20 finished appointments.
+The no-show predictor is the operator's model (``PredictionDeps.noshow``, the file
+``CAREFLOW_NOSHOW_MODEL`` names) when one is configured; without one, each site's observed
+no-show rate over its finished bookings (``predict/booking_facts.py``), which declines to
+advise below 20 finished appointments. A configured model that could not be loaded makes
+the fallback decline too, saying why: no overbooking rests on a predictor nobody chose.
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ class PredictionDeps:
     settings_of: StoreOf
     noshow: NoShowPredictor | None = None
     admin: Callable[[UnitOfWork], MasterAdminStore] | None = None
+    noshow_problem: str = ""  # why the configured model is not in use (shown with every answer)
     models: ModelCache = field(default_factory=ModelCache)
 
 
@@ -302,7 +305,8 @@ def _predictor(deps: PredictionDeps, uow: UnitOfWork, site_id: str,
         finished += _all(uow, BookingFilter(site_id=SiteId(site_id), status=status, start_from=since,
                                             start_to=now))
     rate = ObservedRatePredictor.of(site_id, finished)
-    return rate, rate.declines
+    problems = [p for p in (deps.noshow_problem, rate.declines) if p]
+    return rate, "; ".join(problems) or None
 
 
 def _facts(uow: UnitOfWork, catalog: Catalog, booking: Booking) -> AppointmentFacts:
