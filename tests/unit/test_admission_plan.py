@@ -330,3 +330,9 @@ def test_careflow_data_becomes_free_minutes_wards_inpatients_and_nurses() -> Non
     assert (inpatient.first_day, inpatient.last_day) == (-1, 2)  # Sunday to Wednesday
     assert len(problem.nurses) == 9  # three on duty in each of the three shifts
     assert {len(n.shifts) for n in problem.nurses} == {7} and {n.skill_level for n in problem.nurses} == {0}
+
+
+def test_a_mandatory_case_no_day_can_take_counts_as_a_hard_violation() -> None:
+    plan = plan_admissions(_problem(_case("long", surgeon_id="s2", minutes=450, mandatory=True)), 0.5)
+    assert plan.violations["MandatoryUnscheduledPatients"] == 1 and plan.hard_violations == 1
+    assert [u.case_id for u in plan.unplanned] == ["long"]

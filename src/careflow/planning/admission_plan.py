@@ -200,9 +200,10 @@ class NurseCover:
 class AdmissionPlan:
     """A proposal: planned and unplanned cases, nurse coverage, and how it scores.
 
-    ``violations`` holds the IHTC hard rules (PROBLEM.md names) and ``OperatingRoomCapability``
-    (a case in a room without a capability its service needs); ``costs`` are weighted,
-    ``raw`` unweighted, both by the PROBLEM.md cost names."""
+    ``violations`` holds the IHTC hard rules (PROBLEM.md names; ``MandatoryUnscheduledPatients``
+    also counts mandatory cases no day could take, left out before solving) and
+    ``OperatingRoomCapability`` (a case in a room without a capability its service needs);
+    ``costs`` are weighted, ``raw`` unweighted, both by the PROBLEM.md cost names."""
 
     site_id: str
     start: date

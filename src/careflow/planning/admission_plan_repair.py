@@ -9,6 +9,7 @@ plan is scored again afterwards. Mandatory cases go first, then by id.
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -152,24 +153,40 @@ def _place(state: _State, p: Patient, cases: dict[str, CaseToPlan], rooms: dict[
     return None
 
 
+def _moved_elsewhere(state: _State, moved: list[Admission], cases: dict[str, CaseToPlan],
+                    rooms: dict[str, OperatingRoom]) -> bool:
+    """Place each of ``moved`` on another day (no eviction); False when one does not fit."""
+    for a in moved:
+        found = _place(state, state.instance.patients_by_id[a.patient_id], cases, rooms)
+        if found is None:
+            return False
+        state.commit(found)
+    return True
+
+
 def _make_way(state: _State, p: Patient, cases: dict[str, CaseToPlan],
               rooms: dict[str, OperatingRoom]) -> list[str] | None:
-    """Place mandatory ``p`` by taking optional cases out of one day of its window (the fewest,
-    longest first); the ones taken out, or None when no day works."""
+    """Place mandatory ``p`` on a day of its window by taking other cases out of that day:
+    optional ones first (they are tried elsewhere by the caller), then mandatory ones, which
+    must fit on another day or nothing changes. The optional cases taken out, or None."""
     inst = state.instance
     for day in range(p.surgery_release_day, p.last_admission_day + 1):
-        optional = sorted((a for a in state.admissions.values()
-                           if a.day == day and not inst.patients_by_id[a.patient_id].mandatory),
-                          key=lambda a: (-inst.patients_by_id[a.patient_id].surgery_duration, a.patient_id))
+        before = copy.deepcopy(state.__dict__)
+        others = sorted((a for a in state.admissions.values() if a.day == day),
+                        key=lambda a: (inst.patients_by_id[a.patient_id].mandatory,
+                                       -inst.patients_by_id[a.patient_id].surgery_duration, a.patient_id))
         taken: list[Admission] = []
-        for victim in optional:
+        for victim in others:
             taken.append(state.remove(victim.patient_id))
             found = _place(state, p, cases, rooms, (day,))
-            if found is not None:
-                state.commit(found)
-                return [a.patient_id for a in taken]
-        for a in taken:
-            state.add(a)
+            if found is None:
+                continue
+            state.commit(found)
+            must = [a for a in taken if inst.patients_by_id[a.patient_id].mandatory]
+            if _moved_elsewhere(state, must, cases, rooms):
+                return [a.patient_id for a in taken if not inst.patients_by_id[a.patient_id].mandatory]
+            break
+        state.__dict__.update(before)  # nothing of this day's attempt stays
     return None
 
 

@@ -98,6 +98,7 @@ def _read_back(problem: AdmissionProblem, instance: Instance, solution: Solution
     misfits = sum(1 for a in solution.admissions
                   if not cases[a.patient_id].capabilities <= rooms[a.theater_id].capabilities)
     violations = {**result["violations"], CAPABILITY: misfits}
+    violations["MandatoryUnscheduledPatients"] += sum(1 for u in left_out if u.mandatory)
     return AdmissionPlan(problem.site_id, problem.start, problem.days, planned, unplanned, coverage,
                          violations, result["costs"], result["raw"], problem.weights)
 
