@@ -336,3 +336,19 @@ def test_a_mandatory_case_no_day_can_take_counts_as_a_hard_violation() -> None:
     plan = plan_admissions(_problem(_case("long", surgeon_id="s2", minutes=450, mandatory=True)), 0.5)
     assert plan.violations["MandatoryUnscheduledPatients"] == 1 and plan.hard_violations == 1
     assert [u.case_id for u in plan.unplanned] == ["long"]
+
+
+def test_a_mandatory_case_moves_another_mandatory_case_to_a_later_day_of_its_window() -> None:
+    flexible = _case("flexible", capabilities=frozenset({"laminar-flow"}), minutes=400, mandatory=True,
+                     latest=MONDAY + timedelta(days=1))
+    due = _case("due", capabilities=frozenset({"laminar-flow"}), minutes=400, mandatory=True, sex="male",
+                latest=MONDAY)
+    laminar = OperatingRoom("or-lam", "OR 1", frozenset({"laminar-flow"}), (480, 480))
+    problem = _problem(flexible, due, days=2, surgeons=(SurgeonDays("s1", (800, 800)),),
+                       operating_rooms=(laminar,),
+                       nurses=tuple(WardNurse(f"n-{s}", 0, {(d, s): 6 for d in (0, 1)}) for s in SHIFT_NAMES))
+    instance, _ = to_instance(problem)
+    solution = Solution((Admission("flexible", 0, "single", "or-lam"),), ())
+    repaired, left = reinsert(problem, instance, solution, ["due"])
+    assert sorted((a.patient_id, a.day) for a in repaired.admissions) == [("due", 0), ("flexible", 1)]
+    assert left == ()
