@@ -213,15 +213,17 @@ def drift(
     data: DataFile,
     max_auc_drop: Annotated[float, typer.Option("--max-auc-drop", min=0.0, max=1.0, help="flag an ROC AUC this far below the model's own")] = 0.05,
     max_calibration_gap: Annotated[float, typer.Option("--max-calibration-gap", min=0.0, max=1.0, help="flag a calibration error above this")] = 0.05,
+    since: Annotated[str | None, typer.Option("--since", metavar="YYYY-MM-DD", help="judge appointments from this day on; earlier rows are history only")] = None,
     as_json: AsJson = False,
 ) -> None:
     """Judge a model on recent outcomes against its own validation metrics; exit 1 when drift is flagged."""
     from careflow.predict.noshow_data import read_appointments
     from careflow.predict.noshow_evaluation import drift as judge
 
+    first = _optional_date(since, "--since")
     with _checked():
         loaded = load_or_fail(model)
-        result = judge(loaded, read_appointments(data), max_auc_drop, max_calibration_gap)
+        result = judge(loaded, read_appointments(data), max_auc_drop, max_calibration_gap, first)
     if as_json:
         emit({"version": loaded.version, "days": result.days, "recent": result.recent, "baseline": result.baseline,
               "calibration_error": result.calibration_error, "flags": result.flags, "drifted": result.drifted})

@@ -111,17 +111,21 @@ def drift(
     frame: pd.DataFrame,
     max_auc_drop: float = DEFAULT_MAX_AUC_DROP,
     max_calibration_gap: float = DEFAULT_MAX_CALIBRATION_GAP,
+    since: date | None = None,
 ) -> Drift:
-    """Score the recent appointments with known outcomes (history from the file's earlier days) and
-    flag an ROC AUC more than ``max_auc_drop`` below the model's validation AUC, a mean predicted
-    risk more than ``max_calibration_gap`` from the observed rate, or an expected calibration error
-    above ``max_calibration_gap``."""
-    known = frame[frame["no_show"].notna()]
+    """Judge the model on the appointments with known outcomes (from ``since`` on, when given;
+    earlier rows of ``frame`` are then history only) and flag an ROC AUC more than
+    ``max_auc_drop`` below the model's validation AUC, a mean predicted risk more than
+    ``max_calibration_gap`` from the observed rate, or an expected calibration error above
+    ``max_calibration_gap``. History comes from the file's earlier days, as in scoring."""
+    everything = model.score(frame)
+    judged = frame["no_show"].notna() & ((frame["day"] >= _day(since)) if since else True)
+    known = frame[judged]
     if known.empty:
         raise InvalidRequest(
             "no appointments with a known outcome (No-show Yes/No) to judge drift on", "data"
         )
-    probability = model.score(known)
+    probability = everything[judged.to_numpy()]
     y = known["no_show"].to_numpy(dtype=float)
     baseline = dict(model.metadata.get("validation", {}).get("metrics", {}))
     recent = scores(y, probability, float(baseline.get("no_show_rate", y.mean())))
