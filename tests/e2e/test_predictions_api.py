@@ -203,6 +203,8 @@ def test_demand_forecasts_the_demo_volume_with_staffing_per_shift(
                                                                "specialty": "general_surgery", "days": 7}))
     assert len(out["days"]) == 7 and all(d["lower"] <= d["upper"] for d in out["days"])
     assert out["method"] == "poisson" and out["service_mix"] == {"svc-lap-chole": 1.0}
+    assert out["history_days"] == 14  # from the first booking: earlier days are no data, not no demand
+    assert 0.5 < out["weekly_growth"] < 2
     roles = {r["role"] for r in out["staffing"]}
     assert "surgeon" in roles and "anesthesia" in roles
     assert all(r["hours_upper"] >= r["hours"] for r in out["staffing"])

@@ -208,7 +208,8 @@ def _on_duty(catalog: Catalog, site_id: SiteId, role: str, specialty: str, span:
 def demand_forecast(deps: PredictionDeps, actor: Actor, site_id: str, specialty: str,
                     days: int = 14, level: float = 0.9) -> DemandForecast:
     """Daily volume of ``specialty`` at ``site_id`` for ``days`` from today (local), fitted on
-    the last 16 weeks, and the staff-hours per shift and role it needs next to those rostered."""
+    the last 16 weeks (from the site's first booking in them), and the staff-hours per shift
+    and role it needs next to those rostered."""
     actor.require(Permission.PREDICT_READ)
     if not 1 <= days <= MAX_FORECAST_DAYS:
         raise InvalidRequest(f"days must be between 1 and {MAX_FORECAST_DAYS}", "days")
@@ -225,6 +226,9 @@ def demand_forecast(deps: PredictionDeps, actor: Actor, site_id: str, specialty:
         flt = BookingFilter(site_id=SiteId(site_id), start_from=lo, start_to=hi)
         history = [b for b in _all(uow, flt) if b.status in DEMAND_STATUSES]
         durations = duration_model(deps, uow, catalog)
+    # The series starts with the site's first booking in the window: days before careflow held
+    # any are missing data, not zero demand (they would read as a steep trend).
+    first = min((b.start.astimezone(zone).date() for b in history), default=today)
     counts = daily_counts(history, catalog, site_id, specialty, first, today - timedelta(days=1))
     model = DemandModel.fit(counts)
     forecast = model.forecast(today, days, level)
