@@ -117,6 +117,19 @@ def test_anesthesia_covers_no_more_rooms_at_once_than_it_has_staff() -> None:
     assert solve(three_on_duty).moved == ()
 
 
+def test_a_pool_case_needs_one_lane_free_throughout_not_just_enough_staff_at_each_instant() -> None:
+    def held(lane: int, lo: str, hi: str) -> FixedUse:
+        return FixedUse((at(lo), at(hi)), 1, f"bk-{lane}-{lo}", lane)
+
+    busy = (held(0, "08:30", "09:00"), held(1, "08:00", "08:30"), held(1, "09:00", "09:30"))
+    nurses = Shared(ResourceId("nurses"), SharedKind.STAFF, ((at("06:00"), at("20:00"), 2),), fixed=busy,
+                    lanes=2)
+    problem = day((room(),), (case("a", "07:00", 60, setup=0, turnover=0, locked=True),
+                              case("b", "07:30", 60, uses=("nurses",), setup=0, turnover=0)), (nurses,))
+    # one nurse is busy at every instant from 08:00 to 09:30, but no one nurse is free 08:00-09:00
+    assert placed(solve(problem))["b"].start == at("09:00")
+
+
 def test_other_bookings_and_hours_off_duty_leave_less_of_a_resource_for_the_cases() -> None:
     clinic = FixedUse((at("08:00"), at("10:00")), 1, "bk-clinic")
     problem = day((room(),), (case("a", "08:00", 60, uses=("dr",)),),

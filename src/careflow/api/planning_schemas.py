@@ -93,6 +93,7 @@ class RefusedOut(BaseModel):
 class AppliedOut(BaseModel):
     applied: list[MovedOut]
     interim: list[MovedOut] = Field(description="cases parked at a free time on the way (a swap)")
+    restored: list[MovedOut] = Field(description="parked cases put back where booked (their move failed)")
     refused: list[RefusedOut]
 
     @classmethod
@@ -101,6 +102,7 @@ class AppliedOut(BaseModel):
             return MovedOut.model_validate(a, from_attributes=True)
 
         return cls(applied=[moved(a) for a in r.applied], interim=[moved(a) for a in r.interim],
+                   restored=[moved(a) for a in r.restored],
                    refused=[RefusedOut(booking_id=x.booking_id, codes=list(x.codes), message=x.message)
                             for x in r.refused])
 

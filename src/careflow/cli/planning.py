@@ -67,7 +67,7 @@ def _print(p: use.Proposal) -> None:
 
 def _print_report(report: use.ApplyReport) -> None:
     console.print(f"applied {len(report.applied)} move(s), refused {len(report.refused)}, "
-                  f"{len(report.interim)} interim step(s)", highlight=False)
+                  f"{len(report.interim)} interim step(s), {len(report.restored)} put back", highlight=False)
     for r in report.refused:
         console.print(f"refused {r.booking_id}: {', '.join(r.codes)}: {r.message}", highlight=False,
                       markup=False, soft_wrap=True)

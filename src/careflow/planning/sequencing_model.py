@@ -35,6 +35,7 @@ class SequencingModel:
     model: cp_model.CpModel = field(default_factory=cp_model.CpModel)
     start: dict[str, cp_model.IntVar] = field(default_factory=dict)
     in_room: dict[tuple[str, str], cp_model.IntVar] = field(default_factory=dict)
+    on_lane: dict[tuple[str, str, int], cp_model.IntVar] = field(default_factory=dict)
     terms: dict[str, list[cp_model.LinearExprT]] = field(default_factory=dict)
     assumptions: dict[int, str] = field(default_factory=dict)  # literal index → what it assumes
     literals: list[cp_model.IntVar] = field(default_factory=list)
@@ -173,6 +174,51 @@ def shared_capacity(m: SequencingModel) -> None:
             m.model.add_no_overlap(intervals)
         else:
             m.model.add_cumulative(intervals, demands, cap)
+        if res.lanes:
+            pool_lanes(m, res, users, duty)
+
+
+def _lane_blocked(m: SequencingModel, res: Shared, lane: int) -> list[tuple[int, int]]:
+    """Minutes a lane cannot take a case: off duty (headcount at most ``lane``) or held by a
+    booking the plan does not move; merged, so the lane's fixed intervals never overlap."""
+    grid = m.grid
+    on = sorted((grid.up(a), grid.down(b)) for a, b, c in res.on_duty if c > lane)
+    spans: list[tuple[int, int]] = []
+    t = -m.span
+    for lo, hi in on:
+        if lo > t:
+            spans.append((t, lo))
+        t = max(t, hi)
+    spans.append((t, 2 * m.span))
+    spans += [(grid.down(f.span[0]), grid.up(f.span[1])) for f in res.fixed if f.lane == lane]
+    merged: list[tuple[int, int]] = []
+    for lo, hi in sorted(spans):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        elif hi > lo:
+            merged.append((lo, hi))
+    return merged
+
+
+def pool_lanes(m: SequencingModel, res: Shared, users: list[tuple[DayCase, int]],
+               duty: cp_model.IntVar) -> None:
+    """Hard (``staff_coverage`` / ``anesthesia_coverage``, as the core keeps pools): each case
+    holds ``units`` distinct lanes of the pool throughout, one case per lane at a time."""
+    per_lane: dict[int, list[cp_model.IntervalVar]] = {i: [] for i in range(res.lanes)}
+    for case, units in users:
+        lits = []
+        for i in range(res.lanes):
+            lit = m.model.new_bool_var(f"lane[{res.id},{i},{case.booking_id}]")
+            m.on_lane[case.booking_id, res.id, i] = lit
+            per_lane[i].append(m.model.new_optional_fixed_size_interval_var(
+                m.start[case.booking_id], _dur(case), lit, f"on[{res.id},{i},{case.booking_id}]"))
+            lits.append(lit)
+        m.model.add(sum(lits) == units)
+    for i, intervals in per_lane.items():
+        for lo, hi in _lane_blocked(m, res, i):
+            if (iv := _fixed_interval(m, lo, hi, duty, f"lane_off[{res.id},{i}]")) is not None:
+                intervals.append(iv)
+        m.model.add_no_overlap(intervals)
 
 
 def locked_case(m: SequencingModel) -> None:
@@ -187,13 +233,21 @@ def locked_case(m: SequencingModel) -> None:
 
 
 def _moved_literals(m: SequencingModel) -> dict[str, cp_model.IntVar]:
-    """Per case, a literal that is true when its start or room changes (and must be, then)."""
+    """Per case, a literal that is true exactly when its start or room changes: a case that
+    stays keeps its lanes too (a lane of its own is not the plan's to change)."""
     out: dict[str, cp_model.IntVar] = {}
     for case in m.problem.cases:
         moved = m.model.new_bool_var(f"moved[{case.booking_id}]")
         stay = moved.Not()
         m.model.add(m.start[case.booking_id] == m.grid.down(case.start)).only_enforce_if(stay)
         m.model.add_implication(stay, m.in_room[case.booking_id, case.room_id])
+        (m.model.add(m.start[case.booking_id] != m.grid.down(case.start))
+         .only_enforce_if([moved, m.in_room[case.booking_id, case.room_id]]))
+        for use in case.uses:  # a case that stays keeps its lanes (the core moves only what moves)
+            for lane in use.lanes:
+                if (lit := m.on_lane.get((case.booking_id, use.resource_id, lane))) is not None:
+                    m.model.add_implication(stay, lit)
+                    m.model.add_hint(lit, 1)
         out[case.booking_id] = moved
     return out
 

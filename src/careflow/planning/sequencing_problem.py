@@ -8,7 +8,11 @@ domain; the model works in whole minutes from ``origin`` (the local day's start)
 
 A room holds a case over ``[start - setup, end + turnover)`` (the preference card's
 buffers, exactly what the booking core allocates), equipment over ``[start, end + tail)``
-(its reprocessing), clinicians and pools over ``[start, end)``.
+(its reprocessing), clinicians and pools over ``[start, end)``. A staff pool is also
+``lanes`` single lanes, as the booking core keeps it: a case holds one lane throughout,
+lane i is on duty while the headcount exceeds i, and a case that does not move keeps its
+lanes; so a headcount that suffices at every instant is not enough when no one lane is
+free for the whole case.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ class FixedUse:
     span: Span
     units: int = 1
     what: str = ""  # a booking id, or why the resource is held
+    lane: int | None = None  # the pool lane it holds (pools with ``lanes``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +91,12 @@ class Shared:
     on_duty: tuple[tuple[int, int, int], ...]
     tail: int = 0  # seconds held after each case (equipment reprocessing)
     fixed: tuple[FixedUse, ...] = ()
+    lanes: int = 0  # a staff pool's lanes: lane i is on duty while the headcount exceeds i
+
+    def __post_init__(self) -> None:
+        if self.lanes < 0 or any(f.lane is not None and not 0 <= f.lane < max(self.lanes, 1)
+                                 for f in self.fixed):
+            raise InvalidRequest(f"{self.id}: a lane outside the pool", "lanes")
 
     @property
     def capacity(self) -> int:
@@ -98,6 +109,7 @@ class Use:
 
     resource_id: ResourceId
     units: int = 1
+    lanes: tuple[int, ...] = ()  # the pool lanes the case holds as booked
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,10 +29,11 @@ def moving_order(problem: DayProblem, targets: Mapping[str, tuple[str, int]]) ->
 
 
 def park(problem: DayProblem, now: Mapping[str, tuple[str, int]], case_id: str,
-         targets: Mapping[str, tuple[str, int]] | None = None) -> int | None:
+         targets: Mapping[str, tuple[str, int]] | None = None, strict: bool = False) -> int | None:
     """A start (minutes from the origin) for ``case_id`` in its current room at which it
     breaks no hard rule while the other cases stay where they are ``now``, preferring one
-    also clear of where the other moving cases are going (``targets``); None if none."""
+    also clear of where the other moving cases are going (``targets``; only such a one
+    when ``strict``); None if none."""
     room_id, current = now[case_id]
     room = problem.room(room_id)
     if not room.open:
@@ -51,4 +52,4 @@ def park(problem: DayProblem, now: Mapping[str, tuple[str, int]], case_id: str,
         if not going or not any(case_id in b.cases for b in breaches(problem, {**trial, **going})):
             return minute
         fallback = minute if fallback is None else fallback
-    return fallback
+    return None if strict else fallback

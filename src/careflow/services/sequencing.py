@@ -102,11 +102,13 @@ class Refused:
 
 @dataclass(frozen=True)
 class ApplyReport:
-    """What ``apply`` did: the cases moved, those refused, and interim parking moves."""
+    """What ``apply`` did: the cases moved, those refused, interim parking moves, and the
+    parked cases put back at their booked time when their move was refused in the end."""
 
     applied: tuple[Applied, ...] = ()
     refused: tuple[Refused, ...] = ()
     interim: tuple[Applied, ...] = ()
+    restored: tuple[Applied, ...] = ()
 
 
 def _check(actor: Actor, request: SequenceRequest, now: datetime) -> None:
@@ -162,7 +164,8 @@ def _move(deps: BookingDeps, actor: Actor, booking_id: str, room_id: str, start:
                                      actor), deps)
     except Conflict as exc:
         codes = tuple(dict.fromkeys(v.code.value for v in exc.violations))
-        return Refused(booking_id, codes or ("CONFLICT",), str(exc))
+        said = "; ".join(dict.fromkeys(v.message for v in exc.violations))
+        return Refused(booking_id, codes or ("CONFLICT",), f"{exc}: {said}" if said else str(exc))
     except PermissionDenied:
         raise
     except (InvalidRequest, NotFound) as exc:
@@ -183,6 +186,29 @@ def _stale(deps: BookingDeps, proposal: Proposal, plans: list[CasePlan]) -> list
                 out.append(Refused(plan.booking_id, (STALE,),
                                    "the booking changed since the proposal was made"))
     return out
+
+
+def _parking(problem: DayProblem, now: dict[str, tuple[str, int]], candidates: list[str],
+             going: dict[str, tuple[str, int]]) -> tuple[str, int] | None:
+    """The case to park and where: the first that has a time clear of the others' destinations,
+    else the first that has a free time at all."""
+    for strict in (True, False):
+        for b in candidates:
+            spot = park(problem, now, b, going, strict=strict)
+            if spot is not None:
+                return b, spot
+    return None
+
+
+def _restore(deps: BookingDeps, actor: Actor, problem: DayProblem, parked: list[str],
+             reason: str) -> tuple[Applied, ...]:
+    """Put parked cases whose move failed back at their booked time (where the core lets them)."""
+    out: list[Applied] = []
+    for case in (c for c in problem.cases if c.booking_id in parked):
+        start, length = from_ts(case.start), timedelta(seconds=case.duration)
+        if _move(deps, actor, case.booking_id, case.room_id, start, length, reason) is None:
+            out.append(Applied(case.booking_id, case.room_id, start, start + length))
+    return tuple(out)
 
 
 def apply(deps: BookingDeps, actor: Actor, proposal: Proposal, reason: str) -> ApplyReport:
@@ -224,11 +250,11 @@ def apply(deps: BookingDeps, actor: Actor, proposal: Proposal, reason: str) -> A
             else:
                 last[b] = refusal
         if pending and not progress:
-            candidate = next((b for b in pending if b not in parked), None)
             going = {b: targets[b] for b in pending}
-            spot = park(problem, now, candidate, going) if candidate is not None else None
-            if candidate is None or spot is None:
+            found = _parking(problem, now, [b for b in pending if b not in parked], going)
+            if found is None:
                 break
+            candidate, spot = found
             parked.add(candidate)
             room_id = now[candidate][0]
             if _move(deps, actor, candidate, room_id, from_ts(grid.ts(spot)), durations[candidate],
@@ -237,7 +263,9 @@ def apply(deps: BookingDeps, actor: Actor, proposal: Proposal, reason: str) -> A
                 start = from_ts(grid.ts(spot))
                 interim.append(Applied(candidate, room_id, start, start + durations[candidate]))
     refused += [last[b] for b in pending]
-    report = ApplyReport(tuple(applied), tuple(refused), tuple(interim))
+    undo = [b for b in pending if b in parked]
+    restored = _restore(deps, actor, problem, undo, f"{why} (undoing an interim step)")
+    report = ApplyReport(tuple(applied), tuple(refused), tuple(interim), restored)
     with deps.uow(write=True) as uow:
         uow.audit(AuditEntry(actor.id, "plan.sequence.apply", "site", proposal.site_id,
                              "ok" if not refused else "partial", reason.strip(),
@@ -249,7 +277,8 @@ def apply(deps: BookingDeps, actor: Actor, proposal: Proposal, reason: str) -> A
 def _detail(proposal: Proposal, report: ApplyReport) -> dict[str, Any]:
     return {"date": proposal.day.isoformat(), "applied": [a.booking_id for a in report.applied],
             "refused": {r.booking_id: list(r.codes) for r in report.refused},
-            "interim": [a.booking_id for a in report.interim]}
+            "interim": [a.booking_id for a in report.interim],
+            "restored": [a.booking_id for a in report.restored]}
 
 
 # --- the JSON forms (the CLI's --json; the API has its schemas) ---------------------------
@@ -287,5 +316,6 @@ def report_dict(report: ApplyReport) -> dict[str, Any]:
                 "end": a.end.isoformat()}
 
     return {"applied": [moved(a) for a in report.applied], "interim": [moved(a) for a in report.interim],
+            "restored": [moved(a) for a in report.restored],
             "refused": [{"booking_id": x.booking_id, "codes": list(x.codes), "message": x.message}
                         for x in report.refused]}

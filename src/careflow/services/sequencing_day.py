@@ -123,9 +123,11 @@ def _case(uow: UnitOfWork, catalog: Catalog, b: Booking, day: date, day_span: Sp
     else:  # as the card allocates it when the case moves
         duration, setup = service.duration, service.setup_minutes * 60
         turnover = service.turnover_minutes * 60
-    units = Counter(a.resource_id for a in b.allocations
-                    if a.role != "room" and (r := catalog.resources.get(a.resource_id)) is not None
-                    and r.kind is not ResourceKind.BED)
+    held = [a for a in b.allocations if a.role != "room"
+            and (r := catalog.resources.get(a.resource_id)) is not None and r.kind is not ResourceKind.BED]
+    units = Counter(a.resource_id for a in held)
+    lanes = {rid: tuple(sorted(a.lane for a in held if a.resource_id == rid)) for rid in units
+             if catalog.resources[rid].kind is ResourceKind.STAFF_POOL}
     fixed_equipment = any(catalog.resources[rid].kind is ResourceKind.EQUIPMENT
                           and not catalog.resources[rid].equipment.mobile for rid in units)
     rooms = () if fixed_equipment else tuple(r.id for r in ors
@@ -133,7 +135,8 @@ def _case(uow: UnitOfWork, catalog: Catalog, b: Booking, day: date, day_span: Sp
     lead = service.window.min_lead_minutes * 60 if service is not None else 0
     return DayCase(b.id, b.patient_id, service.code if service else str(b.service_id), room.resource_id,
                    to_ts(b.start), duration, setup, turnover,
-                   tuple(Use(rid, n) for rid, n in sorted(units.items())), _priority(uow, b, day), rooms,
+                   tuple(Use(rid, n, lanes.get(rid, ())) for rid, n in sorted(units.items())),
+                   _priority(uow, b, day), rooms,
                    locked, to_ts(now) + lead)
 
 
@@ -151,8 +154,14 @@ def read_day(uow: UnitOfWork, catalog: Catalog, site: Site, day: Span, now: date
     busy = uow.bookings.busy([ResourceId(r) for r in room_ids + shared_ids], window)
 
     def fixed(rid: str) -> tuple[FixedUse, ...]:
-        return tuple(FixedUse((x.start, x.end), 1, x.booking_id) for x in busy.get(ResourceId(rid), [])
-                     if x.booking_id not in ours)
+        res = catalog.resources[ResourceId(rid)]
+        laned = res.kind is ResourceKind.STAFF_POOL
+
+        def lane(x: int) -> int | None:  # a lane beyond the pool (its capacity cut since) holds none
+            return x if laned and x < res.capacity else None
+
+        return tuple(FixedUse((x.start, x.end), 1, x.booking_id, lane(x.lane))
+                     for x in busy.get(ResourceId(rid), []) if x.booking_id not in ours)
 
     ors_by_id = {r.id: r for r in ors}
     used = [ors_by_id[ResourceId(rid)] for rid in room_ids]
@@ -163,6 +172,7 @@ def read_day(uow: UnitOfWork, catalog: Catalog, site: Site, day: Span, now: date
         r = catalog.resources[ResourceId(rid)]
         tail = r.equipment.sterilization_minutes * 60 if r.kind is ResourceKind.EQUIPMENT else 0
         duty = _on_duty(catalog, r, site, window, anesthesia_ratio)
-        shared.append(Shared(r.id, _shared_kind(r), duty, tail, fixed(rid)))
+        lanes = r.capacity if r.kind is ResourceKind.STAFF_POOL else 0
+        shared.append(Shared(r.id, _shared_kind(r), duty, tail, fixed(rid), lanes))
     return DayRead(day[0], window[1] - window[0], rooms, tuple(shared), cases,
                    {b.id: b.version for b in bookings})
