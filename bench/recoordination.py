@@ -12,13 +12,17 @@ same site and local day with 24 h notice; the others go to the exception queue w
 ranked alternatives. Afterwards one SQL query counts overlapping
 active allocations, which must be 0. Target: ≤ 2 s for 200 bookings.
 
-    .venv/bin/python bench/recoordination.py [--only postgres|sqlite] [--affected 200]
+    .venv/bin/python bench/recoordination.py [--only postgres|sqlite] [--affected 200] [--per-booking]
+
+``--per-booking`` turns the joint plan off (``Policy.joint``): every booking is fixed one by
+one, as before the rebalancing model, for a comparison on the same machine and data.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -92,7 +96,7 @@ def top_up(app: App, clinician: str, wanted: int, patients: list[str]) -> int:
     return added
 
 
-def run(url: str, name: str, affected: int, patients: list[str]) -> dict[str, Any]:
+def run(url: str, name: str, affected: int, patients: list[str], joint: bool = True) -> dict[str, Any]:
     app = bootstrap(load_settings(database_url=url, workflows=False), clock=lambda: NOW)
     clinician = busiest_clinician(app, "clin-ophth")
     added = top_up(app, clinician, affected, patients)
@@ -103,7 +107,7 @@ def run(url: str, name: str, affected: int, patients: list[str]) -> dict[str, An
     original = recoordination.recoordinate
 
     def timed(run: Any, deps: Any) -> Any:  # the moment the last affected booking is handled
-        done = original(run, deps)
+        done = original(run, replace(deps, policy=replace(deps.policy, joint=joint)))
         finished.append(time.perf_counter())
         return done
 
@@ -121,6 +125,7 @@ def run(url: str, name: str, affected: int, patients: list[str]) -> dict[str, An
         runs, _ = runs_of(uow).page(0, 5, clinician)
     run = runs[0]
     summary = run.summary()
+    plan = next((o.detail.split(";")[0] for o in run.outcomes if o.path == "joint_plan"), None)
     with app.engine.connect() as conn:
         overlaps = int(conn.execute(OVERLAPS).scalar_one())
     app.dispose()
@@ -130,13 +135,15 @@ def run(url: str, name: str, affected: int, patients: list[str]) -> dict[str, An
             "auto_share": round(summary["auto_resolved"] / max(1, summary["affected"]), 3),
             "report_ms": round((reported - began) * 1000, 1), "seconds": round(ended - began, 3),
             "ms_per_booking": round((ended - began) * 1000 / max(1, summary["affected"]), 2),
-            "overlaps": overlaps}
+            "overlaps": overlaps, "path": "joint" if joint else "per_booking",
+            "planned_jointly": summary["planned_jointly"], "plan": plan}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", choices=("postgres", "sqlite"))
     parser.add_argument("--affected", type=int, default=200)
+    parser.add_argument("--per-booking", action="store_true", help="fix bookings one by one (no joint plan)")
     args = parser.parse_args()
     rows = []
     for name, make_url in (("postgres", postgres_url), ("sqlite", lambda: sqlite_url("recoordination"))):
@@ -145,7 +152,7 @@ def main() -> None:
         url = make_url()
         system, _ = seed_regional(url)
         patients = sorted(p.id for p in system.patients if not p.needs_interpreter)
-        rows.append(run(url, name, args.affected, patients))
+        rows.append(run(url, name, args.affected, patients, joint=not args.per_booking))
     by_db = {r["database"]: r for r in rows}
     main_row = by_db.get("postgres") or rows[0]
     result = {"affected": main_row["affected"], "auto_resolved": main_row["auto_resolved"],

@@ -13,7 +13,7 @@ Rules, one function each (hard first, then soft, each soft penalty growing with 
 |---|---|---|
 | ``at_most_one_move`` | hard | a booking takes one of its moves or stays where it is |
 | ``capacity`` | hard | at every instant a resource's uses stay within its capacity |
-| ``unplaced`` | soft | a booking left unplaced costs more than any move, times its priority |
+| ``unplaced`` | soft | a booking left unplaced costs more than all moves together, times its priority |
 | ``time_shift`` | soft | per minute the patient's start moves |
 | ``site_change`` | soft | the patient must go to another site |
 | ``resource_change`` | soft | per resource (room, device, person) that changes |
@@ -290,16 +290,17 @@ def _capacity_of(m: _Model, capacity: int, uses: list[tuple[Use, tuple[int, int]
 # --- soft rules -----------------------------------------------------------------------------
 
 
-def _move_cost_cap(m: _Model) -> int:
-    """The dearest single move, in objective units."""
+def _all_moves_cap(m: _Model) -> int:
+    """The most all the bookings' moves could cost together (each its dearest), in objective units."""
     w = m.problem.weights
-    return max((round(w.points(mv.impact) * SCALE) for d in m.problem.displaced for mv in d.moves),
-               default=0)
+    return sum(max((round(w.points(mv.impact) * SCALE) for mv in d.moves), default=0)
+               for d in m.problem.displaced)
 
 
 def _unplaced(m: _Model) -> None:
-    """Soft: leaving a booking unplaced costs more than any move, times its priority."""
-    each = _move_cost_cap(m) + SCALE
+    """Soft: leaving a booking unplaced costs more than all the moves together, times its
+    priority, so the plan places as many (priority-weighted) bookings as it can first."""
+    each = _all_moves_cap(m) + SCALE
     for b, d in enumerate(m.problem.displaced):
         m.term("unplaced", each * max(1, d.priority), 1 - m.placed[b])
 

@@ -28,14 +28,15 @@ when the claim's lease lapses.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from careflow.domain.access import Actor
-from careflow.domain.bookings import Booking, BookingStatus
+from careflow.domain.bookings import Allocation, Booking, BookingStatus
 from careflow.domain.catalog import Catalog
 from careflow.domain.commands import RescheduleBooking
 from careflow.domain.errors import CareflowError
@@ -45,6 +46,7 @@ from careflow.domain.options import FindRequest, Option
 from careflow.domain.sites import distance_km
 from careflow.domain.violations import Violation, ViolationCode
 from careflow.domain.violations import hard as hard_violation
+from careflow.planning.rebalance import DEFAULT_IMPACT, RebalanceResult, impact_of, solve
 from careflow.services import booking as booking_use
 from careflow.services import exception_queue
 from careflow.services.alternatives import option_doc
@@ -58,6 +60,7 @@ from careflow.services.ports import (
     Notifier,
     UnitOfWork,
 )
+from careflow.services.rebalancing import Candidates, problem_of
 
 __all__ = [
     "RECOORDINATOR",
@@ -77,7 +80,8 @@ RECOORDINATOR = Actor("careflow-recoordination", frozenset({"admin"}))
 TRIGGERS = ("ClinicianCalledOut", "ClinicianAvailabilityChanged", "EquipmentWentDown",
             "MaintenanceScheduled", "StockChanged", "AuthorizationChanged")
 UNCHANGED, AUTO, QUEUED, FAILED, GONE = "unchanged", "auto_resolved", "queued", "failed", "gone"
-CHANGED_RESOURCE_MINUTES = 30  # a changed clinician or room weighs like a 30-minute move
+JOINT, PER_BOOKING = "joint_plan", "per_booking"  # which path decided an outcome
+JOINT_CANDIDATES = 8  # allowed same-day options per booking the joint plan chooses among
 MAX_AFFECTED = 5000
 QUEUE_BATCH = 25  # queue items per transaction
 
@@ -93,6 +97,8 @@ class Policy:
     alternatives: int = 5
     search_days: int = 3  # the booking's site: its day and this many after
     nearby_sites: int = 3  # other sites searched (nearest first) when its own has nothing
+    joint: bool = True  # several bookings displaced at once: one plan for all (``planning.rebalance``)
+    plan_seconds: float = 2.0  # the joint plan's time limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,15 +172,17 @@ class Outcome:
     detail: str = ""
     new_start: str | None = None
     exception_id: str | None = None
+    path: str = PER_BOOKING  # joint_plan when the joint plan chose the move
 
     def to_dict(self) -> dict[str, Any]:
         return {"booking_id": self.booking_id, "result": self.result, "codes": list(self.codes),
-                "detail": self.detail, "new_start": self.new_start, "exception_id": self.exception_id}
+                "detail": self.detail, "new_start": self.new_start, "exception_id": self.exception_id,
+                "path": self.path}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Outcome:
         return cls(d["booking_id"], d["result"], tuple(d.get("codes") or ()), d.get("detail", ""),
-                   d.get("new_start"), d.get("exception_id"))
+                   d.get("new_start"), d.get("exception_id"), d.get("path", PER_BOOKING))
 
 
 @dataclass
@@ -186,6 +194,7 @@ class RunReport:
     finished_at: datetime | None = None
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
+    plan: RebalanceResult | None = None  # the joint plan, when this process made one (not stored)
 
     def count(self, result: str) -> int:
         return sum(1 for o in self.outcomes if o.result == result)
@@ -195,6 +204,7 @@ class RunReport:
                 "subject": self.trigger.subject, "affected": len(self.outcomes),
                 "unchanged": self.count(UNCHANGED), "auto_resolved": self.count(AUTO),
                 "queued": self.count(QUEUED), "failed": self.count(FAILED) + self.count(GONE),
+                "planned_jointly": sum(1 for o in self.outcomes if o.path == JOINT),
                 "started_at": self.started_at.isoformat(),
                 "finished_at": self.finished_at.isoformat() if self.finished_at else None}
 
@@ -272,14 +282,19 @@ def recoordinate(run: RunReport, deps: RecoordinationDeps) -> RunReport:
         wanted = {b.id for b in affected}
         queue = _Queue({(i.booking_id or "", i.category): i.id for i in uow.exceptions.unresolved()
                         if i.booking_id in wanted})
+    planned: dict[str, Outcome] = {}
+    if deps.policy.joint and deps.policy.auto_apply and not run.trigger.shortfall and len(affected) > 1:
+        planned = _jointly(run, affected, deps, queue)
     for booking in affected:
         try:
-            if run.trigger.shortfall:
+            if booking.id in planned:
+                outcome = planned[booking.id]
+            elif run.trigger.shortfall:
                 outcome = _short(booking, run.trigger, deps, queue)
             else:
                 outcome = _one(booking, run.trigger, deps, queue)
         except CareflowError as exc:  # e.g. the booking was cancelled meanwhile
-            outcome = Outcome(booking.id, GONE, detail=f"{type(exc).__name__}: {exc}")
+            outcome = _gone(booking, exc)
         done[booking.id] = outcome
         run.outcomes.append(outcome)
         if len(queue.pending) >= QUEUE_BATCH:
@@ -339,7 +354,23 @@ def _closed_under(booking: Booking, trigger: Trigger) -> Violation | None:
     return None
 
 
-def _one(booking: Booking, trigger: Trigger, deps: RecoordinationDeps, queue: _Queue) -> Outcome:
+def _gone(booking: Booking, exc: CareflowError) -> Outcome:
+    return Outcome(booking.id, GONE, detail=f"{type(exc).__name__}: {exc}")
+
+
+@dataclass
+class _Broken:
+    """An affected booking its hard violations break, with the options found at its site."""
+
+    current: Booking
+    hard: list[Violation]
+    codes: tuple[str, ...]
+    nearby: list[Option]  # its day and the next few
+    same_day: list[Option]  # ranked, least disruptive first
+
+
+def _assess(booking: Booking, trigger: Trigger, deps: RecoordinationDeps) -> Outcome | _Broken:
+    """Leave a booking that still holds alone; search for one that is broken."""
     certain = _closed_under(booking, trigger)
     if certain is not None:  # a full closure over the allocation: broken, no re-check needed
         current, hard = booking, [certain]
@@ -348,31 +379,148 @@ def _one(booking: Booking, trigger: Trigger, deps: RecoordinationDeps, queue: _Q
         hard = [v for v in violations if v.is_hard]
     if current.status is not BookingStatus.BOOKED:
         return Outcome(booking.id, GONE, detail=f"the booking is {current.status.value}")
-    codes = tuple(sorted({v.code.value for v in hard}))
     if not hard:
         return Outcome(booking.id, UNCHANGED)
-    policy = deps.policy
+    return _searched(current, hard, deps)
+
+
+def _searched(current: Booking, hard: list[Violation], deps: RecoordinationDeps) -> _Broken:
+    codes = tuple(sorted({v.code.value for v in hard}))
+    nearby = _search(current, deps, same_site=True, days=1 + deps.policy.search_days)  # its day, the next few
     zone = _zone(current.site_id, deps)
-    nearby = _search(current, deps, same_site=True, days=1 + policy.search_days)  # its day, the next few
     day = current.start.astimezone(zone).date()
-    same_day = _ranked(current, [o for o in nearby if o.start.astimezone(zone).date() == day])
-    for option in same_day[:3] if policy.auto_apply else []:
-        if not _allowed(current, option, deps):
+    same_day = _ranked(current, [o for o in nearby if o.start.astimezone(zone).date() == day],
+                       _clinician_roles(current, deps))
+    return _Broken(current, hard, codes, nearby, same_day)
+
+
+def _one(booking: Booking, trigger: Trigger, deps: RecoordinationDeps, queue: _Queue) -> Outcome:
+    found = _assess(booking, trigger, deps)
+    return found if isinstance(found, Outcome) else _settle(found, trigger, deps, queue)
+
+
+def _settle(broken: _Broken, trigger: Trigger, deps: RecoordinationDeps, queue: _Queue,
+            note: str = "") -> Outcome:
+    """The per-booking path: the least disruptive allowed fix that still books, else the queue."""
+    for option in broken.same_day[:3] if deps.policy.auto_apply else []:
+        if not _allowed(broken.current, option, deps):
             continue
-        try:
-            moved = booking_use.reschedule(RescheduleBooking(
-                current.id, option, f"re-coordinated after {trigger.event_type} (event {trigger.event_id})",
-                RECOORDINATOR), deps.booking)
-        except CareflowError:  # someone took the time meanwhile: the next option
-            continue
-        told = _tell_patient(moved, current, trigger, deps)
-        return Outcome(booking.id, AUTO, codes, _what_changed(current, option) + told,
-                       moved.start.isoformat())
-    later = _ranked(current, [o for o in nearby if not any(_same(o, s) for s in same_day)])
+        moved = _apply(broken, option, trigger, deps, note)
+        if moved is not None:
+            return moved
+    return _queue_ranked(broken, trigger, deps, queue)
+
+
+def _apply(broken: _Broken, option: Option, trigger: Trigger, deps: RecoordinationDeps, note: str = "",
+           path: str = PER_BOOKING) -> Outcome | None:
+    """Move the booking to ``option`` through the reschedule use case and tell the patient;
+    None when someone took the time meanwhile (the store refuses it)."""
+    current = broken.current
+    try:
+        moved = booking_use.reschedule(RescheduleBooking(
+            current.id, option, f"re-coordinated after {trigger.event_type} (event {trigger.event_id})",
+            RECOORDINATOR), deps.booking)
+    except CareflowError:
+        return None
+    told = _tell_patient(moved, current, trigger, deps)
+    return Outcome(current.id, AUTO, broken.codes, note + _what_changed(current, option) + told,
+                   moved.start.isoformat(), path=path)
+
+
+def _queue_ranked(broken: _Broken, trigger: Trigger, deps: RecoordinationDeps, queue: _Queue,
+                  taken: Sequence[Allocation] = ()) -> Outcome:
+    """Queue the booking with its ranked alternatives (none that ``taken`` now holds): same
+    day first, then the next days, else other sites that day."""
+    current, policy = broken.current, deps.policy
+    roles = _clinician_roles(current, deps)
+    free = [o for o in broken.nearby if not _clashes(o, taken, deps)]
+    same_day = [o for o in broken.same_day if not _clashes(o, taken, deps)]
+    later = _ranked(current, [o for o in free if not any(_same(o, s) for s in broken.same_day)], roles)
     ranked = (same_day + later)[:policy.alternatives]
     if not ranked:  # nothing at its site in those days: other sites, that day
-        ranked = _ranked(current, _search(current, deps, same_site=False))[:policy.alternatives]
-    return _queue(current, trigger, hard, codes, ranked, deps, queue)
+        ranked = _ranked(current, _search(current, deps, same_site=False), roles)[:policy.alternatives]
+    return _queue(current, trigger, broken.hard, broken.codes, ranked, deps, queue)
+
+
+def _clashes(option: Option, taken: Sequence[Allocation], deps: RecoordinationDeps) -> bool:
+    """Whether a move just made holds a single-unit resource the option needs at that time."""
+    if not taken:
+        return False
+    resources = _catalog(deps).resources
+    return any(a.resource_id == t.resource_id and a.start < t.end and t.start < a.end
+               and resources[a.resource_id].capacity == 1 for a in option.allocations for t in taken)
+
+
+def _jointly(run: RunReport, affected: list[Booking], deps: RecoordinationDeps,
+             queue: _Queue) -> dict[str, Outcome]:
+    """The joint path for several displaced bookings: search each, choose all moves at once
+    (``planning.rebalance``), apply them through the reschedule use case; a move that loses
+    a race, and a booking the plan leaves unplaced, go the per-booking way with a fresh
+    search; a booking with no allowed option goes to the queue."""
+    trigger = run.trigger
+    out: dict[str, Outcome] = {}
+    broken: list[_Broken] = []
+    for booking in affected:
+        try:
+            found = _assess(booking, trigger, deps)
+        except CareflowError as exc:
+            found = _gone(booking, exc)
+        if isinstance(found, Outcome):
+            out[booking.id] = found
+        else:
+            broken.append(found)
+    options = {b.current.id: [o for o in b.same_day if _allowed(b.current, o, deps)][:JOINT_CANDIDATES]
+               for b in broken}
+    movable = [b for b in broken if options[b.current.id]]
+    if len(movable) < 2:  # nothing to coordinate
+        for b in broken:
+            out[b.current.id] = _guarded(b.current, partial(_settle, b, trigger, deps, queue), deps, queue)
+        return out
+    with deps.booking.uow() as uow:
+        problem = problem_of([Candidates(b.current, tuple(options[b.current.id])) for b in movable], uow,
+                             deps.booking, _catalog(deps))
+    run.plan = plan = solve(problem, time_limit_s=deps.policy.plan_seconds)
+    note = f"{plan.summary()}; "
+    moves: list[Allocation] = []
+    again: list[tuple[_Broken, str]] = []
+    for b in movable:
+        key = plan.chosen(b.current.id)
+        option = options[b.current.id][int(key)] if key is not None else None
+        moved = _apply(b, option, trigger, deps, note, JOINT) if option is not None else None
+        if moved is None:
+            why = "its planned move lost a race" if option is not None else next(
+                c.reason for c in plan.choices if c.booking_id == b.current.id)
+            again.append((b, f"{plan.summary()}, not this one ({why}); per booking: "))
+            continue
+        assert option is not None
+        out[b.current.id] = moved
+        moves.extend(option.allocations)
+    for b, why in again:  # what the moves freed and left is searched afresh
+        out[b.current.id] = _guarded(b.current, partial(_settle_afresh, b, trigger, deps, queue, why), deps,
+                                     queue)
+    for b in broken:
+        if b.current.id not in out:
+            out[b.current.id] = _guarded(b.current, partial(_queue_ranked, b, trigger, deps, queue, moves),
+                                         deps, queue)
+    return out
+
+
+def _settle_afresh(broken: _Broken, trigger: Trigger, deps: RecoordinationDeps, queue: _Queue,
+                   note: str) -> Outcome:
+    """The per-booking path on a fresh search (the plan's moves are in the store now)."""
+    return _settle(_searched(broken.current, broken.hard, deps), trigger, deps, queue, note)
+
+
+def _guarded(booking: Booking, settle: Callable[[], Outcome], deps: RecoordinationDeps,
+             queue: _Queue) -> Outcome:
+    """One booking's step, its failure its own outcome; queue items flushed in batches."""
+    try:
+        outcome = settle()
+    except CareflowError as exc:
+        outcome = _gone(booking, exc)
+    if len(queue.pending) >= QUEUE_BATCH:
+        queue.flush(deps)
+    return outcome
 
 
 def _short(booking: Booking, trigger: Trigger, deps: RecoordinationDeps, queue: _Queue) -> Outcome:
@@ -387,7 +535,7 @@ def _short(booking: Booking, trigger: Trigger, deps: RecoordinationDeps, queue: 
     restock = deps.booking.clock() + timedelta(days=level.lead_time_days if level else 0)
     options = [o for o in _search(current, deps, same_site=False) if o.site_id != current.site_id]
     options += _search(current, deps, same_site=True, days=1 + deps.policy.search_days, after=restock)
-    ranked = _ranked(current, options)[:deps.policy.alternatives]
+    ranked = _ranked(current, options, _clinician_roles(current, deps))[:deps.policy.alternatives]
     codes = (ViolationCode.STOCK_INSUFFICIENT.value,)
     summary = (f"booking {current.id} at {current.site_id} on {current.start.isoformat()}: a count of "
                f"{trigger.sku} left {trigger.shortfall} short of what booked cases hold; "
@@ -447,19 +595,20 @@ def _zone(site_id: str, deps: RecoordinationDeps) -> ZoneInfo:
     return _catalog(deps).site(site_id).zone
 
 
-def _changed(booking: Booking, option: Option) -> int:
-    before = {(a.role, a.resource_id) for a in booking.allocations}
-    return sum(1 for a in option.allocations if (a.role, a.resource_id) not in before)
+def _clinician_roles(booking: Booking, deps: RecoordinationDeps) -> frozenset[str]:
+    """The roles of the booking's card a clinician fills (a change there is one the patient sees)."""
+    return frozenset(r.role for r in _catalog(deps).service(booking.service_id).roles)
 
 
-def _disruption(booking: Booking, option: Option) -> float:
-    moved = abs((option.start - booking.start).total_seconds()) / 60
-    site = 0 if option.site_id == booking.site_id else 24 * 60
-    return moved + site + CHANGED_RESOURCE_MINUTES * _changed(booking, option) + option.score / 1000
+def _disruption(booking: Booking, option: Option, clinician_roles: frozenset[str] = frozenset()) -> float:
+    """The move's impact on the patient, in minutes of moving (``planning.rebalance``'s weights:
+    the minutes, a day for another site, 30 per changed resource and 30 more for a clinician)."""
+    return DEFAULT_IMPACT.points(impact_of(booking, option, clinician_roles))
 
 
-def _ranked(booking: Booking, options: Iterable[Option]) -> list[Option]:
-    return sorted(options, key=lambda o: _disruption(booking, o))
+def _ranked(booking: Booking, options: Iterable[Option],
+            clinician_roles: frozenset[str] = frozenset()) -> list[Option]:
+    return sorted(options, key=lambda o: _disruption(booking, o, clinician_roles))
 
 
 def _same(a: Option, b: Option) -> bool:
