@@ -60,13 +60,13 @@ def _predictor() -> tuple[NoShowPredictor, str]:
     path = _data()
     try:
         from careflow.predict.noshow_data import read_appointments
-        from careflow.predict.noshow_model import train_parts
+        from careflow.predict.noshow_governance import train
     except ImportError:
         return FakeNoShowPredictor(), "fake (the LightGBM trainer is not in this checkout)"
     if path is None:
         return FakeNoShowPredictor(), "fake (the shared no-show data is not here)"
     began = time.perf_counter()
-    model = train_parts(read_appointments(path, need_outcome=True), seed=7, threads=2).model
+    model = train(read_appointments(path, need_outcome=True), path.name, seed=7, threads=2)
     return model, f"LightGBM trained in memory on {path.name} in {time.perf_counter() - began:.0f} s"
 
 
@@ -93,14 +93,19 @@ def _history(patient: str, day: date) -> list[Booking]:
     return [_booking(k, day - timedelta(days=14 * (k + 1)), 9, patient, done[k % 3]) for k in range(12)]
 
 
-def _time(fn: Callable[[int], object], runs: int) -> list[float]:
+CPU: dict[str, list[float]] = {}  # the same calls' thread CPU time: the work, without waiting for a core
+
+
+def _time(fn: Callable[[int], object], runs: int, name: str) -> list[float]:
     for i in range(min(200, runs)):
         fn(i)
-    samples = []
+    samples, cpu = [], []
     for i in range(runs):
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.thread_time()
         fn(i)
+        cpu.append(time.thread_time() - began_cpu)
         samples.append(time.perf_counter() - began)
+    CPU[name] = cpu
     return samples
 
 
@@ -112,8 +117,11 @@ def main() -> None:
     rng = random.Random(7)
     model, services, surgeons = _cases(rng)
     pairs = [(rng.choice(services), rng.choice(surgeons)) for _ in range(args.runs)]
-    duration = _time(lambda i: model._estimate(*pairs[i]), args.runs)  # the uncached path
-    cached = _time(lambda i: model.estimate(*pairs[i]), args.runs)  # what a booking request meets once warm
+    duration = _time(lambda i: model._estimate(*pairs[i]), args.runs, "duration")  # the uncached path
+    # what a booking request meets once warm: the pair's estimate cached in the model
+    for service, surgeon in pairs:
+        model.estimate(service, surgeon)
+    cached = _time(lambda i: model.estimate(*pairs[i]), args.runs, "duration_cached")
     predictor, which = _predictor()
     day = date(2026, 12, 7)
     patients = [f"pat-{n:05d}" for n in range(200)]
@@ -125,7 +133,7 @@ def main() -> None:
         facts = facts_of(b, date(1970 + i % 50, 3, 1), ZONE, histories[b.patient_id])
         return predictor.probability(facts), predictor.explain(facts)
 
-    noshow = _time(one_no_show, args.runs)
+    noshow = _time(one_no_show, args.runs, "no_show")
     session = Session("clin-01", "site-c1", day.isoformat(), datetime(2026, 12, 7, 13, tzinfo=UTC),
                       datetime(2026, 12, 7, 17, tzinfo=UTC), 12)
     policy = OverbookingPolicy(max_per_session=3, risk_tolerance=0.2)
@@ -136,18 +144,24 @@ def main() -> None:
                  for k, b in enumerate(booked)}
         return advise(session, score_patients(predictor, facts), policy, predictor.version)
 
-    overbooking = _time(one_session, max(200, args.runs // 4))
-    rows = [{"measure": "duration P50/P80 (uncached pair)", **summary_ms(duration)},
-            {"measure": "duration P50/P80 (cached pair)", **summary_ms(cached)},
-            {"measure": "no-show facts + probability + explanation", **summary_ms(noshow)},
-            {"measure": "overbooking advice, one 12-patient session", **summary_ms(overbooking)}]
+    overbooking = _time(one_session, max(200, args.runs // 4), "overbooking_session")
+    rows = [{"measure": "duration P50/P80 (uncached pair)", **summary_ms(duration),
+             "cpu_p99_ms": summary_ms(CPU["duration"])["p99_ms"]},
+            {"measure": "duration P50/P80 (cached pair)", **summary_ms(cached),
+             "cpu_p99_ms": summary_ms(CPU["duration_cached"])["p99_ms"]},
+            {"measure": "no-show facts + probability + explanation", **summary_ms(noshow),
+             "cpu_p99_ms": summary_ms(CPU["no_show"])["p99_ms"]},
+            {"measure": "overbooking advice, one 12-patient session", **summary_ms(overbooking),
+             "cpu_p99_ms": summary_ms(CPU["overbooking_session"])["p99_ms"]}]
     result: dict[str, Any] = {
         "bench": "predict", "runs": args.runs, "predictor": predictor.version, "predictor_source": which,
         "duration": summary_ms(duration), "duration_cached": summary_ms(cached),
         "no_show": summary_ms(noshow), "overbooking_session": summary_ms(overbooking),
         "load_average_1m": round(os.getloadavg()[0], 2),
+        "cpu_time": {name: summary_ms(values) for name, values in CPU.items()},
         "target_ms": TARGET_MS,
         "meets_target": all(r["p99_ms"] <= TARGET_MS for r in rows[:3]),
+        "meets_target_cpu": all(r["cpu_p99_ms"] <= TARGET_MS for r in rows[:3]),
         "session_meets_target": rows[3]["p99_ms"] <= TARGET_MS, "machine": machine(),
     }
     if args.out:
@@ -162,11 +176,18 @@ def _markdown(path: Path, rows: list[dict[str, Any]], result: dict[str, Any]) ->
              f"Runs: {result['runs']} (the session: {max(200, result['runs'] // 4)}); machine: "
              f"{result['machine']['cpus']} CPUs, Python {result['machine']['python']}; measured in process, "
              "shared with other work on the machine.", "",
-             "| measure | p50 ms | p90 ms | p99 ms | mean ms | max ms |", "|---|---|---|---|---|---|"]
+             "Wall-clock times include waiting for a core on a shared machine; the CPU p99 is the same "
+             "calls' thread CPU time (the work itself).", "",
+             "| measure | p50 ms | p90 ms | p99 ms | mean ms | max ms | CPU p99 ms |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['measure']} | {r['p50_ms']} | {r['p90_ms']} | {r['p99_ms']} | {r['mean_ms']} | "
-                     f"{r['max_ms']} |")
-    lines += ["", "Reproduce: `.venv/bin/python bench/predict.py --out bench/results/predict.md`.", ""]
+                     f"{r['max_ms']} | {r['cpu_p99_ms']} |")
+    lines += ["", "Not included: the database reads around a prediction (the booking, the patient's "
+              "earlier bookings, a session's bookings: one indexed query each) and the duration model's "
+              "freshness check (one query for the change-feed head); the model is fitted once per "
+              "master-data version and booking change, not per request.", "",
+              "Reproduce: `.venv/bin/python bench/predict.py --out bench/results/predict.md`.", ""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
 
