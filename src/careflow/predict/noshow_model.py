@@ -34,7 +34,7 @@ __all__ = ["PARAMS", "ROUNDS", "Calibration", "NoShowModel", "fit_booster", "tra
 
 PARAMS: dict[str, Any] = {
     "objective": "binary",
-    "learning_rate": 0.04,
+    "learning_rate": 0.12,
     "num_leaves": 7,
     "min_data_in_leaf": 300,
     "feature_fraction": 0.9,
@@ -45,7 +45,7 @@ PARAMS: dict[str, Any] = {
     "force_row_wise": True,
     "verbose": -1,
 }
-ROUNDS = 300
+ROUNDS = 100
 CALIBRATION_SHARE = 0.2
 
 Progress = Callable[[str], None]
