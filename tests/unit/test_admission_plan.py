@@ -3,9 +3,10 @@ into an IHTC instance rule by rule, solved, and read back in careflow's terms.""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -352,3 +353,15 @@ def test_a_mandatory_case_moves_another_mandatory_case_to_a_later_day_of_its_win
     repaired, left = reinsert(problem, instance, solution, ["due"])
     assert sorted((a.patient_id, a.day) for a in repaired.admissions) == [("due", 0), ("flexible", 1)]
     assert left == ()
+
+
+def test_a_horizon_across_the_spring_daylight_saving_change_keeps_local_hours_and_shifts() -> None:
+    cases = [case(1, "svc-lap")]
+    deps, _ = _deps(cases)
+    monday = date(2030, 3, 4)  # clocks in New York go forward on Sunday 10 March at 02:00
+    with deps.uow() as uow:
+        problem = read_problem(uow, deps.catalogs.get(uow), FakeCases(cases), SITE, monday, 7,
+                               PlanningWeights())
+    assert {r.minutes for r in problem.operating_rooms} == {(600,) * 5 + (0, 0)}
+    on_duty = Counter(key for n in problem.nurses for key in n.shifts)
+    assert on_duty == {(d, s): 3 for d in range(7) for s in SHIFT_NAMES}  # the short night of 9-10 March too
