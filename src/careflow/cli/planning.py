@@ -98,6 +98,8 @@ def sequence_(
     when = _day(day)
     if not 0 < time_limit <= use.MAX_TIME_LIMIT:
         fail(f"--time-limit: must be more than 0 and at most {use.MAX_TIME_LIMIT:g} seconds")
+    if not 0 <= seed < 2**31:
+        fail("--seed: must be from 0 to 2147483647")
     if not 0 <= overtime <= 240:
         fail("--overtime-allowance: must be from 0 to 240 minutes")
     if not 1 <= ratio <= 4:

@@ -75,6 +75,8 @@ def sequence(problem: DayProblem, time_limit: float = 10.0, seed: int = 0,
     if not 0 < time_limit <= MAX_TIME_LIMIT:
         raise InvalidRequest(f"time_limit must be more than 0 and at most {MAX_TIME_LIMIT:g} seconds",
                              "time_limit")
+    if not 0 <= seed < 2**31:
+        raise InvalidRequest("seed must be from 0 to 2147483647", "seed")
     if len(problem.cases) > MAX_CASES:
         raise InvalidRequest(f"at most {MAX_CASES} cases in one day", "cases")
     booked = booked_placement(problem)

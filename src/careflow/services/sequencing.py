@@ -67,6 +67,11 @@ class SequenceRequest:
                                  "overtime_allowance_minutes")
         if not 1 <= self.anesthesia_ratio <= 4:
             raise InvalidRequest("anesthesia_ratio must be from 1 to 4", "anesthesia_ratio")
+        if not 0 < self.time_limit <= MAX_TIME_LIMIT:
+            raise InvalidRequest(f"time_limit must be more than 0 and at most {MAX_TIME_LIMIT:g} seconds",
+                                 "time_limit")
+        if not 0 <= self.seed < 2**31:
+            raise InvalidRequest("seed must be from 0 to 2147483647", "seed")
 
 
 @dataclass(frozen=True)
