@@ -230,3 +230,24 @@ def test_drift_on_the_command_line_exits_1_when_flagged(
     result = in_process(capsys, "noshow", "drift", "--model", str(saved), "--data", str(data), "--json")
     assert result.returncode == 1
     assert json.loads(result.stdout)["drifted"] is True
+
+
+def test_train_then_card_and_evaluate_with_a_reliability_plot_on_the_command_line(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    data = write(tmp_path, RAW)
+    model_file, card, plot = tmp_path / "model.json", tmp_path / "card.md", tmp_path / "reliability.png"
+    trained = in_process(capsys, "noshow", "train", "--data", str(data), "--out", str(model_file),
+                         "--threads", "1")
+    assert trained.returncode == 0, trained.stderr
+    assert load_model(model_file).metadata["training_data"]["source"] == "data.csv"
+    carded = in_process(capsys, "noshow", "card", "--model", str(model_file), "--out", str(card))
+    assert carded.returncode == 0, carded.stderr
+    assert card.read_text().startswith("# Model card: noshow-20160519-")
+    evaluated = in_process(capsys, "noshow", "evaluate", "--data", str(data), "--split-date", "2016-05-16",
+                           "--plot", str(plot), "--threads", "1", "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    report = json.loads(evaluated.stdout)
+    assert report["test_days"] == ["2016-05-16", "2016-05-19"]
+    assert {"roc_auc", "pr_auc", "brier", "base_rate_brier"} <= set(report["metrics"])
+    assert {g["attribute"] for g in report["fairness"]} == {"sex", "age band"}
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
