@@ -36,6 +36,7 @@ class SequencingModel:
     start: dict[str, cp_model.IntVar] = field(default_factory=dict)
     in_room: dict[tuple[str, str], cp_model.IntVar] = field(default_factory=dict)
     on_lane: dict[tuple[str, str, int], cp_model.IntVar] = field(default_factory=dict)
+    taken: dict[tuple[str, str], list[cp_model.IntVar]] = field(default_factory=dict)
     terms: dict[str, list[cp_model.LinearExprT]] = field(default_factory=dict)
     assumptions: dict[int, str] = field(default_factory=dict)  # literal index → what it assumes
     literals: list[cp_model.IntVar] = field(default_factory=list)
@@ -203,22 +204,36 @@ def _lane_blocked(m: SequencingModel, res: Shared, lane: int) -> list[tuple[int,
 def pool_lanes(m: SequencingModel, res: Shared, users: list[tuple[DayCase, int]],
                duty: cp_model.IntVar) -> None:
     """Hard (``staff_coverage`` / ``anesthesia_coverage``, as the core keeps pools): each case
-    holds ``units`` distinct lanes of the pool throughout, one case per lane at a time."""
-    per_lane: dict[int, list[cp_model.IntervalVar]] = {i: [] for i in range(res.lanes)}
-    for case, units in users:
-        lits = []
-        for i in range(res.lanes):
-            lit = m.model.new_bool_var(f"lane[{res.id},{i},{case.booking_id}]")
-            m.on_lane[case.booking_id, res.id, i] = lit
-            per_lane[i].append(m.model.new_optional_fixed_size_interval_var(
-                m.start[case.booking_id], _dur(case), lit, f"on[{res.id},{i},{case.booking_id}]"))
-            lits.append(lit)
-        m.model.add(sum(lits) == units)
-    for i, intervals in per_lane.items():
-        for lo, hi in _lane_blocked(m, res, i):
-            if (iv := _fixed_interval(m, lo, hi, duty, f"lane_off[{res.id},{i}]")) is not None:
+    holds ``units`` distinct lanes of the pool throughout, one case per lane at a time.
+
+    Lanes no case of the day is booked on and with the same hours blocked are interchangeable:
+    they are one group, a ``Cumulative`` of their number (intervals on identical lanes can be
+    laid on them whenever no more overlap than there are lanes), which spares the solver
+    trying every permutation of them."""
+    booked = {lane for case, _ in users for u in case.uses if u.resource_id == res.id for lane in u.lanes}
+    blocked_of = {i: _lane_blocked(m, res, i) for i in range(res.lanes)}
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for i in range(res.lanes):  # a lane a case is booked on is its own group: the case may keep it
+        groups.setdefault(("booked", i) if i in booked else tuple(blocked_of[i]), []).append(i)
+    for lanes in groups.values():
+        blocked, size = blocked_of[lanes[0]], len(lanes)
+        intervals: list[cp_model.IntervalVar] = []
+        demands: list[cp_model.LinearExprT] = []
+        for lo, hi in blocked:
+            if (iv := _fixed_interval(m, lo, hi, duty, f"lane_off[{res.id},{lanes[0]}]")) is not None:
                 intervals.append(iv)
-        m.model.add_no_overlap(intervals)
+                demands.append(size)
+        for case, units in users:
+            taken = m.model.new_int_var(0, min(units, size), f"lanes[{res.id},{lanes[0]},{case.booking_id}]")
+            m.taken.setdefault((case.booking_id, res.id), []).append(taken)
+            if size == 1:
+                m.on_lane[case.booking_id, res.id, lanes[0]] = taken
+            intervals.append(m.model.new_fixed_size_interval_var(m.start[case.booking_id], _dur(case),
+                                                                 f"on[{res.id},{lanes[0]},{case.booking_id}]"))
+            demands.append(taken)
+        m.model.add_cumulative(intervals, demands, size)
+    for case, units in users:
+        m.model.add(sum(m.taken[case.booking_id, res.id]) == units)
 
 
 def locked_case(m: SequencingModel) -> None:
