@@ -85,3 +85,12 @@ def test_a_local_time_falls_in_exactly_one_shift() -> None:
     assert shift_of(time(22, 59)) == "evening"
     assert shift_of(time(2)) == "night"
     assert sum(s.hours for s in SHIFTS) == 24
+
+
+def test_a_weekday_the_site_is_closed_is_forecast_as_closed() -> None:
+    weekdays_only = [DailyCount(START + timedelta(days=i), 0 if (START + timedelta(days=i)).weekday() >= 5
+                                else 10 + i % 3) for i in range(56)]
+    model = DemandModel.fit(weekdays_only)
+    saturday, monday = START + timedelta(days=61), START + timedelta(days=63)
+    [sat, _, mon] = model.forecast(saturday, 3)
+    assert (sat.mean, sat.upper) == (0.0, 0) and monday == mon.day and 8 < mon.mean < 14

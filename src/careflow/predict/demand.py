@@ -113,7 +113,7 @@ class DemandModel:
         offsets = np.array([(c.day - origin).days for c in rows], dtype=float)
         weekdays = np.array([c.day.weekday() for c in rows])
         x = _design(offsets, weekdays)
-        reg = PoissonRegressor(alpha=1e-6, max_iter=1000, tol=1e-8).fit(x, counts)
+        reg = PoissonRegressor(alpha=1e-6, solver="newton-cholesky", max_iter=200, tol=1e-8).fit(x, counts)
         fitted = reg.predict(x)
         present = {int(d) for d in weekdays}
         params = 1 + len(present) if len(present) > 1 else 2
