@@ -92,6 +92,17 @@ def test_a_booking_keeps_what_it_holds_until_it_moves() -> None:
     assert plan(booking("a", move("a1", use("room_1", 0))), b_moves) == {"a": "a1", "b": "b1"}
 
 
+def test_two_bookings_cannot_trade_places_but_can_follow_each_other() -> None:
+    # the store applies one move at a time: a swap would need each place free first
+    swap = (booking("a", move("a_to_b", use("room_1", 1)), held=(use("room_1", 0),)),
+            booking("b", move("b_to_a", use("room_1", 0)), held=(use("room_1", 1),)))
+    assert plan(*swap) == {"a": None, "b": None}
+    chain = (booking("a", move("a_to_b", use("room_1", 1)), held=(use("room_1", 0),)),
+             booking("b", move("b_away", use("room_2", 1)), held=(use("room_1", 1),)))
+    result = solve(RebalanceProblem(chain))
+    assert [(c.booking_id, c.move_key) for c in result.in_order()] == [("b", "b_away"), ("a", "a_to_b")]
+
+
 def test_an_urgent_booking_is_placed_before_a_routine_one() -> None:
     routine = booking("routine", move("r1", use("room_1", 0)), priority=1)
     urgent = booking("urgent", move("u1", use("room_1", 0), shift=240), priority=3)

@@ -13,6 +13,7 @@ Rules, one function each (hard first, then soft, each soft penalty growing with 
 |---|---|---|
 | ``at_most_one_move`` | hard | a booking takes one of its moves or stays where it is |
 | ``capacity`` | hard | at every instant a resource's uses stay within its capacity |
+| ``moves_apply_in_order`` | hard | a move onto what another booking holds comes after that one's move |
 | ``unplaced`` | soft | a booking left unplaced costs more than all moves together, times its priority |
 | ``time_shift`` | soft | per minute the patient's start moves |
 | ``site_change`` | soft | the patient must go to another site |
@@ -154,6 +155,7 @@ class Choice:
     move_key: str | None
     points: float
     reason: str
+    order: int = 0  # apply the moves in this order (a move onto another's place after it)
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,10 @@ class RebalanceResult:
     penalties: dict[str, float]
     choices: tuple[Choice, ...]
     seconds: float
+
+    def in_order(self) -> list[Choice]:
+        """The bookings the plan moves, in the order their moves must be applied."""
+        return sorted((c for c in self.choices if c.move_key is not None), key=lambda c: c.order)
 
     def chosen(self, booking_id: str) -> str | None:
         """The key of the move the plan takes for the booking (None when unplaced)."""
@@ -186,6 +192,7 @@ class _Model:
     model: cp_model.CpModel = field(default_factory=cp_model.CpModel)
     take: dict[tuple[int, int], cp_model.IntVar] = field(default_factory=dict)  # (booking, move)
     placed: dict[int, cp_model.LinearExprT] = field(default_factory=dict)
+    order: dict[int, cp_model.IntVar] = field(default_factory=dict)  # booking → its move's turn
     terms: dict[str, list[tuple[int, cp_model.LinearExprT]]] = field(default_factory=dict)
 
     def term(self, rule: str, coefficient: int, expr: cp_model.LinearExprT) -> None:
@@ -204,6 +211,7 @@ def solve(problem: RebalanceProblem, time_limit_s: float = TIME_LIMIT_S, seed: i
         m.placed[b] = sum(m.take[b, k] for k in range(len(d.moves)))
     _at_most_one_move(m)
     _capacity(m)
+    _moves_apply_in_order(m)
     _unplaced(m)
     _impact(m)
     m.model.minimize(sum(c * e for terms in m.terms.values() for c, e in terms))
@@ -246,6 +254,26 @@ def _capacity(m: _Model) -> None:
             fixed.setdefault(use.resource_id, []).append(use)
     for rid, uses in moving.items():
         _capacity_of(m, p.capacity.get(rid, 1), uses, holding.get(rid, []), fixed.get(rid, []))
+
+
+def _moves_apply_in_order(m: _Model) -> None:
+    """Hard: a move onto a single unit another booking holds then comes after that booking's
+    move: the store applies moves one at a time, so two bookings cannot trade places."""
+    p = m.problem
+    held: dict[str, list[tuple[Use, int]]] = {}
+    for b, d in enumerate(p.displaced):
+        for use in d.held:
+            if p.capacity.get(use.resource_id, 1) == 1:
+                held.setdefault(use.resource_id, []).append((use, b))
+    n = len(p.displaced)
+    for (b, k), lit in m.take.items():
+        before = {other for use in p.displaced[b].moves[k].uses for h, other in held.get(use.resource_id, ())
+                  if other != b and h.start < use.end and use.start < h.end}
+        for other in sorted(before):
+            for x in (b, other):
+                if x not in m.order:
+                    m.order[x] = m.model.new_int_var(0, n, f"order[{p.displaced[x].booking_id}]")
+            m.model.add(m.order[other] < m.order[b]).only_enforce_if(lit)
 
 
 def _covering(uses: Sequence[tuple[Use, T]], starts: list[int], longest: int, t: int) -> list[tuple[Use, T]]:
@@ -331,8 +359,9 @@ def _result(m: _Model, solver: cp_model.CpSolver, status: cp_model.CpSolverStatu
         taken = next((k for k in range(len(d.moves)) if solved and solver.boolean_value(m.take[b, k])), None)
         if taken is not None:
             mv = d.moves[taken]
+            turn = solver.value(m.order[b]) if b in m.order else 0
             choices.append(Choice(d.booking_id, mv.key, round(w.points(mv.impact), 3),
-                                  f"moved ({_explain(w, mv.impact)})"))
+                                  f"moved ({_explain(w, mv.impact)})", turn))
         elif not d.moves:
             choices.append(Choice(d.booking_id, None, 0.0, "no move was offered"))
         elif solved:

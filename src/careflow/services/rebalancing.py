@@ -36,9 +36,10 @@ class Candidates:
     options: tuple[Option, ...]
 
 
-def problem_of(displaced: Sequence[Candidates], uow: UnitOfWork, deps: BookingDeps,
-               catalog: Catalog) -> RebalanceProblem:
-    """The rebalancing problem of the displaced bookings; a move's key is its option's index."""
+def problem_of(displaced: Sequence[Candidates], kept: Sequence[Allocation], uow: UnitOfWork,
+               deps: BookingDeps, catalog: Catalog) -> RebalanceProblem:
+    """The rebalancing problem of the displaced bookings; a move's key is its option's index.
+    ``kept``: what the other affected bookings hold (they stay where they are)."""
     out: list[Displaced] = []
     for c in displaced:
         roles = frozenset(r.role for r in catalog.service(c.booking.service_id).roles)
@@ -50,7 +51,9 @@ def problem_of(displaced: Sequence[Candidates], uow: UnitOfWork, deps: BookingDe
              for a in o.allocations if catalog.resources[ResourceId(a.resource_id)].capacity > 1}
     capacity: dict[str, int] = {rid: catalog.resources[rid].capacity for rid in pools}
     moving: set[str] = {c.booking.id for c in displaced}
-    return RebalanceProblem(tuple(out), capacity, _taken(pools, moving, displaced, uow, deps, catalog))
+    staying = tuple(u for u in _uses(kept) if u.resource_id not in pools)  # pools: read from the store
+    taken = _taken(pools, moving, displaced, uow, deps, catalog)
+    return RebalanceProblem(tuple(out), capacity, taken + staying)
 
 
 def _uses(allocations: Sequence[Allocation]) -> tuple[Use, ...]:

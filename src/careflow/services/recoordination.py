@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from careflow.domain.access import Actor
@@ -84,6 +84,7 @@ JOINT, PER_BOOKING = "joint_plan", "per_booking"  # which path decided an outcom
 JOINT_CANDIDATES = 8  # allowed same-day options per booking the joint plan chooses among
 MAX_AFFECTED = 5000
 QUEUE_BATCH = 25  # queue items per transaction
+Done = TypeVar("Done")
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,13 +401,16 @@ def _one(booking: Booking, trigger: Trigger, deps: RecoordinationDeps, queue: _Q
 
 
 def _settle(broken: _Broken, trigger: Trigger, deps: RecoordinationDeps, queue: _Queue,
-            note: str = "") -> Outcome:
-    """The per-booking path: the least disruptive allowed fix that still books, else the queue."""
+            note: str = "", holding: dict[str, tuple[Allocation, ...]] | None = None) -> Outcome:
+    """The per-booking path: the least disruptive allowed fix that still books, else the queue
+    (``holding``, when given, learns where the booking now is)."""
     for option in broken.same_day[:3] if deps.policy.auto_apply else []:
         if not _allowed(broken.current, option, deps):
             continue
         moved = _apply(broken, option, trigger, deps, note)
         if moved is not None:
+            if holding is not None:
+                holding[broken.current.id] = option.allocations
             return moved
     return _queue_ranked(broken, trigger, deps, queue)
 
@@ -453,12 +457,14 @@ def _clashes(option: Option, taken: Sequence[Allocation], deps: RecoordinationDe
 
 def _jointly(run: RunReport, affected: list[Booking], deps: RecoordinationDeps,
              queue: _Queue) -> dict[str, Outcome]:
-    """The joint path for several displaced bookings: search each, choose all moves at once
-    (``planning.rebalance``), apply them through the reschedule use case; a move that loses
-    a race, and a booking the plan leaves unplaced, go the per-booking way with a fresh
-    search; a booking with no allowed option goes to the queue."""
+    """The joint path for several displaced bookings: search each as the per-booking path does,
+    choose every move at once (``planning.rebalance``), apply them through the reschedule use
+    case in the plan's order; a move that fails (the store is the last guard) and a booking
+    the plan leaves unplaced take the per-booking path on a fresh search, which also sees what
+    the moves freed; a booking with no allowed option is queued with alternatives still free."""
     trigger = run.trigger
     out: dict[str, Outcome] = {}
+    holding: dict[str, tuple[Allocation, ...]] = {b.id: b.allocations for b in affected}
     broken: list[_Broken] = []
     for booking in affected:
         try:
@@ -469,51 +475,75 @@ def _jointly(run: RunReport, affected: list[Booking], deps: RecoordinationDeps,
             out[booking.id] = found
         else:
             broken.append(found)
-    options = {b.current.id: [o for o in b.same_day if _allowed(b.current, o, deps)][:JOINT_CANDIDATES]
+    options: dict[str, list[Option]] = {
+        b.current.id: [o for o in b.same_day if _allowed(b.current, o, deps)][:JOINT_CANDIDATES]
                for b in broken}
     movable = [b for b in broken if options[b.current.id]]
-    if len(movable) < 2:  # nothing to coordinate
-        for b in broken:
-            out[b.current.id] = _guarded(b.current, partial(_settle, b, trigger, deps, queue), deps, queue)
-        return out
-    with deps.booking.uow() as uow:
-        problem = problem_of([Candidates(b.current, tuple(options[b.current.id])) for b in movable], uow,
-                             deps.booking, _catalog(deps))
-    run.plan = plan = solve(problem, time_limit_s=deps.policy.plan_seconds)
-    note = f"{plan.summary()}; "
-    moves: list[Allocation] = []
-    again: list[tuple[_Broken, str]] = []
-    for b in movable:
-        key = plan.chosen(b.current.id)
-        option = options[b.current.id][int(key)] if key is not None else None
-        moved = _apply(b, option, trigger, deps, note, JOINT) if option is not None else None
-        if moved is None:
-            why = "its planned move lost a race" if option is not None else next(
-                c.reason for c in plan.choices if c.booking_id == b.current.id)
-            again.append((b, f"{plan.summary()}, not this one ({why}); per booking: "))
+    notes: dict[str, str] = {}
+    if len(movable) > 1:
+        notes = _apply_plan(run, movable, options, holding, deps, queue, out)
+    for b in broken:  # the rest, one by one
+        if b.current.id in out:
             continue
-        assert option is not None
-        out[b.current.id] = moved
-        moves.extend(option.allocations)
-    for b, why in again:  # what the moves freed and left is searched afresh
-        out[b.current.id] = _guarded(b.current, partial(_settle_afresh, b, trigger, deps, queue, why), deps,
-                                     queue)
-    for b in broken:
-        if b.current.id not in out:
-            out[b.current.id] = _guarded(b.current, partial(_queue_ranked, b, trigger, deps, queue, moves),
-                                         deps, queue)
+        if b.current.id in notes:  # the plan had options for it: search again, after the moves
+            settle = partial(_settle_afresh, b, trigger, deps, queue, notes[b.current.id], holding)
+        else:
+            taken = [a for other, held in holding.items() if other != b.current.id for a in held]
+            settle = partial(_settle, _still_free(b, taken, deps), trigger, deps, queue, "", holding)
+        out[b.current.id] = _guarded(b.current, settle, deps, queue)
     return out
 
 
-def _settle_afresh(broken: _Broken, trigger: Trigger, deps: RecoordinationDeps, queue: _Queue,
-                   note: str) -> Outcome:
-    """The per-booking path on a fresh search (the plan's moves are in the store now)."""
-    return _settle(_searched(broken.current, broken.hard, deps), trigger, deps, queue, note)
+def _settle_afresh(broken: _Broken, trigger: Trigger, deps: RecoordinationDeps, queue: _Queue, note: str,
+                   holding: dict[str, tuple[Allocation, ...]]) -> Outcome:
+    """The per-booking path on a fresh search."""
+    return _settle(_searched(broken.current, broken.hard, deps), trigger, deps, queue, note, holding)
 
 
-def _guarded(booking: Booking, settle: Callable[[], Outcome], deps: RecoordinationDeps,
-             queue: _Queue) -> Outcome:
+def _apply_plan(run: RunReport, movable: list[_Broken], options: dict[str, list[Option]],
+                holding: dict[str, tuple[Allocation, ...]], deps: RecoordinationDeps, queue: _Queue,
+                out: dict[str, Outcome]) -> dict[str, str]:
+    """Solve the joint plan and apply its moves (retrying those that wait on another's);
+    the note for each booking it did not settle, for its per-booking outcome."""
+    kept = [a for bid, allocations in holding.items() if bid not in options for a in allocations]
+    with deps.booking.uow() as uow:
+        problem = problem_of([Candidates(b.current, tuple(options[b.current.id])) for b in movable], kept,
+                             uow, deps.booking, _catalog(deps))
+    run.plan = plan = solve(problem, time_limit_s=deps.policy.plan_seconds)
+    by_id: dict[str, _Broken] = {b.current.id: b for b in movable}
+    pending = [(by_id[c.booking_id], options[c.booking_id][int(c.move_key)]) for c in plan.in_order()
+               if c.move_key is not None]
+    notes = {c.booking_id: f"{plan.summary()}, not this one ({c.reason}); per booking: "
+             for c in plan.choices if c.move_key is None}
+    while pending:  # a move onto what another booking held waits until that one has moved (the plan
+        # orders them; a retry covers a store that refused a move for a reason the plan cannot see)
+        waiting = []
+        for b, option in pending:
+            moved = _guarded(b.current, partial(_apply, b, option, run.trigger, deps, f"{plan.summary()}; ",
+                                                JOINT), deps, queue)
+            if moved is None:
+                waiting.append((b, option))
+            else:
+                out[b.current.id], holding[b.current.id] = moved, option.allocations
+        if len(waiting) == len(pending):
+            break
+        pending = waiting
+    for b, _ in pending:
+        notes[b.current.id] = f"{plan.summary()}; its planned move lost a race; per booking: "
+    return notes
+
+
+def _still_free(broken: _Broken, taken: Sequence[Allocation], deps: RecoordinationDeps) -> _Broken:
+    """The booking with only the options that nothing ``taken`` holds (single units; the store
+    guards pools)."""
+    return replace(broken, nearby=[o for o in broken.nearby if not _clashes(o, taken, deps)],
+                   same_day=[o for o in broken.same_day if not _clashes(o, taken, deps)])
+
+
+def _guarded(booking: Booking, settle: Callable[[], Done], deps: RecoordinationDeps,
+             queue: _Queue) -> Done | Outcome:
     """One booking's step, its failure its own outcome; queue items flushed in batches."""
+    outcome: Done | Outcome
     try:
         outcome = settle()
     except CareflowError as exc:
