@@ -6,15 +6,18 @@ surgeon's cases, with left-out patients who could fit) or nurse room-shifts (a w
 a few rooms over the horizon, a few nurses' shifts). Each is a CP-SAT model
 (``admit_model.py``, ``nurse_model.py``) hinted with the current plan, so it never returns
 anything worse; a changed plan is scored with ``score.py`` and kept only with no more hard
-violations and a lower total. The search adapts the neighbourhood size (grow when CP-SAT proves
-optimality, shrink when it runs out of work) and favours the kinds that have been paying.
+violations and a lower total. The search adapts each kind's neighbourhood size (grow when CP-SAT
+proves optimality, shrink when it runs out of work) and picks the kinds that have been saving
+the most cost per unit of work more often (every kind keeps a chance).
 
 Determinism: every CP-SAT call gets ``random_seed`` from the seed and the call's number, and a
 deterministic limit (``max_deterministic_time``); the whole search stops when the deterministic
 time spent (plus a count of model variables for building them) reaches ``work``. With one thread
-the result depends only on (seed, work): the wall clock matters only when it runs out first
-(``deadline``), which cuts the search wherever it is; each call also has a wall-clock cap so it
-cannot overrun the deadline. With more than one thread CP-SAT's workers race, so a call can
+the result depends only on (seed, work) except when the clock bites first: the ``deadline`` cuts
+the search wherever it is, and each call's wall-clock cap (``wall_per_work`` times its
+deterministic limit, there because CP-SAT's deterministic time runs 2-15 times slower than the
+wall clock on these models, more under load) can end a call early; ``Outcome.clock_stopped``
+says whether either happened. With more than one thread CP-SAT's workers race, so a call can
 return a different (equally hinted, never worse) solution from run to run and the search may
 take another path.
 """
@@ -44,6 +47,8 @@ __all__ = ["BUILD_WORK_PER_VARIABLE", "WALL_PER_WORK", "Budget", "Outcome", "eva
 
 # Deterministic seconds charged per model variable, for the Python time spent building it.
 BUILD_WORK_PER_VARIABLE = 2e-5
+# Starting neighbourhood sizes (model variables); each adapts to what CP-SAT can solve in a call.
+ADMISSION_SIZE, NURSE_SIZE = 800.0, 300.0
 # Wall-clock seconds one CP-SAT call may take per deterministic second of its limit.
 WALL_PER_WORK = 6.0
 
@@ -95,19 +100,22 @@ def _solver(budget: Budget, call: int, remaining: float) -> cp_model.CpSolver:
 
 
 class _Sizes:
-    """Per kind, the neighbourhood size (model variables wanted) and a weight for picking it."""
+    """Per kind, the neighbourhood size (model variables wanted) and the cost it has been saving
+    per unit of work, which decides how often it is picked."""
 
-    def __init__(self, kinds: tuple[str, ...], size: float) -> None:
-        self.size = dict.fromkeys(kinds, size)
-        self.weight = dict.fromkeys(kinds, 1.0)
+    def __init__(self, sizes: dict[str, float]) -> None:
+        self.size = dict(sizes)
+        self.rate = dict.fromkeys(sizes, 0.0)
 
     def pick(self, rng: random.Random) -> str:
-        kinds = sorted(self.weight)
-        return rng.choices(kinds, weights=[self.weight[k] for k in kinds])[0]
+        kinds = sorted(self.size)
+        top = max(self.rate.values())
+        floor = 0.15 * top if top > 0 else 1.0  # every kind keeps a chance
+        return rng.choices(kinds, weights=[self.rate[k] + floor for k in kinds])[0]
 
-    def learn(self, kind: str, optimal: bool, gained: bool) -> None:
-        self.size[kind] = min(40000.0, max(200.0, self.size[kind] * (1.15 if optimal else 0.85)))
-        self.weight[kind] = max(0.1, 0.9 * self.weight[kind] + (0.5 if gained else 0.0))
+    def learn(self, kind: str, optimal: bool, gain: int, work: float) -> None:
+        self.size[kind] = min(40000.0, max(100.0, self.size[kind] * (1.15 if optimal else 0.85)))
+        self.rate[kind] = 0.7 * self.rate[kind] + 0.3 * gain / max(work, 0.01)
 
 
 def improve(c: Compact, roster: Roster, budget: Budget, log: Callable[[str], None] | None = None) -> Outcome:
@@ -116,7 +124,7 @@ def improve(c: Compact, roster: Roster, budget: Budget, log: Callable[[str], Non
     rng = random.Random(budget.seed)
     violations, cost = evaluate(c, roster)
     best = Outcome(roster.copy(), cost, violations)
-    sizes = _Sizes(ADMISSION_KINDS + NURSE_KINDS, 800.0)
+    sizes = _Sizes(dict.fromkeys(ADMISSION_KINDS, ADMISSION_SIZE) | dict.fromkeys(NURSE_KINDS, NURSE_SIZE))
     cells = cells_of(c, best.roster.admissions)
     build_seconds = 0.05
     while best.work < budget.work:
@@ -130,7 +138,7 @@ def improve(c: Compact, roster: Roster, budget: Budget, log: Callable[[str], Non
         if kind in ADMISSION_KINDS:
             freed = admission_neighbourhood(c, plan, kind, sizes.size[kind], rng)
             if not freed.patients:
-                sizes.learn(kind, True, False)
+                sizes.learn(kind, True, 0, 0.0)
                 continue
             ward = Ward.of(c, plan, frozenset(freed.patients))
             am = build_admission_model(c, ward, freed, [(i, plan.admissions[i]) for i in freed.patients])
@@ -144,9 +152,10 @@ def improve(c: Compact, roster: Roster, budget: Budget, log: Callable[[str], Non
         status = solver.solve(model)
         best.clock_stopped |= solver.wall_time >= solver.parameters.max_time_in_seconds * 0.99
         best.calls += 1
-        best.work += solver.deterministic_time + variables * BUILD_WORK_PER_VARIABLE
+        work = solver.deterministic_time + variables * BUILD_WORK_PER_VARIABLE
+        best.work += work
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            sizes.learn(kind, False, False)
+            sizes.learn(kind, False, 0, work)
             continue
         changed = False
         if kind in ADMISSION_KINDS:
@@ -157,17 +166,17 @@ def improve(c: Compact, roster: Roster, budget: Budget, log: Callable[[str], Non
             for (g, r), n in nm.assignment(solver.boolean_value).items():
                 changed = changed or plan.nurse[g][r] != n
                 plan.nurse[g][r] = n
-        gained = False
+        gain = 0
         if changed:
             hard, total = evaluate(c, plan)
             if (hard, total) < (best.violations, best.cost):
+                gain = max(0, best.cost - total)
                 best.roster, best.violations, best.cost = plan, hard, total
                 best.improvements += 1
                 best.by_kind[kind] = best.by_kind.get(kind, 0) + 1
-                gained = True
                 if kind in ADMISSION_KINDS:
                     cells = cells_of(c, plan.admissions)
-        sizes.learn(kind, status == cp_model.OPTIMAL, gained)
+        sizes.learn(kind, status == cp_model.OPTIMAL, gain, work)
         if log is not None:
             log(f"{best.calls} {kind} size={sizes.size[kind]:.0f} vars={variables} "
                 f"{solver.status_name(status)} "

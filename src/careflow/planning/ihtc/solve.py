@@ -46,10 +46,12 @@ class Schedule:
 LNS_MIN_SECONDS = 5.0
 SHORT = Schedule(construct=0.3, anneal=0.75, nurses=0.9, moves_per_second=25000,
                  nurse_moves_per_second=40000, lns_work_per_second=0.0)
-WITH_LNS = Schedule(construct=0.2, anneal=0.4, nurses=0.5, moves_per_second=10000,
-                    nurse_moves_per_second=20000, lns_work_per_second=0.5)
+# With CP-SAT to follow, the nurse annealing is short: cut by its deadline it would stop hot (it keeps
+# no best plan), and greedy + descent + nurse neighbourhoods do better in the same time.
+WITH_LNS = Schedule(construct=0.2, anneal=0.45, nurses=0.55, moves_per_second=25000,
+                    nurse_moves_per_second=2000, lns_work_per_second=0.5)
 # Deterministic seconds per CP-SAT call: small neighbourhoods, many calls.
-CALL_WORK = 0.25
+CALL_WORK = 0.15
 
 
 def _reserve(time_limit: float) -> float:
@@ -74,7 +76,7 @@ def solve(instance: Instance, time_limit: float, seed: int = 0, threads: int = 1
         fill_empty_cells(c, roster)
         lns = Budget(work=capped * plan.lns_work_per_second, deadline=start + budget - _reserve(budget),
                      call=CALL_WORK, threads=max(1, threads), seed=seed)
-        outcome = improve(c, roster, lns)
+        outcome = improve(c, roster, lns, _log.debug if _log.isEnabledFor(logging.DEBUG) else None)
         _log.debug("ihtc lns: cost %d, %d hard, %d calls, %d improvements %s, work %.2f, clock stopped: %s",
                    outcome.cost, outcome.violations, outcome.calls, outcome.improvements, outcome.by_kind,
                    outcome.work, outcome.clock_stopped)
