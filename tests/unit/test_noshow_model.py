@@ -232,6 +232,20 @@ def test_drift_on_the_command_line_exits_1_when_flagged(
     assert json.loads(result.stdout)["drifted"] is True
 
 
+def test_drift_json_is_strict_with_null_where_the_roc_auc_cannot_be_computed(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, saved: Path) -> None:
+    data = write(tmp_path, RECENT_RAW.assign(**{"No-show": "No"}))  # one outcome only: no ROC AUC
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in --json output")
+
+    result = in_process(capsys, "noshow", "drift", "--model", str(saved), "--data", str(data), "--json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout, parse_constant=refuse)
+    assert report["recent"]["roc_auc"] is None and report["recent"]["pr_auc"] is None
+    assert any("cannot be computed" in flag for flag in report["flags"])
+
+
 def test_train_then_card_and_evaluate_with_a_reliability_plot_on_the_command_line(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     data = write(tmp_path, RAW)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,6 +54,17 @@ def _date(value: str, option: str) -> date:
 
 def _optional_date(value: str | None, option: str) -> date | None:
     return None if value is None else _date(value, option)
+
+
+def _strict(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None (strict JSON: null, never NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _strict(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(item) for item in value]
+    return value
 
 
 @contextmanager
@@ -194,9 +206,9 @@ def evaluate(
         except OSError as exc:
             fail(f"--plot: cannot write {plot}: {exc.strerror}")
     if as_json:
-        emit({"train_days": result.train_days, "test_days": result.test_days, "metrics": result.metrics,
+        emit(_strict({"train_days": result.train_days, "test_days": result.test_days, "metrics": result.metrics,
               "calibration": result.calibration, "fairness": result.fairness,
-              "validation": result.model.metadata["validation"]["metrics"], "version": result.model.version})
+              "validation": result.model.metadata["validation"]["metrics"], "version": result.model.version}))
         return
     console.print(_metrics_table(
         f"trained {result.train_days[0]} … {result.train_days[1]}, tested {result.test_days[0]} … {result.test_days[1]}",
@@ -225,8 +237,8 @@ def drift(
         loaded = load_or_fail(model)
         result = judge(loaded, read_appointments(data), max_auc_drop, max_calibration_gap, first)
     if as_json:
-        emit({"version": loaded.version, "days": result.days, "recent": result.recent, "baseline": result.baseline,
-              "calibration_error": result.calibration_error, "flags": result.flags, "drifted": result.drifted})
+        emit(_strict({"version": loaded.version, "days": result.days, "recent": result.recent, "baseline": result.baseline,
+              "calibration_error": result.calibration_error, "flags": result.flags, "drifted": result.drifted}))
     else:
         console.print(_metrics_table(f"{loaded.version}: recent {result.days[0]} … {result.days[1]}",
                                      {"recent": result.recent, "model (validation)": result.baseline}))
