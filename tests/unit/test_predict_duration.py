@@ -82,3 +82,24 @@ def test_weighted_quantile_reads_the_cumulative_weight() -> None:
     assert weighted_quantile(points, 0.25) == 10.0
     assert weighted_quantile(points, 0.5) == 20.0
     assert weighted_quantile(points, 0.8) == 30.0
+
+
+def test_the_model_is_refitted_for_new_master_data_or_for_new_bookings_once_it_is_five_minutes_old() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from careflow.services.predictions import ModelCache
+
+    cache, fits = ModelCache(), []
+
+    def fit() -> DurationModel:
+        fits.append(1)
+        return DurationModel.fit([])
+
+    t0 = datetime(2026, 6, 1, tzinfo=UTC)
+    cache.duration(1, 10, t0, fit)
+    cache.duration(1, 11, t0 + timedelta(minutes=1), fit)  # a booking elsewhere: still fresh
+    assert len(fits) == 1
+    cache.duration(1, 12, t0 + timedelta(minutes=6), fit)  # bookings moved on, the model is old
+    cache.duration(2, 12, t0 + timedelta(minutes=6, seconds=1), fit)  # master data changed
+    cache.duration(2, 12, t0 + timedelta(hours=5), fit)  # nothing moved: kept however old
+    assert len(fits) == 3

@@ -64,15 +64,16 @@ from careflow.services.ports import (
 )
 from careflow.services.site_settings import SiteSetting, StoreOf, change_setting, read_setting
 
-__all__ = ["POLICY_SETTING", "AppliedSession", "DemandForecast", "NoShowRisk", "OverbookingReport",
-           "PredictionDeps", "apply_overbooking", "booking_duration_advice", "demand_forecast",
-           "duration_estimates", "no_show_risk", "overbooking_advice", "overbooking_policy",
-           "set_overbooking_policy"]
+__all__ = ["POLICY_SETTING", "AppliedSession", "DemandForecast", "ModelCache", "NoShowRisk",
+           "OverbookingReport", "PredictionDeps", "apply_overbooking", "booking_duration_advice",
+           "demand_forecast", "duration_estimates", "no_show_risk", "overbooking_advice",
+           "overbooking_policy", "set_overbooking_policy"]
 
 POLICY_SETTING = "predict.overbooking"
 DURATION_HISTORY_DAYS = 730
 DEMAND_HISTORY_DAYS = 112
 RATE_HISTORY_DAYS = 365
+REFIT_SECONDS = 300
 MAX_FORECAST_DAYS = 60
 OVERBOOK_TAG = "overbooking "  # the reason prefix of the extra exceptions apply writes
 CLINIC_KINDS = frozenset({ServiceKind.VISIT})
@@ -80,20 +81,33 @@ SESSION_STATUSES = frozenset({BookingStatus.HELD, BookingStatus.BOOKED, BookingS
 
 
 class ModelCache:
-    """The duration model, refitted when master data or bookings have moved on."""
+    """The duration model, refitted when master data moved on, or when bookings did and the
+    model is more than ``REFIT_SECONDS`` old: completed cases accumulate slowly, and a booking
+    request must not pay for a refit after every booking elsewhere."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._duration: tuple[tuple[int, int], DurationModel] | None = None
+        self._duration: tuple[int, int, datetime, DurationModel] | None = None
 
-    def duration(self, key: tuple[int, int], fit: Callable[[], DurationModel]) -> DurationModel:
+    def _fresh(self, version: int, head: int, now: datetime) -> DurationModel | None:
         current = self._duration
-        if current is not None and current[0] == key:
-            return current[1]
+        if current is None or current[0] != version:
+            return None
+        if current[1] == head or (now - current[2]).total_seconds() < REFIT_SECONDS:
+            return current[3]
+        return None
+
+    def duration(self, version: int, head: int, now: datetime,
+                 fit: Callable[[], DurationModel]) -> DurationModel:
+        found = self._fresh(version, head, now)
+        if found is not None:
+            return found
         with self._lock:
-            model = fit()
-            self._duration = (key, model)
-            return model
+            found = self._fresh(version, head, now)
+            if found is None:
+                found = fit()
+                self._duration = (version, head, now, found)
+            return found
 
 
 @dataclass(frozen=True)
@@ -129,15 +143,15 @@ def _site(catalog: Catalog, actor: Actor, site_id: str) -> None:
 
 
 def duration_model(deps: PredictionDeps, uow: UnitOfWork, catalog: Catalog) -> DurationModel:
-    """The duration model over the last two years of fulfilled cases (cached)."""
-    key = (catalog.version, uow.bookings.change_head())
+    """The duration model over the last two years of fulfilled cases (cached, see ``ModelCache``)."""
+    now = deps.clock()
 
     def fit() -> DurationModel:
-        since = deps.clock() - timedelta(days=DURATION_HISTORY_DAYS)
-        done = _all(uow, BookingFilter(status=BookingStatus.FULFILLED, start_from=since))
+        done = _all(uow, BookingFilter(status=BookingStatus.FULFILLED,
+                                       start_from=now - timedelta(days=DURATION_HISTORY_DAYS)))
         return DurationModel.fit(case_records(done, catalog))
 
-    return deps.models.duration(key, fit)
+    return deps.models.duration(catalog.version, uow.bookings.change_head(), now, fit)
 
 
 def duration_estimates(deps: PredictionDeps, actor: Actor, service_id: str,
