@@ -88,11 +88,24 @@ def _room_spans(deps: BookingDeps, room_id: str) -> list[Span]:
     return sorted((b.start, b.end) for b in busy[ResourceId(room_id)])
 
 
-def test_a_child_booked_second_is_proposed_first_and_the_swap_is_applied_through_reschedule(
+def test_a_child_booked_second_is_proposed_first_in_moves_the_core_applies_one_by_one(
         engine: Engine, deps: BookingDeps) -> None:
     adult = _book(deps, "p1", "07:15")
     child = _book(deps, "kid", "08:45")
     proposal = sequencing.propose(deps, COORDINATOR, _request(weights=CHILD_FIRST))
+    plans = {c.booking_id: c for c in proposal.result.cases}
+    assert plans[child].order == 1 and plans[adult].start >= int(local(DAY, "10:15").timestamp())
+    report = sequencing.apply(deps, COORDINATOR, proposal, "children first")
+    assert report.refused == () and report.interim == ()
+    assert [a.booking_id for a in report.applied] == [adult, child], "the adult clears the way first"
+    assert _audits(engine, "reschedule") == 2
+
+
+def test_a_swap_when_allowed_is_applied_by_parking_one_case_on_the_way(
+        engine: Engine, deps: BookingDeps) -> None:
+    adult = _book(deps, "p1", "07:15")
+    child = _book(deps, "kid", "08:45")
+    proposal = sequencing.propose(deps, COORDINATOR, _request(weights=CHILD_FIRST, allow_swaps=True))
     plans = {c.booking_id: c for c in proposal.result.cases}
     assert plans[child].order == 1 and plans[child].start == int(local(DAY, "07:15").timestamp())
     assert "priority (child): starts earlier" in plans[child].reasons

@@ -11,6 +11,7 @@ import pytest
 from careflow.domain.errors import InvalidRequest
 from careflow.domain.ids import BookingId, PatientId, ResourceId
 from careflow.planning.sequencing import sequence
+from careflow.planning.sequencing_order import order_breaches
 from careflow.planning.sequencing_problem import (
     CasePlan,
     DayCase,
@@ -238,6 +239,27 @@ def test_a_busy_day_is_sequenced_without_breaking_any_hard_rule() -> None:
     placement = {c.booking_id: (c.room_id, (c.start - ORIGIN) // M) for c in result.cases}
     assert breaches(problem, placement) == []
     assert sum(p.cost for p in penalties(problem, placement)) == result.objective
+
+
+def test_moves_are_proposed_in_an_order_the_core_can_apply_one_case_at_a_time() -> None:
+    cases = (case("a", "07:15", 60), case("kid", "08:45", 60, priority=("child",)))
+    problem = day((room(closes="17:00"),), cases, weights=Weights(priority_late_minute=10))
+    result = solve(problem)
+    plans = placed(result)
+    assert plans["kid"].start == at("07:15")
+    assert plans["a"].start - 15 * M >= at("08:45") + 75 * M, "a moves clear of where kid is booked"
+    placement = {c.booking_id: (c.room_id, (c.start - ORIGIN) // M) for c in result.cases}
+    assert order_breaches(problem, placement) == []
+
+
+def test_a_swap_is_proposed_only_when_swaps_are_allowed() -> None:
+    cases = (case("a", "07:15", 60), case("kid", "08:45", 60, priority=("child",)))
+    problem = day((room(closes="17:00"),), cases, weights=Weights(priority_late_minute=10), allow_swaps=True)
+    swapped = placed(solve(problem))
+    assert swapped["kid"].start == at("07:15") and swapped["a"].start == at("08:45")
+    forbidden = day((room(closes="17:00"),), cases, weights=Weights(priority_late_minute=10))
+    swap = {"a": ("or1", 8 * 60 + 45), "kid": ("or1", 7 * 60 + 15)}
+    assert [b.rule for b in order_breaches(forbidden, swap)] == ["apply_order"]
 
 
 def test_a_swap_is_unblocked_by_parking_one_case_clear_of_the_others_destination() -> None:

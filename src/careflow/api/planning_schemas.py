@@ -42,6 +42,7 @@ class SequenceBody(Input):
     overtime_allowance_minutes: int = Field(0, ge=0, le=240,
                                             description="minutes a room may run past its close (penalized)")
     anesthesia_ratio: int = Field(1, ge=1, le=4, description="rooms one anesthesiologist covers at once")
+    allow_swaps: bool = Field(False, description="propose swaps too (applied by parking a case on the way)")
     weights: WeightsIn | None = None
     apply: bool = Field(False, description="re-time the bookings as proposed (needs plan.write)")
     reason: Text | None = Field(None, description="why (required to apply)")
@@ -49,7 +50,8 @@ class SequenceBody(Input):
     def to_request(self) -> SequenceRequest:
         weights = self.weights.to_domain() if self.weights is not None else Weights()
         return SequenceRequest(self.site_id, self.date, self.time_limit, self.seed, weights,
-                               self.allow_room_change, self.overtime_allowance_minutes, self.anesthesia_ratio)
+                               self.allow_room_change, self.overtime_allowance_minutes, self.anesthesia_ratio,
+                               self.allow_swaps)
 
 
 class PenaltyOut(BaseModel):

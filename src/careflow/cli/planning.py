@@ -81,6 +81,8 @@ def sequence_(
     seed: Annotated[int, typer.Option("--seed", help="the solver's random seed")] = 0,
     allow_room_change: Annotated[bool, typer.Option("--allow-room-change",
                                                     help="cases may move to another room that fits")] = False,
+    allow_swaps: Annotated[bool, typer.Option("--allow-swaps",
+                                              help="propose swaps too (applied by parking a case)")] = False,
     overtime: Annotated[int, typer.Option("--overtime-allowance",
                                           help="minutes a room may run past its close, penalized")] = 0,
     ratio: Annotated[int, typer.Option("--anesthesia-ratio",
@@ -108,7 +110,8 @@ def sequence_(
         fail("--reason: applying a proposal needs a reason")
     with opened(db) as app:
         request = run(lambda: use.SequenceRequest(site, when, time_limit, seed, allow_room_change=allow_room_change,
-                                                  overtime_allowance_minutes=overtime, anesthesia_ratio=ratio))
+                                                  overtime_allowance_minutes=overtime, anesthesia_ratio=ratio,
+                                                  allow_swaps=allow_swaps))
         proposal = run(lambda: use.propose(app.deps, CLI_ACTOR, request), as_json)
         applying = apply and proposal.result.has_proposal
         report = run(lambda: use.apply(app.deps, CLI_ACTOR, proposal, reason), as_json) if applying else None

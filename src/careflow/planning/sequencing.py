@@ -23,6 +23,7 @@ from careflow.domain.errors import InvalidRequest
 from careflow.domain.ids import ResourceId
 from careflow.planning.sequencing_explain import explain_infeasible, why_moved
 from careflow.planning.sequencing_model import build_model
+from careflow.planning.sequencing_order import apply_order, order_breaches
 from careflow.planning.sequencing_problem import CasePlan, DayProblem, SequenceResult, SolveStatus
 from careflow.planning.sequencing_rules import Grid, booked_placement, breaches, penalties
 
@@ -61,7 +62,7 @@ def _solver(time_limit: float, seed: int, workers: int) -> cp_model.CpSolver:
 
 def _why_infeasible(problem: DayProblem, time_limit: float, seed: int) -> tuple[str, ...]:
     """The hard rules that cannot hold together: the model again, its rule literals assumed."""
-    built = build_model(problem, explain=True)
+    built = build_model(problem, explain=True, rules=(apply_order,))
     solver = _solver(time_limit, seed, 1)
     if solver.solve(built.model) != cp_model.INFEASIBLE:
         return explain_infeasible(problem, [])
@@ -85,7 +86,7 @@ def sequence(problem: DayProblem, time_limit: float = 10.0, seed: int = 0,
     if not problem.cases:
         return SequenceResult(SolveStatus.OPTIMAL, 0, (), before, before, ("no cases to sequence",),
                               0.0, seed, time_limit)
-    built = build_model(problem)
+    built = build_model(problem, rules=(apply_order,))
     solver = _solver(time_limit, seed, workers)
     code = solver.solve(built.model)
     status = _STATUS.get(code, SolveStatus.UNKNOWN)
@@ -102,7 +103,7 @@ def sequence(problem: DayProblem, time_limit: float = 10.0, seed: int = 0,
                                      if b == c.booking_id and solver.boolean_value(lit)),
                                 int(solver.value(built.start[c.booking_id])))
                  for c in problem.cases}
-    broken = breaches(problem, placement)
+    broken = breaches(problem, placement) + order_breaches(problem, placement)
     if broken:  # the model and the rules disagree: never hand out a proposal that breaks a rule
         raise AssertionError(f"the sequencing model proposed a placement that breaks {broken[0].rule}: "
                              f"{broken[0].message}")

@@ -50,6 +50,9 @@ def _assumption(problem: DayProblem, name: str) -> str:
         size = Grid.minutes(case.setup) + Grid.minutes(case.duration) + Grid.minutes(case.turnover)
         return (f"room_hours: {subject} ({case.service_code}, {size} min with setup and turnover) "
                 f"must fit in {room.id}'s open hours ({_hours(problem, room.open)})")
+    if rule == "apply_order":
+        return ("apply_order: the moves must be applicable one case at a time (no swaps; "
+                "allowing swaps lifts it)")
     if rule == "locked" and case is not None:
         return f"locked_case: {subject} stays at {clock(problem, grid.down(case.start))} in {case.room_id}"
     if rule == "notice" and case is not None and case.earliest_move is not None:

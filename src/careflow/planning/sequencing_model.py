@@ -16,6 +16,7 @@ CP-SAT names a set of them that cannot hold together
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
@@ -352,9 +353,13 @@ def moves(m: SequencingModel, moved: dict[str, cp_model.IntVar]) -> None:
             m.term("room_change", 1 - m.in_room[case.booking_id, case.room_id])
 
 
-def build_model(problem: DayProblem, explain: bool = False) -> SequencingModel:
-    """The whole model: variables, the hard rules, then the weighted soft ones as the objective
-    (none when ``explain``: only which hard rules cannot hold together is asked then)."""
+Rule = Callable[[SequencingModel, Mapping[str, cp_model.IntVar]], None]
+
+
+def build_model(problem: DayProblem, explain: bool = False, rules: Sequence[Rule] = ()) -> SequencingModel:
+    """The whole model: variables, the hard rules (with ``rules``, more of them, given each
+    case's moved literal), then the weighted soft ones as the objective (none when
+    ``explain``: only which hard rules cannot hold together is asked then)."""
     m = SequencingModel(problem, explain)
     _case_variables(m)
     room_hours(m)
@@ -363,6 +368,8 @@ def build_model(problem: DayProblem, explain: bool = False) -> SequencingModel:
     locked_case(m)
     moved = _moved_literals(m)
     booking_notice(m, moved)
+    for rule in rules:
+        rule(m, moved)
     overtime(m)
     surgeon_idle(m)
     room_idle(m)

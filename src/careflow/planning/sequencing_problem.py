@@ -172,6 +172,7 @@ class DayProblem:
     weights: Weights = field(default_factory=Weights)
     overtime_allowance: int = 0  # seconds a room may run past its close (then penalized)
     allow_room_change: bool = False
+    allow_swaps: bool = False  # moves that cannot be applied one case at a time (see sequencing_order)
     timezone: str = "UTC"  # the site's, for the times in explanations
 
     def __post_init__(self) -> None:

@@ -60,6 +60,7 @@ class SequenceRequest:
     allow_room_change: bool = False
     overtime_allowance_minutes: int = 0
     anesthesia_ratio: int = 1  # rooms one anesthesiologist may cover at once (a named clinician)
+    allow_swaps: bool = False  # propose moves that need a case parked on the way to apply
 
     def __post_init__(self) -> None:
         if not 0 <= self.overtime_allowance_minutes <= 240:
@@ -136,7 +137,8 @@ def propose(deps: BookingDeps, actor: Actor, request: SequenceRequest) -> Propos
         hi = datetime.combine(request.day + timedelta(days=1), time(0), tzinfo=site.zone)
         day = read_day(uow, catalog, site, (to_ts(lo), to_ts(hi)), now, request.anesthesia_ratio)
     problem = DayProblem(day.origin, day.horizon, day.rooms, day.shared, day.cases, request.weights,
-                         request.overtime_allowance_minutes * 60, request.allow_room_change, site.timezone)
+                         request.overtime_allowance_minutes * 60, request.allow_room_change,
+                         request.allow_swaps, site.timezone)
     result = sequence(problem, request.time_limit, request.seed)
     with deps.uow(write=True) as uow:
         uow.audit(AuditEntry(actor.id, "plan.sequence", "site", site.id, "ok", detail={
