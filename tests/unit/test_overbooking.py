@@ -226,3 +226,12 @@ def test_only_the_likeliest_no_shows_are_explained() -> None:
     assert len(scored) == 6 and len(explained) == 3
     assert min(scored[b].no_show for b in explained) >= max(s.no_show for b, s in scored.items()
                                                           if b not in explained)
+
+
+def test_the_maximum_counts_the_overbooks_already_booked() -> None:
+    policy = OverbookingPolicy(max_per_session=2, risk_tolerance=0.5)
+    already = advise(SESSION, _booked(*[0.6] * 11), policy, "fake")  # one overbook booked already
+    assert already.recommended_by_risk > 1
+    assert (already.extra, already.bound) == (1, "max_per_session")
+    full = advise(SESSION, _booked(*[0.6] * 12), policy, "fake")
+    assert (full.extra, full.bound) == (0, "max_per_session")

@@ -8,10 +8,10 @@ every added patient arriving with the booked patients' mean arrival probability 
     S_x = PoissonBinomial(a_1 … a_N) + Binomial(F + x, ā)
 
 The advice is the largest x with P(S_x > capacity) ≤ the policy's risk tolerance. The
-policy then caps it: at most ``max_per_session``
-overbooks, and none for a clinician who opted out. ``bound`` says what decided the
-number: ``risk``, ``max_per_session``, ``opted_out``, ``no_bookings``, or ``predictor``
-(the predictor declined to advise, e.g. too little history). The drivers are the booked
+policy then caps it: at most ``max_per_session`` overbooks in the session, those already
+booked beyond its seats included, and none for a clinician who opted out. ``bound`` says
+what decided the number: ``risk``, ``max_per_session``, ``opted_out``, ``no_bookings``, or
+``predictor`` (the predictor declined to advise, e.g. too little history). The drivers are the booked
 patients with the highest no-show probability, with the predictor's own reasons.
 """
 
@@ -200,6 +200,7 @@ def advise(session: Session, booked: Sequence[BookedPatient], policy: Overbookin
         by_risk += 1
     if session.clinician_id in policy.clinicians_opted_out:
         return made(by_risk, 0, "opted_out", ("the clinician opted out of overbooking",))
-    if by_risk > policy.max_per_session:
-        return made(by_risk, policy.max_per_session, "max_per_session")
+    room = max(0, policy.max_per_session - max(0, len(booked) - session.capacity))  # overbooks booked count
+    if by_risk > room:
+        return made(by_risk, room, "max_per_session")
     return made(by_risk, by_risk, "risk")
