@@ -9,7 +9,9 @@ soft rule's penalty (recomputed from the proposal by ``sequencing_rules``, next 
 same terms for the day as booked), each case's room, order and start, and why each
 moved case moved. An infeasible day is explained by the rules that cannot all hold.
 
-Every proposal is checked against the hard rules outside the solver before it is returned.
+Every proposal is checked against the hard rules outside the solver before it is returned;
+one that fails the check (a defect: the model and the rules disagree) is withheld, with
+status ``unknown`` and what it broke.
 """
 
 from __future__ import annotations
@@ -104,9 +106,10 @@ def sequence(problem: DayProblem, time_limit: float = 10.0, seed: int = 0,
                                 int(solver.value(built.start[c.booking_id])))
                  for c in problem.cases}
     broken = breaches(problem, placement) + order_breaches(problem, placement)
-    if broken:  # the model and the rules disagree: never hand out a proposal that breaks a rule
-        raise AssertionError(f"the sequencing model proposed a placement that breaks {broken[0].rule}: "
-                             f"{broken[0].message}")
+    if broken:  # the model and the rules disagree (a defect): never hand out a proposal that breaks one
+        return SequenceResult(SolveStatus.UNKNOWN, None, booked_penalties=before, explanation=(
+            f"the solver's proposal broke {broken[0].rule} when re-checked ({broken[0].message}); "
+            "it is not proposed",), seconds=seconds, seed=seed, time_limit=time_limit)
     after = tuple(penalties(problem, placement))
     reasons = why_moved(problem, booked, placement, before, after)
     return SequenceResult(status, int(solver.objective_value), _plans(problem, placement, reasons), after,
