@@ -21,7 +21,7 @@ a site without one plans with the defaults.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from careflow.domain.errors import InvalidRequest
@@ -83,6 +83,3 @@ class PlanningWeights:
     def ihtc(self) -> Weights:
         """The same weights under the IHTC instance's keys."""
         return Weights(**{COSTS[name][1]: getattr(self, _snake(name)) for name in COST_NAMES})
-
-
-assert {f.name for f in fields(PlanningWeights)} == {_snake(n) for n in COST_NAMES}
