@@ -160,10 +160,12 @@ def bootstrap(
         from careflow.adapters.db.master_admin import admin_store
         from careflow.adapters.db.site_setting_store import site_settings_of
         from careflow.services.predictions import PredictionDeps
+        from careflow.services.predictions import register_handlers as register_predictions
 
         noshow, problem = _noshow_model(settings)
         predictions = PredictionDeps(deps.uow, deps.catalogs, deps.clock, site_settings_of, noshow=noshow,
                                      admin=admin_store, noshow_problem=problem)
+        register_predictions(registry, predictions)  # executable overbooking, applied by the engine
     return App(settings, deps, notifier, engine, events, registry=registry, recoordination=recoordination,
                waitlist=waitlist, workflows=workflows,
                beds=beds, predictions=predictions)

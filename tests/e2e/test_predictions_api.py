@@ -9,7 +9,6 @@ deterministic fake predictor.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from careflow.api.app import create_app
 from careflow.bootstrap import App, bootstrap
 from careflow.config import load_settings
 from careflow.predict.fake import FakeNoShowPredictor
+from careflow.services.dispatch import drain
 from tests.auth import auth_headers
 from tests.fakes import FixedClock
 
@@ -60,8 +60,9 @@ def _fill_session(client: TestClient, clock: FixedClock) -> list[str]:
 
 @pytest.fixture
 def faked(app: App) -> App:
-    """The app scoring no-shows with the fake predictor (the operator's model stands in)."""
-    app.predictions = replace(app.predictions, noshow=FakeNoShowPredictor())
+    """The app scoring no-shows with the fake predictor (the operator's model stands in), in the
+    deps the routes and the engine's event handler share."""
+    object.__setattr__(app.predictions, "noshow", FakeNoShowPredictor())
     return app
 
 
@@ -97,6 +98,8 @@ def test_a_full_session_gets_explained_overbooking_advice_capped_by_the_policy(
 def test_advice_is_only_shown_at_an_advisory_site_and_applied_at_an_executable_one(
         client: TestClient, faked: App, clock: FixedClock) -> None:
     _fill_session(client, clock)
+    assert faked.events is not None  # the engine sees these bookings while the site is advisory
+    assert sum(r.failed for r in drain(faked.events.dispatcher, faked.events.outbox)) == 0
     assert _options(client, "pat-00020") == []  # full: nothing left in the session
     _policy(client)
     refused = client.post("/api/v1/predictions/overbooking/apply", json={"site_id": "site-c1",
@@ -260,3 +263,17 @@ def test_the_operators_model_file_scores_the_session_when_configured(
     assert risk["reasons"], "the model explains itself"
     session = report["sessions"][0]
     assert session["drivers"] and session["drivers"][0]["reasons"]
+
+
+def test_at_an_executable_site_the_engine_applies_the_advice_as_clinic_bookings_are_confirmed(
+        client: TestClient, faked: App, clock: FixedClock) -> None:
+    _fill_session(client, clock)
+    _policy(client, mode="executable", reason="the engine may overbook")
+    assert faked.events is not None
+    reports = list(drain(faked.events.dispatcher, faked.events.outbox))  # BookingConfirmed → the engine
+    assert sum(r.failed for r in reports) == 0
+    extra = [e for e in _ok(client.get(f"/api/v1/resources/{CLINICIAN}/availability/exceptions"))
+             if e["kind"] == "extra"]
+    assert len(extra) == 1 and extra[0]["reason"].startswith("overbooking ob_")
+    assert "engine: booking" in extra[0]["reason"]
+    assert _options(client, "pat-00020"), "the opened overbook is bookable"

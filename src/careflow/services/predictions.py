@@ -1,17 +1,19 @@
 """Prediction use cases: durations, demand, no-show risk, the overbooking policy and advice.
 
-Predictions are advice: they are shown, explained and audited, and change nothing, except
-overbooking advice at a site whose policy (``predict.overbooking``, set by a holder of
-``predict.configure``, versioned and audited) is ``executable``. There ``apply_overbooking``
-opens the advised overbooks as bookable capacity: for each session with advice, an
-``extra`` calendar exception of (overbooks already booked + advised) units on the
-clinician over the session, the clinician's capacity raised so the lanes exist, through
-the master-data admin store as staff reallocation does, the catalog version moved and
-one audit entry per session carrying the advice id. The bookings themselves are then
-made with the core's ordinary commands (find, hold, book): every dependency (an exam
-room, the patient's readiness) is still checked, and a capacity-1 clinician is never
-double-booked behind the engine's back. Re-applying replaces the session's earlier
-overbooking exception and never shrinks it below the overbooks already booked.
+Predictions are advice: they are shown, explained and audited, and change nothing,
+except overbooking advice at a site whose policy (``predict.overbooking``, set by a
+holder of ``predict.configure``, versioned and audited) is ``executable``. There
+``apply_overbooking`` opens the advised overbooks as bookable capacity, when a permitted
+role asks (REST, CLI) and, as the engine, whenever a clinic visit is confirmed there
+(``register_handlers``): for each session with advice, an ``extra`` calendar exception
+of (overbooks already booked + advised) units on the clinician over the session, the
+clinician's capacity raised so the lanes exist, through the master-data admin store as
+staff reallocation does, the catalog version moved and one audit entry per session
+carrying the advice id. The bookings themselves are then made with the core's ordinary
+commands (find, hold, book): every dependency (an exam room, the patient's readiness) is
+still checked, and a capacity-1 clinician is never double-booked behind the engine's
+back. Re-applying replaces the session's earlier overbooking exception and never shrinks
+it below the overbooks already booked.
 
 The no-show predictor is the operator's model (``PredictionDeps.noshow``, the file
 ``CAREFLOW_NOSHOW_MODEL`` names) when one is configured; without one, each site's observed
@@ -30,12 +32,12 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from careflow.domain.access import Actor, Permission
+from careflow.domain.access import SYSTEM, Actor, Permission
 from careflow.domain.bookings import Booking, BookingStatus
 from careflow.domain.calendars import CalendarException, ExceptionKind, capacity_profile, free_spans
 from careflow.domain.catalog import Catalog
 from careflow.domain.errors import Conflict, InvalidRequest, NotFound
-from careflow.domain.ids import PatientId, ResourceId, SiteId
+from careflow.domain.ids import PatientId, ResourceId, ServiceId, SiteId
 from careflow.domain.preference_cards import ServiceKind
 from careflow.domain.resources import Resource, ResourceKind
 from careflow.domain.timespans import from_ts, to_ts
@@ -54,6 +56,7 @@ from careflow.predict.overbooking import OverbookingAdvice, OverbookingPolicy, S
 from careflow.predict.ports import AppointmentFacts, NoShowPredictor
 from careflow.predict.shift_demand import SHIFTS, ShiftDemand, shift_demand
 from careflow.services.catalogs import CatalogCache
+from careflow.services.dispatch import HandlerRegistry, Standalone
 from careflow.services.ports import (
     AuditEntry,
     BookingFilter,
@@ -64,12 +67,13 @@ from careflow.services.ports import (
 )
 from careflow.services.site_settings import SiteSetting, StoreOf, change_setting, read_setting
 
-__all__ = ["POLICY_SETTING", "AppliedSession", "DemandForecast", "ModelCache", "NoShowRisk",
+__all__ = ["CONSUMER", "POLICY_SETTING", "AppliedSession", "DemandForecast", "ModelCache", "NoShowRisk",
            "OverbookingReport", "PredictionDeps", "apply_overbooking", "booking_duration_advice",
-           "demand_forecast", "duration_estimates", "no_show_risk", "overbooking_advice",
-           "overbooking_policy", "set_overbooking_policy"]
+           "demand_forecast", "duration_estimates", "engine_handler", "no_show_risk", "overbooking_advice",
+           "overbooking_policy", "register_handlers", "set_overbooking_policy"]
 
 POLICY_SETTING = "predict.overbooking"
+CONSUMER = "overbooking"
 DURATION_HISTORY_DAYS = 730
 DEMAND_HISTORY_DAYS = 112
 RATE_HISTORY_DAYS = 365
@@ -492,3 +496,35 @@ def apply_overbooking(deps: PredictionDeps, actor: Actor, site_id: str, day: dat
         uow.commit()
     return applied
 
+
+
+# --- the engine: executable advice re-applied as clinic bookings are confirmed ----------
+
+
+def engine_handler(deps: PredictionDeps) -> Standalone:
+    """For ``BookingConfirmed`` of a clinic visit at a site whose policy is executable: the
+    engine (the system actor) re-applies the advice of that local day's sessions. Idempotent
+    (unchanged advice writes nothing); at an advisory site it does nothing."""
+
+    def handle(payload: dict[str, Any]) -> None:
+        site_id, start = str(payload.get("site_id", "")), payload.get("start")
+        if not site_id or not isinstance(start, str):
+            return
+        with deps.uow() as uow:
+            catalog = deps.catalogs.get(uow)
+            service = catalog.services.get(ServiceId(str(payload.get("service_id", ""))))
+            if site_id not in catalog.sites or service is None or service.kind not in CLINIC_KINDS:
+                return
+            policy, _ = _policy(uow, deps, site_id)
+            zone = catalog.sites[SiteId(site_id)].zone
+        if policy.mode == "executable":
+            day = datetime.fromisoformat(start).astimezone(zone).date()
+            why = f"engine: booking {payload.get('aggregate_id', '')} confirmed at an executable site"
+            apply_overbooking(deps, SYSTEM, site_id, day, why)
+
+    return Standalone(handle)
+
+
+def register_handlers(registry: HandlerRegistry, deps: PredictionDeps) -> None:
+    """The engine's side of executable overbooking (consumer ``overbooking``)."""
+    registry.register("BookingConfirmed", CONSUMER, engine_handler(deps))
