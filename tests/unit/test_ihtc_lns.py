@@ -322,3 +322,10 @@ def test_solve_with_the_search_stays_within_its_time_limit_and_feasible() -> Non
     solution = solve(instance, time_limit=6.0, seed=0, threads=2)
     assert time.monotonic() - started < 6.0 + 1.0
     assert sum(score(instance, solution)["violations"].values()) == 0
+
+
+def test_an_instance_without_patients_is_searched_without_error() -> None:
+    c = tiny([])
+    roster = Roster([], full_nurse_grid(c))
+    outcome = improve(c, roster, Budget(work=0.05, deadline=time.monotonic() + 10, call=0.01))
+    assert (outcome.violations, outcome.cost) == (0, 0)

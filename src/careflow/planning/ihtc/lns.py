@@ -47,6 +47,8 @@ __all__ = ["BUILD_WORK_PER_VARIABLE", "WALL_PER_WORK", "Budget", "Outcome", "eva
 
 # Deterministic seconds charged per model variable, for the Python time spent building it.
 BUILD_WORK_PER_VARIABLE = 2e-5
+# The least a neighbourhood is charged, so that even empty ones use the budget up.
+MIN_CALL_WORK = 1e-3
 # Starting neighbourhood sizes (model variables); each adapts to what CP-SAT can solve in a call.
 ADMISSION_SIZE, NURSE_SIZE = 800.0, 300.0
 # Wall-clock seconds one CP-SAT call may take per deterministic second of its limit.
@@ -138,7 +140,8 @@ def improve(c: Compact, roster: Roster, budget: Budget, log: Callable[[str], Non
         if kind in ADMISSION_KINDS:
             freed = admission_neighbourhood(c, plan, kind, sizes.size[kind], rng)
             if not freed.patients:
-                sizes.learn(kind, True, 0, 0.0)
+                best.work += MIN_CALL_WORK
+                sizes.learn(kind, True, 0, MIN_CALL_WORK)
                 continue
             ward = Ward.of(c, plan, frozenset(freed.patients))
             am = build_admission_model(c, ward, freed, [(i, plan.admissions[i]) for i in freed.patients])
@@ -152,7 +155,7 @@ def improve(c: Compact, roster: Roster, budget: Budget, log: Callable[[str], Non
         status = solver.solve(model)
         best.clock_stopped |= solver.wall_time >= solver.parameters.max_time_in_seconds * 0.99
         best.calls += 1
-        work = solver.deterministic_time + variables * BUILD_WORK_PER_VARIABLE
+        work = max(MIN_CALL_WORK, solver.deterministic_time + variables * BUILD_WORK_PER_VARIABLE)
         best.work += work
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             sizes.learn(kind, False, 0, work)

@@ -52,6 +52,8 @@ def _fit(c: Compact, must: list[int], maybe: list[int], days: frozenset[int] | N
 def admission_neighbourhood(c: Compact, roster: Roster, kind: str, size: float, rng: random.Random) -> Freed:
     """The patients, days and rooms a ``kind`` admission neighbourhood frees."""
     everyone = list(range(len(c.patients)))
+    if not everyone:
+        return Freed((), frozenset(), frozenset())
     left_out = [i for i in everyone if roster.admissions[i] is None]
     rng.shuffle(left_out)
     left_out.sort(key=lambda i: not c.patients[i].mandatory)  # left-out mandatory patients first
