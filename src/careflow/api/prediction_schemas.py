@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 from careflow.api.schemas import Id, Input, Text
 from careflow.predict.duration import DurationEstimate
 from careflow.predict.overbooking import MAX_PER_SESSION_LIMIT, OverbookingAdvice, OverbookingPolicy
-from careflow.services.predictions import AppliedSession, DemandForecast, NoShowRisk, OverbookingReport
+from careflow.services.demand_forecast import DemandForecast
+from careflow.services.predictions import AppliedSession, NoShowRisk, OverbookingReport
 from careflow.services.site_settings import SiteSetting
 
 __all__ = ["AdviceOut", "AppliedOut", "BookingDurationOut", "DemandOut", "DurationOut", "DurationsOut",

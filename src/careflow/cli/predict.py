@@ -13,6 +13,7 @@ from careflow.bootstrap import App
 from careflow.cli.common import AsJson, Db, console, emit, fail, opened, run
 from careflow.domain.access import Actor
 from careflow.predict.overbooking import OverbookingPolicy
+from careflow.services import demand_forecast as forecasts
 from careflow.services import predictions as use
 
 __all__ = ["predict_app"]
@@ -76,13 +77,13 @@ def durations(
 def demand(
     site: Annotated[str, typer.Option("--site", help="the site id")],
     specialty: Annotated[str, typer.Option("--specialty", help="e.g. orthopedics")],
-    days: Annotated[int, typer.Option("--days", min=1, max=use.MAX_FORECAST_DAYS)] = 14,
+    days: Annotated[int, typer.Option("--days", min=1, max=forecasts.MAX_FORECAST_DAYS)] = 14,
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
     """Daily volume forecast (weekday seasonality, trend, 90 % intervals) and staff per shift."""
     with opened(db) as app:
-        f = run(lambda: use.demand_forecast(_deps(app), CLI_ACTOR, site, specialty, days))
+        f = run(lambda: forecasts.demand_forecast(_deps(app), CLI_ACTOR, site, specialty, days))
     m = f.model
     if as_json:
         emit({"site_id": f.site_id, "specialty": f.specialty, "version": m.version, "method": m.method,

@@ -1,4 +1,4 @@
-"""Prediction use cases: durations, demand, no-show risk, the overbooking policy and advice.
+"""Prediction use cases: durations, no-show risk, the overbooking policy, advice and its application.
 
 Predictions are advice: they are shown, explained and audited, and change nothing,
 except overbooking advice at a site whose policy (``predict.overbooking``, set by a
@@ -42,19 +42,13 @@ from careflow.domain.preference_cards import ServiceKind
 from careflow.domain.resources import Resource, ResourceKind
 from careflow.domain.timespans import from_ts, to_ts
 from careflow.predict.booking_facts import ObservedRatePredictor, facts_of
-from careflow.predict.demand import DayForecast, DemandModel
 from careflow.predict.duration import DurationEstimate, DurationModel
 from careflow.predict.history import (
-    DEMAND_STATUSES,
     case_records,
-    daily_counts,
     primary_clinician,
-    service_mix,
-    shift_shares,
 )
 from careflow.predict.overbooking import OverbookingAdvice, OverbookingPolicy, Session, advise, score_patients
 from careflow.predict.ports import AppointmentFacts, NoShowPredictor
-from careflow.predict.shift_demand import SHIFTS, ShiftDemand, shift_demand
 from careflow.services.catalogs import CatalogCache
 from careflow.services.dispatch import HandlerRegistry, Standalone
 from careflow.services.ports import (
@@ -67,18 +61,16 @@ from careflow.services.ports import (
 )
 from careflow.services.site_settings import SiteSetting, StoreOf, change_setting, read_setting
 
-__all__ = ["CONSUMER", "POLICY_SETTING", "AppliedSession", "DemandForecast", "ModelCache", "NoShowRisk",
-           "OverbookingReport", "PredictionDeps", "apply_overbooking", "booking_duration_advice",
-           "demand_forecast", "duration_estimates", "engine_handler", "no_show_risk", "overbooking_advice",
-           "overbooking_policy", "register_handlers", "set_overbooking_policy"]
+__all__ = ["CONSUMER", "POLICY_SETTING", "AppliedSession", "ModelCache", "NoShowRisk", "OverbookingReport",
+           "PredictionDeps", "all_bookings", "apply_overbooking", "booking_duration_advice",
+           "duration_estimates", "duration_model", "engine_handler", "no_show_risk", "overbooking_advice",
+           "overbooking_policy", "register_handlers", "set_overbooking_policy", "visible_site"]
 
 POLICY_SETTING = "predict.overbooking"
 CONSUMER = "overbooking"
 DURATION_HISTORY_DAYS = 730
-DEMAND_HISTORY_DAYS = 112
 RATE_HISTORY_DAYS = 365
 REFIT_SECONDS = 300
-MAX_FORECAST_DAYS = 60
 OVERBOOK_TAG = "overbooking "  # the reason prefix of the extra exceptions apply writes
 CLINIC_KINDS = frozenset({ServiceKind.VISIT})
 SESSION_STATUSES = frozenset({BookingStatus.HELD, BookingStatus.BOOKED, BookingStatus.ARRIVED})
@@ -129,7 +121,8 @@ class PredictionDeps:
     models: ModelCache = field(default_factory=ModelCache)
 
 
-def _all(uow: UnitOfWork, flt: BookingFilter) -> list[Booking]:
+def all_bookings(uow: UnitOfWork, flt: BookingFilter) -> list[Booking]:
+    """Every booking the filter matches, page by page."""
     out: list[Booking] = []
     while True:
         page, total = uow.bookings.find(flt, len(out), 500)
@@ -138,7 +131,8 @@ def _all(uow: UnitOfWork, flt: BookingFilter) -> list[Booking]:
             return out
 
 
-def _site(catalog: Catalog, actor: Actor, site_id: str) -> None:
+def visible_site(catalog: Catalog, actor: Actor, site_id: str) -> None:
+    """``NotFound`` for an unknown site or one beyond the actor's site limit."""
     if site_id not in catalog.sites or not actor.may_see_site(site_id):
         raise NotFound("site", site_id)
 
@@ -151,7 +145,7 @@ def duration_model(deps: PredictionDeps, uow: UnitOfWork, catalog: Catalog) -> D
     now = deps.clock()
 
     def fit() -> DurationModel:
-        done = _all(uow, BookingFilter(status=BookingStatus.FULFILLED,
+        done = all_bookings(uow, BookingFilter(status=BookingStatus.FULFILLED,
                                        start_from=now - timedelta(days=DURATION_HISTORY_DAYS)))
         return DurationModel.fit(case_records(done, catalog))
 
@@ -193,79 +187,6 @@ def booking_duration_advice(deps: PredictionDeps, actor: Actor,
     return booking, model.estimate(service, primary_clinician(booking, catalog))
 
 
-# --- demand ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DemandForecast:
-    """A series' daily forecast, its model and the staff it needs per shift."""
-
-    site_id: str
-    specialty: str
-    model: DemandModel
-    days: list[DayForecast]
-    staffing: list[ShiftDemand]
-    on_duty: dict[tuple[str, str, str], float]  # (day, shift, role) → people rostered on average
-    mix: dict[str, float]
-
-
-def _on_duty(catalog: Catalog, site_id: SiteId, role: str, specialty: str, span: tuple[int, int]) -> float:
-    """People of ``role`` rostered at the site over ``span`` on average (pools by role,
-    clinicians by profession and the series' specialty)."""
-    zone = catalog.sites[site_id].zone
-    people: list[Resource] = [r for r in catalog.at_site(site_id, ResourceKind.STAFF_POOL)
-                              if r.active and r.pool.role == role]
-    if not people:
-        people = [r for r in catalog.at_site(site_id, ResourceKind.CLINICIAN)
-                  if r.active and r.clinician.profession == role and specialty in r.clinician.specialties]
-    seconds = sum((p.end - p.start) * p.count for r in people
-                  for p in capacity_profile(r.availability, span, zone, r.capacity, site_id, r.site_id))
-    return round(seconds / (span[1] - span[0]), 2)
-
-
-def demand_forecast(deps: PredictionDeps, actor: Actor, site_id: str, specialty: str,
-                    days: int = 14, level: float = 0.9) -> DemandForecast:
-    """Daily volume of ``specialty`` at ``site_id`` for ``days`` from today (local), fitted on
-    the last 16 weeks (from the site's first booking in them), and the staff-hours per shift
-    and role it needs next to those rostered."""
-    actor.require(Permission.PREDICT_READ)
-    if not 1 <= days <= MAX_FORECAST_DAYS:
-        raise InvalidRequest(f"days must be between 1 and {MAX_FORECAST_DAYS}", "days")
-    with deps.uow() as uow:
-        catalog = deps.catalogs.get(uow)
-        _site(catalog, actor, site_id)
-        if specialty not in {s.specialty for s in catalog.services.values()}:
-            raise InvalidRequest(f"no service has the specialty {specialty!r}", "specialty")
-        zone = catalog.sites[SiteId(site_id)].zone
-        today = deps.clock().astimezone(zone).date()
-        first = today - timedelta(days=DEMAND_HISTORY_DAYS)
-        lo = datetime.combine(first, time(0), tzinfo=zone)
-        hi = datetime.combine(today, time(0), tzinfo=zone)
-        flt = BookingFilter(site_id=SiteId(site_id), start_from=lo, start_to=hi)
-        history = [b for b in _all(uow, flt) if b.status in DEMAND_STATUSES]
-        durations = duration_model(deps, uow, catalog)
-    # The series starts with the site's first booking in the window: days before careflow held
-    # any are missing data, not zero demand (they would read as a steep trend).
-    first = min((b.start.astimezone(zone).date() for b in history), default=today)
-    counts = daily_counts(history, catalog, site_id, specialty, first, today - timedelta(days=1))
-    model = DemandModel.fit(counts)
-    forecast = model.forecast(today, days, level)
-    mix = service_mix(history, catalog, site_id, specialty)
-    shares = shift_shares(history, catalog, site_id, specialty)
-    staffing = shift_demand(forecast, mix, shares, catalog.services, lambda s: durations.estimate(s).p50)
-    on_duty: dict[tuple[str, str, str], float] = {}
-    shifts = {s.name: s for s in SHIFTS}
-    for row in staffing:
-        shift = shifts[row.shift]
-        day = date.fromisoformat(row.day)
-        start = datetime.combine(day, shift.start, tzinfo=zone)
-        end_day = day if shift.end > shift.start else day + timedelta(days=1)
-        end = datetime.combine(end_day, shift.end, tzinfo=zone)
-        on_duty[(row.day, row.shift, row.role)] = _on_duty(catalog, SiteId(site_id), row.role, specialty,
-                                                           (to_ts(start), to_ts(end)))
-    return DemandForecast(site_id, specialty, model, forecast, staffing, on_duty, mix)
-
-
 # --- the overbooking policy -------------------------------------------------------------
 
 
@@ -280,7 +201,7 @@ def overbooking_policy(deps: PredictionDeps, actor: Actor,
     """The site's policy and its setting (None: the default, advisory)."""
     actor.require(Permission.PREDICT_READ)
     with deps.uow() as uow:
-        _site(deps.catalogs.get(uow), actor, site_id)
+        visible_site(deps.catalogs.get(uow), actor, site_id)
         return _policy(uow, deps, site_id)
 
 
@@ -292,7 +213,7 @@ def set_overbooking_policy(deps: PredictionDeps, actor: Actor, site_id: str, val
     policy = OverbookingPolicy.of(value)
     with deps.uow() as uow:
         catalog = deps.catalogs.get(uow)
-        _site(catalog, actor, site_id)
+        visible_site(catalog, actor, site_id)
     for clinician in sorted(policy.clinicians_opted_out):
         found = catalog.resources.get(ResourceId(clinician))
         if found is None or found.kind is not ResourceKind.CLINICIAN:
@@ -324,7 +245,7 @@ def _predictor(deps: PredictionDeps, uow: UnitOfWork, site_id: str,
     since = now - timedelta(days=RATE_HISTORY_DAYS)
     finished = []
     for status in (BookingStatus.NO_SHOW, BookingStatus.ARRIVED, BookingStatus.FULFILLED):
-        finished += _all(uow, BookingFilter(site_id=SiteId(site_id), status=status, start_from=since,
+        finished += all_bookings(uow, BookingFilter(site_id=SiteId(site_id), status=status, start_from=since,
                                             start_to=now))
     rate = ObservedRatePredictor.of(site_id, finished)
     problems = [p for p in (deps.noshow_problem, rate.declines) if p]
@@ -333,7 +254,7 @@ def _predictor(deps: PredictionDeps, uow: UnitOfWork, site_id: str,
 
 def _facts(uow: UnitOfWork, catalog: Catalog, booking: Booking) -> AppointmentFacts:
     patient = uow.master.patient(booking.patient_id)
-    others = _all(uow, BookingFilter(patient_id=PatientId(booking.patient_id)))
+    others = all_bookings(uow, BookingFilter(patient_id=PatientId(booking.patient_id)))
     return facts_of(booking, patient.birth_date if patient else None, catalog.sites[booking.site_id].zone,
                     others)
 
@@ -380,7 +301,7 @@ def _sessions(uow: UnitOfWork, catalog: Catalog, site_id: str,
     on the day, seating as many patients as its length holds of its median booked visit."""
     lo, hi = _day_span(catalog, site_id, day)
     mine: dict[str, list[Booking]] = {}
-    for b in _all(uow, BookingFilter(site_id=SiteId(site_id), start_from=lo, start_to=hi)):
+    for b in all_bookings(uow, BookingFilter(site_id=SiteId(site_id), start_from=lo, start_to=hi)):
         service = catalog.services.get(b.service_id)
         clinician = primary_clinician(b, catalog)
         clinic = service is not None and service.kind in CLINIC_KINDS
@@ -410,7 +331,7 @@ def overbooking_advice(deps: PredictionDeps, actor: Actor, site_id: str, day: da
     actor.require(Permission.BOOKING_READ)
     with deps.uow() as uow:
         catalog = deps.catalogs.get(uow)
-        _site(catalog, actor, site_id)
+        visible_site(catalog, actor, site_id)
         policy, setting = _policy(uow, deps, site_id)
         now = deps.clock()
         if abs((day - now.date()).days) > 366:

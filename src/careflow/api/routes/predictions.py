@@ -34,6 +34,7 @@ from careflow.api.security import audit_read
 from careflow.bootstrap import App
 from careflow.domain.access import Permission
 from careflow.predict.overbooking import OverbookingPolicy
+from careflow.services import demand_forecast as forecasts
 from careflow.services import predictions as use
 
 router = APIRouter(prefix="/api/v1", tags=["predictions"])
@@ -89,10 +90,10 @@ def duration_advice(booking_id: PathId, app: AppDep, actor: ActorDep) -> Booking
 
 @router.get("/predictions/demand", responses=ERRORS, dependencies=READ)
 def demand(app: AppDep, actor: ActorDep, site_id: QueryId, specialty: Specialty,
-           days: Annotated[int, Query(ge=1, le=use.MAX_FORECAST_DAYS)] = 14) -> DemandOut:
+           days: Annotated[int, Query(ge=1, le=forecasts.MAX_FORECAST_DAYS)] = 14) -> DemandOut:
     """Daily volume of a specialty at a site with 90 % intervals (weekday seasonality and
     trend), and the staff-hours per shift and role it needs beside those rostered."""
-    return DemandOut.of(use.demand_forecast(deps_of(app), actor, site_id, specialty, days))
+    return DemandOut.of(forecasts.demand_forecast(deps_of(app), actor, site_id, specialty, days))
 
 
 @router.get("/predictions/overbooking", responses=ERRORS,
