@@ -537,13 +537,11 @@ def _assign(inp: SearchInputs, plan: _SitePlan, slot: _Slot) -> list[tuple[Assig
     """
     t = slot.start
     wanted = _wanted_clinicians(inp)
-    fits_by_need: list[list[Candidate]] = []
-    demands: list[Demand] = []
+    ranked: list[list[tuple[int, int, Candidate]]] = []  # per need: (not wanted, idle before, unit)
     for need in plan.needs:
         if need.role == "room":
             assert slot.room is not None
-            fits_by_need.append([slot.room])
-            demands.append(Demand(1, (Unit(slot.room.resource_id),)))
+            ranked.append([(1, 0, slot.room)])
             continue
         fits: list[tuple[int, int, Candidate]] = []
         for c in plan.units[need.role]:
@@ -557,17 +555,39 @@ def _assign(inp: SearchInputs, plan: _SitePlan, slot: _Slot) -> list[tuple[Assig
         fits.sort(key=lambda f: (f[0], f[1], f[2].resource_id, f[2].lane))
         if len(fits) < need.count:
             return None
-        fits_by_need.append([c for _, _, c in fits])
-        single = need.pool_role is None
-        demands.append(Demand(need.count, tuple(
-            Unit(c.resource_id if single else f"{c.resource_id}#{c.lane}", miss == 0, slack)
-            for miss, slack, c in fits)))
-    assigned = assign(demands)
+        ranked.append(fits)
+    firsts = _first_choices(plan.needs, ranked)
+    if firsts is not None:  # no role wanted another's unit: each has its best (the usual case)
+        return firsts
+    assigned = assign([Demand(need.count, tuple(Unit(_unit_key(need, c), miss == 0, slack)
+                                                for miss, slack, c in fits))
+                       for need, fits in zip(plan.needs, ranked, strict=True)])
     if assigned is None:
         return None
-    return [(Assignment(need.role, ResourceId(fits[i].resource_id)), fits[i].lane)
-            for need, fits, picks in zip(plan.needs, fits_by_need, assigned.picks, strict=True)
+    return [(Assignment(need.role, ResourceId(fits[i][2].resource_id)), fits[i][2].lane)
+            for need, fits, picks in zip(plan.needs, ranked, assigned.picks, strict=True)
             for i in picks]
+
+
+def _unit_key(need: Need, c: Candidate) -> str:
+    """What one case may use once: a person or device, or one lane of a pool."""
+    return c.resource_id if need.pool_role is None else f"{c.resource_id}#{c.lane}"
+
+
+def _first_choices(needs: Sequence[Need], ranked: Sequence[Sequence[tuple[int, int, Candidate]]]
+                   ) -> list[tuple[Assignment, int]] | None:
+    """Every need's best units, or None when two needs want the same one (``assignment``'s
+    greedy pass, without building its inputs)."""
+    chosen: list[tuple[Assignment, int]] = []
+    used: set[str] = set()
+    for need, fits in zip(needs, ranked, strict=True):
+        for _, _, c in fits[:need.count]:
+            key = _unit_key(need, c)
+            if key in used:
+                return None
+            used.add(key)
+            chosen.append((Assignment(need.role, ResourceId(c.resource_id)), c.lane))
+    return chosen
 
 
 class _Search:
