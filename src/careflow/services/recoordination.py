@@ -81,7 +81,8 @@ TRIGGERS = ("ClinicianCalledOut", "ClinicianAvailabilityChanged", "EquipmentWent
             "MaintenanceScheduled", "StockChanged", "AuthorizationChanged")
 UNCHANGED, AUTO, QUEUED, FAILED, GONE = "unchanged", "auto_resolved", "queued", "failed", "gone"
 JOINT, PER_BOOKING = "joint_plan", "per_booking"  # which path decided an outcome
-JOINT_CANDIDATES = 8  # allowed same-day options per booking the joint plan chooses among
+JOINT_CANDIDATES = 30  # allowed same-day options per booking the plan chooses among (8 placed 40 of 54
+# in bench/recoordination.py, 30 placed 44: every same-day option there)
 MAX_AFFECTED = 5000
 QUEUE_BATCH = 25  # queue items per transaction
 Done = TypeVar("Done")
