@@ -432,28 +432,17 @@ def _apply(broken: _Broken, option: Option, trigger: Trigger, deps: Recoordinati
                    moved.start.isoformat(), path=path)
 
 
-def _queue_ranked(broken: _Broken, trigger: Trigger, deps: RecoordinationDeps, queue: _Queue,
-                  taken: Sequence[Allocation] = ()) -> Outcome:
-    """Queue the booking with its ranked alternatives (none that ``taken`` now holds): same
-    day first, then the next days, else other sites that day."""
+def _queue_ranked(broken: _Broken, trigger: Trigger, deps: RecoordinationDeps, queue: _Queue) -> Outcome:
+    """Queue the booking with its ranked alternatives: same day first, then the next days, else
+    other sites that day."""
     current, policy = broken.current, deps.policy
     roles = _clinician_roles(current, deps)
-    free = [o for o in broken.nearby if not _clashes(o, taken, deps)]
-    same_day = [o for o in broken.same_day if not _clashes(o, taken, deps)]
-    later = _ranked(current, [o for o in free if not any(_same(o, s) for s in broken.same_day)], roles)
-    ranked = (same_day + later)[:policy.alternatives]
+    later = _ranked(current, [o for o in broken.nearby if not any(_same(o, s) for s in broken.same_day)],
+                    roles)
+    ranked = (broken.same_day + later)[:policy.alternatives]
     if not ranked:  # nothing at its site in those days: other sites, that day
         ranked = _ranked(current, _search(current, deps, same_site=False), roles)[:policy.alternatives]
     return _queue(current, trigger, broken.hard, broken.codes, ranked, deps, queue)
-
-
-def _clashes(option: Option, taken: Sequence[Allocation], deps: RecoordinationDeps) -> bool:
-    """Whether a move just made holds a single-unit resource the option needs at that time."""
-    if not taken:
-        return False
-    resources = _catalog(deps).resources
-    return any(a.resource_id == t.resource_id and a.start < t.end and t.start < a.end
-               and resources[a.resource_id].capacity == 1 for a in option.allocations for t in taken)
 
 
 def _jointly(run: RunReport, affected: list[Booking], deps: RecoordinationDeps,
@@ -506,12 +495,12 @@ def _apply_plan(run: RunReport, movable: list[_Broken], options: dict[str, list[
                 out: dict[str, Outcome]) -> dict[str, str]:
     """Solve the joint plan and apply its moves (retrying those that wait on another's);
     the note for each booking it did not settle, for its per-booking outcome."""
-    kept = [a for bid, allocations in holding.items() if bid not in options for a in allocations]
+    by_id: dict[str, _Broken] = {b.current.id: b for b in movable}
+    kept = [a for bid, allocations in holding.items() if bid not in by_id for a in allocations]
     with deps.booking.uow() as uow:
         problem = problem_of([Candidates(b.current, tuple(options[b.current.id])) for b in movable], kept,
                              uow, deps.booking, _catalog(deps))
     run.plan = plan = solve(problem, time_limit_s=deps.policy.plan_seconds)
-    by_id: dict[str, _Broken] = {b.current.id: b for b in movable}
     pending = [(by_id[c.booking_id], options[c.booking_id][int(c.move_key)]) for c in plan.in_order()
                if c.move_key is not None]
     notes = {c.booking_id: f"{plan.summary()}, not this one ({c.reason}); per booking: "
@@ -524,8 +513,10 @@ def _apply_plan(run: RunReport, movable: list[_Broken], options: dict[str, list[
                                                 JOINT), deps, queue)
             if moved is None:
                 waiting.append((b, option))
-            else:
-                out[b.current.id], holding[b.current.id] = moved, option.allocations
+                continue
+            out[b.current.id] = moved
+            if moved.result == AUTO:
+                holding[b.current.id] = option.allocations
         if len(waiting) == len(pending):
             break
         pending = waiting
@@ -535,10 +526,20 @@ def _apply_plan(run: RunReport, movable: list[_Broken], options: dict[str, list[
 
 
 def _still_free(broken: _Broken, taken: Sequence[Allocation], deps: RecoordinationDeps) -> _Broken:
-    """The booking with only the options that nothing ``taken`` holds (single units; the store
-    guards pools)."""
-    return replace(broken, nearby=[o for o in broken.nearby if not _clashes(o, taken, deps)],
-                   same_day=[o for o in broken.same_day if not _clashes(o, taken, deps)])
+    """The booking with only the options whose single units nothing ``taken`` holds then (the
+    store guards pools)."""
+    resources = _catalog(deps).resources
+    held: dict[str, list[Allocation]] = {}
+    for t in taken:
+        if resources[ResourceId(t.resource_id)].capacity == 1:
+            held.setdefault(t.resource_id, []).append(t)
+
+    def free(option: Option) -> bool:
+        return not any(a.start < t.end and t.start < a.end
+                       for a in option.allocations for t in held.get(a.resource_id, ()))
+
+    return replace(broken, nearby=[o for o in broken.nearby if free(o)],
+                   same_day=[o for o in broken.same_day if free(o)])
 
 
 def _guarded(booking: Booking, settle: Callable[[], Done], deps: RecoordinationDeps,
