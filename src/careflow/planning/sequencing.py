@@ -1,6 +1,8 @@
 """Day-of-surgery sequencing: the order and start times of a site's cases in each room.
 
-``sequence(problem, time_limit, seed)`` builds the CP-SAT model (``sequencing_model``),
+``sequence(problem, time_limit, seed)`` builds the CP-SAT model (``sequencing_build``: the
+variables and hard rules of ``sequencing_model`` and ``sequencing_order``, the soft ones of
+``sequencing_soft``),
 solves it with an explicit time limit and seed on one worker (so the same day, seed and
 limit give the same proposal, unless the wall-clock limit cuts the search short on a
 loaded machine: the deterministic budget, equal to the limit, usually stops it first),
@@ -23,9 +25,9 @@ from ortools.sat.python import cp_model
 
 from careflow.domain.errors import InvalidRequest
 from careflow.domain.ids import ResourceId
+from careflow.planning.sequencing_build import build_model
 from careflow.planning.sequencing_explain import explain_infeasible, why_moved
-from careflow.planning.sequencing_model import build_model
-from careflow.planning.sequencing_order import apply_order, order_breaches
+from careflow.planning.sequencing_order import order_breaches
 from careflow.planning.sequencing_problem import CasePlan, DayProblem, SequenceResult, SolveStatus
 from careflow.planning.sequencing_rules import Grid, booked_placement, breaches, penalties
 
@@ -64,7 +66,7 @@ def _solver(time_limit: float, seed: int, workers: int) -> cp_model.CpSolver:
 
 def _why_infeasible(problem: DayProblem, time_limit: float, seed: int) -> tuple[str, ...]:
     """The hard rules that cannot hold together: the model again, its rule literals assumed."""
-    built = build_model(problem, explain=True, rules=(apply_order,))
+    built = build_model(problem, explain=True)
     solver = _solver(time_limit, seed, 1)
     if solver.solve(built.model) != cp_model.INFEASIBLE:
         return explain_infeasible(problem, [])
@@ -88,7 +90,7 @@ def sequence(problem: DayProblem, time_limit: float = 10.0, seed: int = 0,
     if not problem.cases:
         return SequenceResult(SolveStatus.OPTIMAL, 0, (), before, before, ("no cases to sequence",),
                               0.0, seed, time_limit)
-    built = build_model(problem, rules=(apply_order,))
+    built = build_model(problem)
     solver = _solver(time_limit, seed, workers)
     code = solver.solve(built.model)
     status = _STATUS.get(code, SolveStatus.UNKNOWN)

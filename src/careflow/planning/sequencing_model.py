@@ -1,4 +1,4 @@
-"""The CP-SAT model of a day's sequencing: one function per rule, hard and soft.
+"""The CP-SAT model of a day's sequencing: its variables and hard rules, one function each.
 
 Each case has a start (minutes from the day's origin) and, per room it may take, an
 optional interval over ``[start - setup, end + turnover)``; exactly one is present.
@@ -16,15 +16,15 @@ CP-SAT names a set of them that cannot hold together
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
 
-from careflow.planning.sequencing_problem import DayCase, DayProblem, Shared, SharedKind
+from careflow.planning.sequencing_problem import DayCase, DayProblem, Shared
 from careflow.planning.sequencing_rules import Grid, available
 
-__all__ = ["SequencingModel", "build_model"]
+__all__ = ["SequencingModel", "booking_notice", "case_variables", "locked_case", "moved_literals",
+           "pool_lanes", "room_hours", "room_turnover", "shared_capacity"]
 
 
 @dataclass
@@ -66,14 +66,14 @@ class SequencingModel:
         return [r for (b, r) in self.in_room if b == case.booking_id]
 
 
-def _dur(case: DayCase) -> int:
+def dur(case: DayCase) -> int:
     return Grid.minutes(case.duration)
 
 
 # --- variables ----------------------------------------------------------------------------
 
 
-def _case_variables(m: SequencingModel) -> None:
+def case_variables(m: SequencingModel) -> None:
     """A start per case; a room literal per room it may take (its booked room, or any that fits)."""
     for case in m.problem.cases:
         m.start[case.booking_id] = m.model.new_int_var(0, m.span, f"start[{case.booking_id}]")
@@ -111,7 +111,7 @@ def room_hours(m: SequencingModel) -> None:
             for i, (a, b) in enumerate(room.open):
                 close = grid.down(b) + (allowance if i == len(room.open) - 1 else 0)
                 lo = grid.up(a) + Grid.minutes(case.setup)
-                hi = close - _dur(case) - Grid.minutes(case.turnover)
+                hi = close - dur(case) - Grid.minutes(case.turnover)
                 if lo <= hi:
                     starts.append([lo, hi])
             domain = cp_model.Domain.from_intervals(starts) if starts else cp_model.Domain(1, 0)
@@ -128,7 +128,7 @@ def room_turnover(m: SequencingModel) -> None:
             lit = m.in_room.get((case.booking_id, room.id))
             if lit is None:
                 continue
-            size = Grid.minutes(case.setup) + _dur(case) + Grid.minutes(case.turnover)
+            size = Grid.minutes(case.setup) + dur(case) + Grid.minutes(case.turnover)
             intervals.append(m.model.new_optional_fixed_size_interval_var(
                 m.start[case.booking_id] - Grid.minutes(case.setup), size, lit,
                 f"room[{room.id},{case.booking_id}]"))
@@ -163,7 +163,7 @@ def shared_capacity(m: SequencingModel) -> None:
         intervals: list[cp_model.IntervalVar] = []
         demands: list[int] = []
         for case, units in users:
-            size = _dur(case) + Grid.minutes(res.tail)
+            size = dur(case) + Grid.minutes(res.tail)
             intervals.append(m.model.new_fixed_size_interval_var(m.start[case.booking_id], size,
                                                                  f"use[{res.id},{case.booking_id}]"))
             demands.append(units)
@@ -229,7 +229,7 @@ def pool_lanes(m: SequencingModel, res: Shared, users: list[tuple[DayCase, int]]
             m.taken.setdefault((case.booking_id, res.id), []).append(taken)
             if size == 1:
                 m.on_lane[case.booking_id, res.id, lanes[0]] = taken
-            intervals.append(m.model.new_fixed_size_interval_var(m.start[case.booking_id], _dur(case),
+            intervals.append(m.model.new_fixed_size_interval_var(m.start[case.booking_id], dur(case),
                                                                  f"on[{res.id},{lanes[0]},{case.booking_id}]"))
             demands.append(taken)
         m.model.add_cumulative(intervals, demands, size)
@@ -248,7 +248,7 @@ def locked_case(m: SequencingModel) -> None:
 # --- soft rules (each adds its penalty terms; the weights multiply them) --------------------
 
 
-def _moved_literals(m: SequencingModel) -> dict[str, cp_model.IntVar]:
+def moved_literals(m: SequencingModel) -> dict[str, cp_model.IntVar]:
     """Per case, a literal that is true exactly when its start or room changes: a case that
     stays keeps its lanes too (a lane of its own is not the plan's to change)."""
     out: dict[str, cp_model.IntVar] = {}
@@ -275,112 +275,3 @@ def booking_notice(m: SequencingModel, moved: dict[str, cp_model.IntVar]) -> Non
             lit = m.assume(f"notice:{case.booking_id}")
             (m.model.add(m.start[case.booking_id] >= m.grid.up(case.earliest_move))
              .only_enforce_if([moved[case.booking_id], lit]))
-
-
-def overtime(m: SequencingModel) -> None:
-    """Soft: minutes each room runs past its close (its last case's turnover included)."""
-    for room in m.problem.rooms:
-        if room.closes is None:
-            continue
-        late = m.model.new_int_var(0, 2 * m.span, f"overtime[{room.id}]")
-        close = m.grid.down(room.closes)
-        for case in m.problem.cases:
-            if (lit := m.in_room.get((case.booking_id, room.id))) is not None:
-                end = m.start[case.booking_id] + _dur(case) + Grid.minutes(case.turnover)
-                m.model.add(late >= end - close).only_enforce_if(lit)
-        m.term("overtime", late)
-
-
-def surgeon_idle(m: SequencingModel) -> None:
-    """Soft: minutes a surgeon waits between the start of their first case and the end of their last."""
-    for res in m.problem.shared:
-        mine = [c for c in m.problem.cases if res.kind is SharedKind.SURGEON
-                and any(u.resource_id == res.id for u in c.uses)]
-        if len(mine) < 2:
-            continue
-        first = m.model.new_int_var(0, m.span, f"first[{res.id}]")
-        last = m.model.new_int_var(0, 2 * m.span, f"last[{res.id}]")
-        m.model.add_min_equality(first, [m.start[c.booking_id] for c in mine])
-        m.model.add_max_equality(last, [m.start[c.booking_id] + _dur(c) for c in mine])
-        m.term("surgeon_idle", last - first - sum(_dur(c) for c in mine))
-
-
-def room_idle(m: SequencingModel) -> None:
-    """Soft: minutes a room stands empty between its first case's setup and its last turnover."""
-    for room in m.problem.rooms:
-        cases = [(c, lit) for c in m.problem.cases
-                 if (lit := m.in_room.get((c.booking_id, room.id))) is not None]
-        if not cases:
-            continue
-        first = m.model.new_int_var(-m.span, 2 * m.span, f"room_first[{room.id}]")
-        last = m.model.new_int_var(-m.span, 2 * m.span, f"room_last[{room.id}]")
-        lits: list[cp_model.IntVar] = []
-        sizes: list[int] = []
-        for c, lit in cases:
-            setup, size = Grid.minutes(c.setup), Grid.minutes(c.setup) + _dur(c) + Grid.minutes(c.turnover)
-            m.model.add(first <= m.start[c.booking_id] - setup).only_enforce_if(lit)
-            m.model.add(last >= m.start[c.booking_id] - setup + size).only_enforce_if(lit)
-            lits.append(lit)
-            sizes.append(size)
-        idle = m.model.new_int_var(0, 3 * m.span, f"room_idle[{room.id}]")
-        m.model.add(idle >= last - first - cp_model.LinearExpr.weighted_sum(lits, sizes))
-        m.term("room_idle", idle)
-
-
-def priority_late(m: SequencingModel) -> None:
-    """Soft: minutes a priority case (a child, an urgent case) starts after its room opens."""
-    for case in m.problem.cases:
-        if not case.priority:
-            continue
-        wait = m.model.new_int_var(0, 2 * m.span, f"late[{case.booking_id}]")
-        for room_id in m.rooms_of(case):
-            opens = m.problem.room(room_id).opens
-            if opens is not None:
-                (m.model.add(wait >= m.start[case.booking_id] - Grid.minutes(case.setup) - m.grid.up(opens))
-                 .only_enforce_if(m.in_room[case.booking_id, room_id]))
-        m.term("priority_late", wait)
-
-
-def moves(m: SequencingModel, moved: dict[str, cp_model.IntVar]) -> None:
-    """Soft: each case moved (``moved_case``), the minutes it moves (``moved_minutes``), and
-    a case put in another room (``room_change``)."""
-    for case in m.problem.cases:
-        shift = m.model.new_int_var(0, 3 * m.span, f"shift[{case.booking_id}]")
-        m.model.add_abs_equality(shift, m.start[case.booking_id] - m.grid.down(case.start))
-        m.term("moved_case", moved[case.booking_id])
-        m.term("moved_minutes", shift)
-        if len(m.rooms_of(case)) > 1:
-            m.term("room_change", 1 - m.in_room[case.booking_id, case.room_id])
-
-
-Rule = Callable[[SequencingModel, Mapping[str, cp_model.IntVar]], None]
-
-
-def build_model(problem: DayProblem, explain: bool = False, rules: Sequence[Rule] = ()) -> SequencingModel:
-    """The whole model: variables, the hard rules (with ``rules``, more of them, given each
-    case's moved literal), then the weighted soft ones as the objective (none when
-    ``explain``: only which hard rules cannot hold together is asked then)."""
-    m = SequencingModel(problem, explain)
-    _case_variables(m)
-    room_hours(m)
-    room_turnover(m)
-    shared_capacity(m)
-    locked_case(m)
-    moved = _moved_literals(m)
-    booking_notice(m, moved)
-    for rule in rules:
-        rule(m, moved)
-    overtime(m)
-    surgeon_idle(m)
-    room_idle(m)
-    priority_late(m)
-    moves(m, moved)
-    if explain:
-        m.model.add_assumptions(m.literals)
-        return m
-    w = problem.weights
-    weight = {"overtime": w.overtime_minute, "surgeon_idle": w.surgeon_idle_minute,
-              "room_idle": w.room_idle_minute, "priority_late": w.priority_late_minute,
-              "moved_case": w.moved_case, "moved_minutes": w.moved_minute, "room_change": w.room_change}
-    m.model.minimize(sum(weight[rule] * sum(exprs) for rule, exprs in m.terms.items()))
-    return m

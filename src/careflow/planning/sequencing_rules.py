@@ -1,6 +1,6 @@
 """The sequencing rules checked and priced outside the solver, on any placement of the cases.
 
-The CP-SAT model (``sequencing_model``) enforces these rules; this module states them once
+The CP-SAT model (``sequencing_build``) enforces these rules; this module states them once
 more in plain Python over a ``Placement`` (each case's room and start), so a proposal is
 verified independently of the solver, the penalties it reports are recomputed from what it
 proposes, and the day as booked can be judged by the same measure (what was wrong with it
