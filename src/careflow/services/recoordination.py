@@ -475,11 +475,13 @@ def _jointly(run: RunReport, affected: list[Booking], deps: RecoordinationDeps,
     for b in broken:  # the rest, one by one
         if b.current.id in out:
             continue
-        if b.current.id in notes:  # the plan had options for it: search again, after the moves
-            settle = partial(_settle_afresh, b, trigger, deps, queue, notes[b.current.id], holding)
+        taken = [a for other, held in holding.items() if other != b.current.id for a in held]
+        still = _still_free(b, taken, deps)
+        if b.current.id in notes or (b.nearby and not still.nearby):
+            # the plan had options for it, or the moves took all it had: search again, after them
+            settle = partial(_settle_afresh, b, trigger, deps, queue, notes.get(b.current.id, ""), holding)
         else:
-            taken = [a for other, held in holding.items() if other != b.current.id for a in held]
-            settle = partial(_settle, _still_free(b, taken, deps), trigger, deps, queue, "", holding)
+            settle = partial(_settle, still, trigger, deps, queue, "", holding)
         out[b.current.id] = _guarded(b.current, settle, deps, queue)
     return out
 
