@@ -57,7 +57,8 @@ def main() -> None:
         rows.append(f"| {name} | {cost} | {reference} | {gap:.1%} | {violations} | {seconds:.1f} |")
         print(rows[-1], flush=True)
     lines = [
-        "# IHTC-2024 solver (greedy + annealing + CP-SAT neighbourhood search), " + ", ".join(names),
+        "# IHTC-2024 solver (greedy + annealing + CP-SAT neighbourhood search), "
+        + (", ".join(names) if args.instances else "i01-i30"),
         "",
         f"Time limit {args.time_limit:g} s, {args.threads} thread(s), seed {args.seed}, {platform.machine()},"
         " "
