@@ -30,6 +30,7 @@ __all__ = [
     "Weights",
     "load_instance",
     "parse_instance",
+    "read_json_file",
 ]
 
 
@@ -159,16 +160,20 @@ class Instance:
         return day * len(self.shift_types) + self.shift_types.index(shift)
 
 
-def load_instance(path: str | Path) -> Instance:
-    """Read and parse an instance file."""
+def read_json_file(path: str | Path) -> Any:
+    """The JSON document in ``path`` (an instance or a solution), or ``InvalidRequest`` naming the file."""
     try:
         with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+            return json.load(fh)
     except OSError as exc:
         raise InvalidRequest(f"cannot read {path}: {exc.strerror}") from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidRequest(f"{path} is not valid JSON: {exc}") from exc
-    return parse_instance(data)
+
+
+def load_instance(path: str | Path) -> Instance:
+    """Read and parse an instance file."""
+    return parse_instance(read_json_file(path))
 
 
 def parse_instance(data: Any) -> Instance:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from careflow.domain.errors import InvalidRequest
-from careflow.planning.ihtc.instance import Instance, json_list, json_object
+from careflow.planning.ihtc.instance import Instance, json_list, json_object, read_json_file
 
 __all__ = [
     "Admission",
@@ -60,14 +60,7 @@ class Solution:
 
 def load_solution(path: str | Path, instance: Instance) -> Solution:
     """Read and parse a solution file for ``instance``."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except OSError as exc:
-        raise InvalidRequest(f"cannot read {path}: {exc.strerror}") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidRequest(f"{path} is not valid JSON: {exc}") from exc
-    return parse_solution(data, instance)
+    return parse_solution(read_json_file(path), instance)
 
 
 def parse_solution(data: Any, instance: Instance) -> Solution:
