@@ -25,14 +25,31 @@ ANCHOR = date(2026, 6, 1)  # a Monday
 NOW = datetime.combine(ANCHOR, time(6, 0), tzinfo=ZoneInfo("America/New_York"))
 
 
-@pytest.fixture
-def seeded_db(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'careflow.db'}"
+def tiny_demo_db(folder: Path, anchor: date | None = None) -> str:
+    """A SQLite file in ``folder`` holding the tiny demo (anchored today unless ``anchor``)."""
+    url = f"sqlite:///{folder / 'careflow.db'}"
     migrate(url)
     engine = make_engine(url)
-    load_health_system(engine, demo.build("tiny", seed=7, anchor=ANCHOR), replace=True)
+    load_health_system(engine, demo.build("tiny", seed=7, anchor=anchor), replace=True)
     engine.dispose()
     return url
+
+
+@pytest.fixture
+def seeded_db(tmp_path: Path) -> str:
+    return tiny_demo_db(tmp_path, ANCHOR)
+
+
+@pytest.fixture(scope="module")
+def live_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The tiny demo anchored today, one per test module: the command line runs on the real clock."""
+    return tiny_demo_db(tmp_path_factory.mktemp("cli"))
+
+
+@pytest.fixture
+def today_db(tmp_path: Path) -> str:
+    """The tiny demo anchored today, fresh for each test."""
+    return tiny_demo_db(tmp_path)
 
 
 @pytest.fixture

@@ -12,25 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
-from careflow import demo
-from careflow.adapters.db.engine import make_engine
-from careflow.adapters.db.loader import load_health_system
-from careflow.adapters.db.migrator import migrate
 from careflow.cli import main
 
 CLI = [sys.executable, "-m", "careflow.cli"]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-@pytest.fixture(scope="module")
-def live_db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The tiny demo anchored today: the command line runs on the real clock."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('cli') / 'careflow.db'}"
-    migrate(url)
-    engine = make_engine(url)
-    load_health_system(engine, demo.build("tiny", seed=7), replace=True)
-    engine.dispose()
-    return url
 
 
 def careflow(*args: str) -> subprocess.CompletedProcess[str]:

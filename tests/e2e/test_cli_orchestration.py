@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from careflow import demo
-from careflow.adapters.db.engine import make_engine
-from careflow.adapters.db.loader import load_health_system
-from careflow.adapters.db.migrator import migrate
 from tests.e2e.test_cli import assert_one_line_exit_2, in_process
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'careflow.db'}"
-    migrate(url)
-    engine = make_engine(url)
-    load_health_system(engine, demo.build("tiny", seed=7), replace=True)
-    engine.dispose()
-    return url
+def db(today_db: str) -> str:
+    return today_db
 
 
 def test_a_reported_call_out_is_handled_and_its_run_shown(capsys: pytest.CaptureFixture[str],

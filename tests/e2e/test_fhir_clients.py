@@ -16,12 +16,11 @@ from fhirpy import SyncFHIRClient
 
 from careflow.config import Settings
 from tests.auth import token_for
-from tests.e2e.test_cli import live_db  # noqa: F401  (fixture)
 from tests.e2e.test_server import server  # noqa: F401  (fixture)
 
 
 @pytest.fixture(scope="module")
-def token(live_db: str) -> str:  # noqa: F811
+def token(live_db: str) -> str:
     return token_for(Settings(database_url=live_db), "scheduler")
 
 

@@ -14,7 +14,6 @@ import pytest
 
 from careflow.config import load_settings
 from tests.auth import auth_headers
-from tests.e2e.test_cli import live_db  # noqa: F401  (fixture)
 
 
 def free_port() -> int:
@@ -38,7 +37,7 @@ def wait_until_up(proc: subprocess.Popen[str], base: str, seconds: float = 60) -
 
 
 @pytest.fixture(scope="module")
-def server(live_db: str) -> Iterator[str]:  # noqa: F811
+def server(live_db: str) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "CAREFLOW_PORT": str(port)}
     proc = subprocess.Popen([sys.executable, "-m", "careflow.cli", "serve", "--db", live_db], env=env,
@@ -50,7 +49,7 @@ def server(live_db: str) -> Iterator[str]:  # noqa: F811
     proc.wait(timeout=20)
 
 
-def test_the_served_api_finds_and_books(server: str, live_db: str) -> None:  # noqa: F811
+def test_the_served_api_finds_and_books(server: str, live_db: str) -> None:
     headers = auth_headers(load_settings(database_url=live_db), "scheduler")
     with httpx.Client(base_url=server, timeout=30, headers=headers) as http:
         assert http.get("/api/v1/sites").json()["total"] == 2
@@ -68,7 +67,7 @@ def test_the_served_api_finds_and_books(server: str, live_db: str) -> None:  # n
         assert "openapi" in http.get("/openapi.json").json()
 
 
-def test_serve_with_two_workers_answers_and_stops_cleanly(live_db: str) -> None:  # noqa: F811
+def test_serve_with_two_workers_answers_and_stops_cleanly(live_db: str) -> None:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "careflow.cli", "serve", "--db", live_db,
                              "--port", str(port), "--workers", "2"],

@@ -22,7 +22,7 @@ from careflow.planning.ihtc.compact import Compact, Person
 from careflow.planning.ihtc.construct import Placement
 from careflow.planning.ihtc.ward import Ward
 
-__all__ = ["HARD_RULES", "SOFT_RULES", "AdmissionModel", "Freed", "build_admission_model"]
+__all__ = ["ADMISSION_COSTS", "HARD_RULES", "SOFT_RULES", "AdmissionModel", "Freed", "build_admission_model"]
 
 Expr = cp_model.LinearExprT
 
@@ -290,6 +290,10 @@ SOFT_RULES: tuple[Callable[[AdmissionModel], Expr], ...] = (
     patient_delay, elective_unscheduled_patients, room_age_mix, open_operating_theater, surgeon_transfer,
     room_skill_level, continuity_of_care, excessive_nurse_workload)
 """The costs, each already multiplied by its weight."""
+
+ADMISSION_COSTS: tuple[Callable[[AdmissionModel], Expr], ...] = (
+    patient_delay, elective_unscheduled_patients, room_age_mix, open_operating_theater, surgeon_transfer)
+"""The costs that do not depend on the nurse plan."""
 
 
 def build_admission_model(c: Compact, ward: Ward, freed: Freed,

@@ -1,6 +1,7 @@
 """Solve an IHTC-2024 instance within a time limit: a greedy feasible start, simulated annealing of
-the admissions, a nurse plan by annealing and descent, then CP-SAT large-neighbourhood search
-(``lns.py``) for the rest of the time.
+the admissions, on long limits the whole admission plan in one CP-SAT model (``master.py``) when
+optional patients are left out and the model is small, a nurse plan by annealing and descent, then
+CP-SAT large-neighbourhood search (``lns.py``) for the rest of the time.
 
 Every phase has a work budget derived from the time limit (annealing moves, CP-SAT deterministic
 seconds) and a wall-clock deadline as a safety stop. With one thread a seed repeats its plan as
@@ -21,11 +22,12 @@ from careflow.planning.ihtc.construct import construct_admissions
 from careflow.planning.ihtc.instance import Instance
 from careflow.planning.ihtc.lns import Budget, improve
 from careflow.planning.ihtc.local import improve_admissions
+from careflow.planning.ihtc.master import model_size, refine_admissions
 from careflow.planning.ihtc.nurses import assign_nurses
 from careflow.planning.ihtc.solution import Solution
 from careflow.planning.ihtc.ward import Roster, fill_empty_cells, to_solution
 
-__all__ = ["CALL_WORK", "LNS_MIN_SECONDS", "SHORT", "WITH_LNS", "Schedule", "solve"]
+__all__ = ["CALL_WORK", "LNS_MIN_SECONDS", "MASTER", "SHORT", "WITH_LNS", "Schedule", "solve"]
 
 _log = logging.getLogger(__name__)
 
@@ -54,6 +56,22 @@ WITH_LNS = Schedule(construct=0.2, anneal=0.45, nurses=0.55, moves_per_second=25
 CALL_WORK = 0.15
 
 
+@dataclass(frozen=True, slots=True)
+class MasterRule:
+    """When the whole admission model runs: limits of at least ``min_seconds``, an estimated model
+    of at most ``max_variables`` placements, optional patients left out after the annealing; it
+    takes ``share`` of the limit from the annealing."""
+
+    min_seconds: float
+    max_variables: int
+    share: float
+
+
+# Measured at 120 s, 2 threads, one run each (bench/results/ihtc_lns.md): i16 12744 -> 12360, i08 and i13
+# -0.3 %, i07 +2.3 %; i27 +4.4 % (presolve of its 250k-placement model ate the share: hence the size cap).
+MASTER = MasterRule(min_seconds=300.0, max_variables=20000, share=0.15)
+
+
 def _reserve(time_limit: float) -> float:
     """Seconds kept back at the end for writing the solution out."""
     return min(1.0, max(0.05, 0.03 * time_limit))
@@ -67,8 +85,13 @@ def solve(instance: Instance, time_limit: float, seed: int = 0, threads: int = 1
     c = compact(instance)
     built = construct_admissions(c, seed, start + budget * plan.construct)
     capped = min(budget, 600.0)
+    master = plan.lns_work_per_second > 0 and budget >= MASTER.min_seconds \
+        and model_size(c) <= MASTER.max_variables
+    anneal_end = plan.anneal - (MASTER.share if master else 0.0)
     admitted = improve_admissions(c, built.admissions, seed, int(capped * plan.moves_per_second),
-                                  start + budget * plan.anneal)
+                                  start + budget * anneal_end)
+    if master and any(a is None for a in admitted):
+        admitted = refine_admissions(c, admitted, budget * MASTER.share, threads, seed)
     nurse_moves = int(capped * plan.nurse_moves_per_second)
     nurses = assign_nurses(c, admitted, start + budget * plan.nurses, seed, nurse_moves)
     roster = Roster(admitted, nurses.nurse)
