@@ -275,6 +275,20 @@ def test_an_admission_model_prices_a_change_as_the_official_scorer_does(kind: st
     assert evaluate(c, changed)[0] == 0
 
 
+def test_an_insert_neighbourhood_frees_a_left_out_patient_with_everyone_in_its_way() -> None:
+    # One room for two, filled all three days by p0 and p1; p2 (optional, left out) could come on
+    # day 1 or 2; p3 has a room of its own.
+    c = tiny([patient("p0", stay=3, due=0), patient("p1", stay=3, due=0),
+              patient("p2", mandatory=False, stay=1, release=1, incompatible=("r1",)),
+              patient("p3", stay=1, due=2, release=2)], days=3, rooms=2, capacity=2)
+    roster = Roster([Placement(0, 0, 0), Placement(0, 0, 0), None, Placement(2, 1, 0)], full_nurse_grid(c))
+    for seed in range(4):
+        freed = admission_neighbourhood(c, roster, "insert", 10_000, random.Random(seed))
+        assert freed.patients == (0, 1, 2) and freed.rooms == frozenset({0}) and freed.days >= {0, 1, 2}
+    m = build_admission_model(c, Ward.of(c, roster, frozenset(freed.patients)), freed)
+    assert cp_model.CpSolver().solve(m.model) == cp_model.OPTIMAL
+
+
 @pytestmark_data
 @pytest.mark.parametrize("kind", NURSE_KINDS)
 def test_a_nurse_model_prices_a_change_as_the_official_scorer_does(kind: str) -> None:

@@ -2,10 +2,13 @@
 
 Admission kinds free patients: ``days`` (those admitted in a window of days, re-placed within
 it), ``rooms`` (those in a few rooms, any day, those rooms), ``surgeon`` (one surgeon's cases,
-any day, their rooms and a few more). Each also frees left-out patients who could be admitted
-there. Nurse kinds free occupied room-shifts: ``shifts`` (a window of consecutive shifts, any
-working nurse), ``nurse_rooms`` (a few rooms over the whole horizon), ``nurses`` (the cells a
-few nurses cover in a window of days, shared out among those nurses).
+any day, their rooms and a few more), ``insert`` (one left-out optional patient, else one admitted
+late, with everyone present in a few of its rooms during the stay it could start on a random day,
+re-placed on the days around it: a patient is admitted by shifting several others at once). The
+first three also free left-out patients who could be admitted there. Nurse kinds free occupied
+room-shifts: ``shifts`` (a window of consecutive shifts, any working nurse), ``nurse_rooms`` (a few
+rooms over the whole horizon), ``nurses`` (the cells a few nurses cover in a window of days, shared
+out among those nurses).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from careflow.planning.ihtc.ward import Roster
 
 __all__ = ["ADMISSION_KINDS", "NURSE_KINDS", "admission_neighbourhood", "nurse_neighbourhood"]
 
-ADMISSION_KINDS = ("days", "rooms", "surgeon")
+ADMISSION_KINDS = ("days", "rooms", "surgeon", "insert")
 NURSE_KINDS = ("shifts", "nurse_rooms", "nurses")
 
 
@@ -70,6 +73,8 @@ def admission_neighbourhood(c: Compact, roster: Roster, kind: str, size: float, 
             if total >= size or len(chosen) < len(inside):
                 break
         return best
+    if kind == "insert":
+        return _insert(c, roster, size, rng, left_out)
     all_days = frozenset(range(c.days))
     if kind == "rooms":
         order = sorted(all_rooms)
@@ -95,6 +100,40 @@ def admission_neighbourhood(c: Compact, roster: Roster, kind: str, size: float, 
     waiting = [i for i in left_out if c.patients[i].surgeon == surgeon]
     chosen, _ = _fit(c, admitted, waiting + [i for i in left_out if i not in waiting], None, rooms, size)
     return Freed(tuple(sorted(chosen)), all_days, rooms)
+
+
+def _insert(c: Compact, roster: Roster, size: float, rng: random.Random, left_out: list[int]) -> Freed:
+    """One left-out optional patient (else one admitted late) and everyone present during the
+    stay it could start on a random day, in a few rooms it may use; days around that stay."""
+    optional = [i for i in left_out if not c.patients[i].mandatory]
+    if optional:
+        target = rng.choice(optional)
+    else:
+        late = [i for i, a in enumerate(roster.admissions)
+                if a is not None and a.day > c.patients[i].release_day]
+        if not late:
+            return Freed((), frozenset(), frozenset())
+        target = rng.choice(late)
+    p = c.patients[target]
+    start = rng.randint(p.release_day, min(p.due_day, c.days - 1))
+    window = range(start, min(start + max(1, p.length_of_stay), c.days))
+    rooms = sorted(set(range(len(c.room_capacity))) - p.incompatible_rooms)
+    rng.shuffle(rooms)
+    best = Freed((), frozenset(), frozenset())
+    for k in range(1, len(rooms) + 1):
+        chosen_rooms = frozenset(rooms[:k])
+        present = [i for i, a in enumerate(roster.admissions) if a is not None and a.room in chosen_rooms
+                   and a.day < window.stop and a.day + c.patients[i].length_of_stay > window.start]
+        rng.shuffle(present)
+        days = set(range(max(0, window.start - 2), min(c.days, window.stop + 2)))
+        days |= {a.day for i in present if (a := roster.admissions[i]) is not None}
+        chosen, total = _fit(c, [target, *present], [], frozenset(days), chosen_rooms, size)
+        if target not in chosen:
+            break
+        best = Freed(tuple(sorted(chosen)), frozenset(days), chosen_rooms)
+        if total >= size or len(chosen) < len(present) + 1:
+            break
+    return best
 
 
 def nurse_neighbourhood(c: Compact, roster: Roster, cells: list[dict[int, Cell]], kind: str, size: float,
