@@ -289,6 +289,14 @@ def test_an_insert_neighbourhood_frees_a_left_out_patient_with_everyone_in_its_w
     assert cp_model.CpSolver().solve(m.model) == cp_model.OPTIMAL
 
 
+def test_with_nobody_left_out_an_insert_neighbourhood_frees_a_late_patient_in_its_own_room() -> None:
+    c = tiny([patient("p0", due=2), patient("p1", release=1, due=2)], days=3, rooms=3)
+    roster = Roster([Placement(0, 0, 0), Placement(2, 2, 0)], full_nurse_grid(c))
+    for seed in range(4):
+        freed = admission_neighbourhood(c, roster, "insert", 10_000, random.Random(seed))
+        assert 1 in freed.patients and 2 in freed.rooms and 2 in freed.days
+
+
 @pytestmark_data
 @pytest.mark.parametrize("kind", NURSE_KINDS)
 def test_a_nurse_model_prices_a_change_as_the_official_scorer_does(kind: str) -> None:

@@ -39,8 +39,9 @@ def _any_nurse(c: Compact) -> list[list[int]]:
     return [[first[g]] * rooms for g in range(c.shifts)]
 
 
-def _complete_hint(m: AdmissionModel, admissions: list[Placement | None], seconds: float) -> bool:
-    """Hint every variable with the start plan's values; False when the plan could not be completed."""
+def _complete_hint(m: AdmissionModel, admissions: list[Placement | None], seconds: float) -> float | None:
+    """Hint every variable with the start plan's values; the start plan's objective, or None when
+    the plan could not be completed."""
     rooms = {(i, a.day, a.room) for i, a in enumerate(admissions) if a is not None}
     theaters = {(i, a.day, a.theater) for i, a in enumerate(admissions) if a is not None}
     for key, v in m.x.items():
@@ -52,13 +53,13 @@ def _complete_hint(m: AdmissionModel, admissions: list[Placement | None], second
     fixed.parameters.fix_variables_to_their_hinted_value = True
     fixed.parameters.max_time_in_seconds = seconds
     if fixed.solve(m.model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return False
+        return None
     proto = m.model.proto
     values = [fixed.value(m.model.get_int_var_from_proto_index(k)) for k in range(len(proto.variables))]
     m.model.clear_hints()  # type: ignore[no-untyped-call]  # untyped in ortools
     for k, value in enumerate(values):
         m.model.add_hint(m.model.get_int_var_from_proto_index(k), value)
-    return True
+    return float(fixed.objective_value)
 
 
 def refine_admissions(c: Compact, admissions: list[Placement | None], seconds: float, threads: int = 1,
@@ -77,13 +78,14 @@ def refine_admissions(c: Compact, admissions: list[Placement | None], seconds: f
     for rule in HARD_RULES:
         rule(m)
     m.model.minimize(sum(cost(m) for cost in ADMISSION_COSTS))
-    if not _complete_hint(m, admissions, 0.25 * seconds):
+    start = _complete_hint(m, admissions, 0.25 * seconds)
+    if start is None:
         return list(admissions)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = max(1, threads)
     solver.parameters.random_seed = seed
     solver.parameters.max_time_in_seconds = max(0.01, deadline - time.monotonic())
-    if solver.solve(m.model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    if solver.solve(m.model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE) or solver.objective_value >= start:
         return list(admissions)
     plan = list(admissions)
     for i, a in m.placements(solver.boolean_value).items():

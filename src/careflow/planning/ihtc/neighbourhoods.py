@@ -114,19 +114,24 @@ def _insert(c: Compact, roster: Roster, size: float, rng: random.Random, left_ou
         if not late:
             return Freed((), frozenset(), frozenset())
         target = rng.choice(late)
-    p = c.patients[target]
+    p, now = c.patients[target], roster.admissions[target]
+    if p.release_day > min(p.due_day, c.days - 1):
+        return Freed((), frozenset(), frozenset())
     start = rng.randint(p.release_day, min(p.due_day, c.days - 1))
     window = range(start, min(start + max(1, p.length_of_stay), c.days))
     rooms = sorted(set(range(len(c.room_capacity))) - p.incompatible_rooms)
     rng.shuffle(rooms)
+    if now is not None:  # an admitted target keeps its own room and day among the options
+        rooms.sort(key=lambda r: r != now.room)
     best = Freed((), frozenset(), frozenset())
     for k in range(1, len(rooms) + 1):
         chosen_rooms = frozenset(rooms[:k])
-        present = [i for i, a in enumerate(roster.admissions) if a is not None and a.room in chosen_rooms
-                   and a.day < window.stop and a.day + c.patients[i].length_of_stay > window.start]
+        present = [i for i, a in enumerate(roster.admissions) if i != target and a is not None
+                   and a.room in chosen_rooms and a.day < window.stop
+                   and a.day + c.patients[i].length_of_stay > window.start]
         rng.shuffle(present)
         days = set(range(max(0, window.start - 2), min(c.days, window.stop + 2)))
-        days |= {a.day for i in present if (a := roster.admissions[i]) is not None}
+        days |= {a.day for i in [target, *present] if (a := roster.admissions[i]) is not None}
         chosen, total = _fit(c, [target, *present], [], frozenset(days), chosen_rooms, size)
         if target not in chosen:
             break
