@@ -78,7 +78,7 @@ def admission_window(m: AdmissionModel) -> None:
     for i in m.freed.patients:
         p = c.patients[i]
         for day in sorted(m.freed.days):
-            if not p.release_day <= day <= min(p.due_day, c.days - 1):
+            if day not in c.admission_days(p):
                 continue
             if c.surgeon_max_time[p.surgeon][day] - w.surgeon_minutes[p.surgeon][day] < p.surgery_duration:
                 continue
@@ -297,13 +297,14 @@ ADMISSION_COSTS: tuple[Callable[[AdmissionModel], Expr], ...] = (
 
 
 def build_admission_model(c: Compact, ward: Ward, freed: Freed,
-                          current: Iterable[tuple[int, Placement | None]] = ()) -> AdmissionModel:
-    """The model of ``freed`` around ``ward``, minimizing the weighted cost; ``current`` placements
-    (patient, placement) become the solver's hint."""
+                          current: Iterable[tuple[int, Placement | None]] = (),
+                          costs: Iterable[Callable[[AdmissionModel], Expr]] = SOFT_RULES) -> AdmissionModel:
+    """The model of ``freed`` around ``ward``, minimizing the weighted ``costs`` (all of them unless
+    given); ``current`` placements (patient, placement) become the solver's hint."""
     m = AdmissionModel(c, ward, freed)
     for rule in HARD_RULES:
         rule(m)
-    m.model.minimize(sum(rule(m) for rule in SOFT_RULES))
+    m.model.minimize(sum(cost(m) for cost in costs))
     hinted = {(i, a.day, a.room): (i, a.day, a.theater) for i, a in current if a is not None}
     for key, v in m.x.items():
         m.model.add_hint(v, key in hinted)

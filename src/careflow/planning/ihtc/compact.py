@@ -50,6 +50,10 @@ class Compact:
     def shifts(self) -> int:
         return self.days * self.shifts_per_day
 
+    def admission_days(self, p: Person) -> range:
+        """The days ``p`` may be admitted on within the horizon (empty when none)."""
+        return range(p.release_day, min(p.due_day, self.days - 1) + 1)
+
 
 def compact(instance: Instance) -> Compact:
     """The index-based view of ``instance``."""

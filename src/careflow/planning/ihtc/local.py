@@ -147,7 +147,7 @@ class _Ledger:
     def best_any(self, p: Person, rng: random.Random) -> tuple[float, Placement] | None:
         """The cheapest placement of p over its whole admission window."""
         best: tuple[float, Placement] | None = None
-        for day in range(p.release_day, min(p.due_day, self.c.days - 1) + 1):
+        for day in self.c.admission_days(p):
             if best is not None and (day - p.release_day) * self.c.weights.patient_delay > best[0]:
                 break
             found = self.best_on(p, day, rng)
@@ -174,7 +174,7 @@ def _kick(ledger: _Ledger, i: int, rng: random.Random) -> tuple[float, _Log] | N
     """
     c = ledger.c
     p = c.patients[i]
-    day = rng.randint(p.release_day, min(p.due_day, c.days - 1))
+    day = rng.choice(c.admission_days(p))
     rooms = [r for r in range(len(c.room_capacity)) if r not in p.incompatible_rooms and c.room_capacity[r]]
     theaters = [t for t, minutes in enumerate(c.theater_availability) if minutes[day] >= p.surgery_duration]
     if not rooms or not theaters or c.surgeon_max_time[p.surgeon][day] < p.surgery_duration:
@@ -274,10 +274,7 @@ def improve_admissions(c: Compact, admissions: list[Placement | None], seed: int
             candidate = None
             added = float(w.unscheduled_optional)
         else:
-            if old is not None and roll < 0.35:
-                day = old.day
-            else:
-                day = rng.randint(p.release_day, min(p.due_day, c.days - 1))
+            day = old.day if old is not None and roll < 0.35 else rng.choice(c.admission_days(p))
             candidate = ledger.best_on(p, day, rng)
             if candidate is None:
                 if old is not None:

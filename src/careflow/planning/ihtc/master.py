@@ -15,7 +15,7 @@ import time
 
 from ortools.sat.python import cp_model
 
-from careflow.planning.ihtc.admit_model import ADMISSION_COSTS, HARD_RULES, AdmissionModel, Freed
+from careflow.planning.ihtc.admit_model import ADMISSION_COSTS, AdmissionModel, Freed, build_admission_model
 from careflow.planning.ihtc.compact import Compact
 from careflow.planning.ihtc.construct import Placement
 from careflow.planning.ihtc.ward import Roster, Ward
@@ -26,8 +26,7 @@ __all__ = ["model_size", "refine_admissions"]
 def model_size(c: Compact) -> int:
     """An upper estimate of the whole model's placements (patient, day, room)."""
     rooms = len(c.room_capacity)
-    return sum(max(0, min(p.due_day, c.days - 1) - p.release_day + 1) * (rooms - len(p.incompatible_rooms))
-               for p in c.patients)
+    return sum(len(c.admission_days(p)) * (rooms - len(p.incompatible_rooms)) for p in c.patients)
 
 
 def _any_nurse(c: Compact) -> list[list[int]]:
@@ -39,15 +38,9 @@ def _any_nurse(c: Compact) -> list[list[int]]:
     return [[first[g]] * rooms for g in range(c.shifts)]
 
 
-def _complete_hint(m: AdmissionModel, admissions: list[Placement | None], seconds: float) -> float | None:
-    """Hint every variable with the start plan's values; the start plan's objective, or None when
-    the plan could not be completed."""
-    rooms = {(i, a.day, a.room) for i, a in enumerate(admissions) if a is not None}
-    theaters = {(i, a.day, a.theater) for i, a in enumerate(admissions) if a is not None}
-    for key, v in m.x.items():
-        m.model.add_hint(v, key in rooms)
-    for key, v in m.y.items():
-        m.model.add_hint(v, key in theaters)
+def _complete_hint(m: AdmissionModel, seconds: float) -> float | None:
+    """Extend the model's hint (the placements) to every variable; the hinted plan's objective, or
+    None when the plan could not be completed."""
     fixed = cp_model.CpSolver()
     fixed.parameters.num_workers = 1
     fixed.parameters.fix_variables_to_their_hinted_value = True
@@ -74,11 +67,8 @@ def refine_admissions(c: Compact, admissions: list[Placement | None], seconds: f
         return list(admissions)
     freed = Freed(everyone, frozenset(range(c.days)), frozenset(range(len(c.room_capacity))))
     ward = Ward.of(c, Roster(list(admissions), _any_nurse(c)), frozenset(everyone))
-    m = AdmissionModel(c, ward, freed)
-    for rule in HARD_RULES:
-        rule(m)
-    m.model.minimize(sum(cost(m) for cost in ADMISSION_COSTS))
-    start = _complete_hint(m, admissions, 0.25 * seconds)
+    m = build_admission_model(c, ward, freed, enumerate(admissions), ADMISSION_COSTS)
+    start = _complete_hint(m, 0.25 * seconds)
     if start is None:
         return list(admissions)
     solver = cp_model.CpSolver()

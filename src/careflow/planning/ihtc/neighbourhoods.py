@@ -27,10 +27,8 @@ NURSE_KINDS = ("shifts", "nurse_rooms", "nurses")
 
 
 def _span(c: Compact, p: Person, days: frozenset[int] | None) -> int:
-    last = min(p.due_day, c.days - 1)
-    if days is None:
-        return max(0, last - p.release_day + 1)
-    return sum(1 for d in days if p.release_day <= d <= last)
+    allowed = c.admission_days(p)
+    return len(allowed) if days is None else sum(1 for d in days if d in allowed)
 
 
 def _fit(c: Compact, must: list[int], maybe: list[int], days: frozenset[int] | None, rooms: frozenset[int],
@@ -115,9 +113,10 @@ def _insert(c: Compact, roster: Roster, size: float, rng: random.Random, left_ou
             return Freed((), frozenset(), frozenset())
         target = rng.choice(late)
     p, now = c.patients[target], roster.admissions[target]
-    if p.release_day > min(p.due_day, c.days - 1):
+    allowed = c.admission_days(p)
+    if not allowed:
         return Freed((), frozenset(), frozenset())
-    start = rng.randint(p.release_day, min(p.due_day, c.days - 1))
+    start = rng.choice(allowed)
     window = range(start, min(start + max(1, p.length_of_stay), c.days))
     rooms = sorted(set(range(len(c.room_capacity))) - p.incompatible_rooms)
     rng.shuffle(rooms)
