@@ -209,23 +209,50 @@ def tiny() -> Callable[..., HealthSystem]:
 # --- leaving when the session is done --------------------------------------------------
 # DBOS runs workflows on non-daemon threads, and a workflow waiting on a durable timer
 # (DBOS.recv or DBOS.sleep with a timeout of hours) keeps its thread after DBOS.destroy();
-# the interpreter would join it at exit. A test that fails mid-workflow can leave one behind,
-# so once the summary is printed the session leaves with its exit status instead of hanging.
+# the interpreter would join it at exit, and atexit handlers (DBOS's, multiprocessing's,
+# the thread pools') can wait on them too. One CI run printed its summary, all passed, and
+# then hung until CI's limit. So once the summary is printed the session leaves with its exit
+# status, naming what it left behind; and should anything after the summary hang before that
+# (another plugin's teardown), a watchdog prints every thread's stack and leaves anyway.
 _EXIT_STATUS: list[int] = []
+_WATCHDOG_SECONDS = 120.0
 
 
+def _leave(status: int, why: str) -> None:
+    import sys
+    import threading
+
+    lingering = sorted(t.name for t in threading.enumerate()
+                       if t is not threading.main_thread() and t.is_alive() and not t.daemon)
+    if lingering:
+        print(f"\n{why}; left behind: {len(lingering)} non-daemon thread(s): {', '.join(lingering[:8])}",
+              file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+def _watchdog(config: pytest.Config) -> None:
+    import faulthandler
+    import sys
+
+    print(f"\nthe session did not end {_WATCHDOG_SECONDS:.0f} s after its summary; stacks:", file=sys.stderr)
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    _leave(_EXIT_STATUS[-1] if _EXIT_STATUS else 1, "watchdog")
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    import threading
+
     _EXIT_STATUS.append(int(exitstatus))
+    if not hasattr(session.config, "workerinput"):
+        timer = threading.Timer(_WATCHDOG_SECONDS, _watchdog, args=(session.config,))
+        timer.daemon = True
+        timer.start()
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
-    import sys
-    import threading
-
-    lingering = [t for t in threading.enumerate()
-                 if t is not threading.main_thread() and t.is_alive() and not t.daemon]
-    if lingering and _EXIT_STATUS and not hasattr(config, "workerinput"):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(_EXIT_STATUS[-1])
+    if _EXIT_STATUS and not hasattr(config, "workerinput"):
+        _leave(_EXIT_STATUS[-1], "session done")
