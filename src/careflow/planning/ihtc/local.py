@@ -45,10 +45,12 @@ class _Ledger:
                 self._surgery(c.patients[i], a.day, a.theater, 1)
 
     def _stay(self, p: Person, day: int, room: int, sign: int) -> None:
+        occupancy, genders, ages, gender, age = (self.occupancy[room], self.genders[room], self.ages[room],
+                                                 p.gender, p.age)
         for d in range(day, min(day + p.length_of_stay, self.c.days)):
-            self.occupancy[room][d] += sign
-            self.genders[room][d][p.gender] += sign
-            self.ages[room][d][p.age] += sign
+            occupancy[d] += sign
+            genders[d][gender] += sign
+            ages[d][age] += sign
 
     def _surgery(self, p: Person, day: int, theater: int, sign: int) -> None:
         self.theater_minutes[theater][day] += sign * p.surgery_duration
@@ -60,10 +62,6 @@ class _Ledger:
             used[theater] = left
         else:
             del used[theater]
-
-    def _spread(self, present: list[int]) -> int:
-        ages = [a for a, n in enumerate(present) if n]
-        return ages[-1] - ages[0] if ages else 0
 
     def admit(self, i: int, a: Placement) -> None:
         self.admissions[i] = a
@@ -91,21 +89,41 @@ class _Ledger:
         return (a.day - p.release_day) * w.patient_delay + cost + theater
 
     def room_cost(self, p: Person, day: int, room: int) -> float | None:
-        """Age-mix cost of p in room from day on, or None when capacity, gender or compatibility forbid it."""
-        c = self.c
+        """Age-mix cost of p in room from day on, or None when capacity, gender or compatibility forbid it.
+
+        The age-mix cost of a room-day is the spread of the age groups present (oldest minus
+        youngest), so p adds how far its group lies outside that spread. The innermost loop of
+        the annealing: written for speed, not brevity.
+        """
         if room in p.incompatible_rooms:
             return None
+        c = self.c
+        capacity = c.room_capacity[room]
+        if not capacity:
+            return None
+        occupancy, genders, ages = self.occupancy[room], self.genders[room], self.ages[room]
+        age, gender, top = p.age, p.gender, c.age_groups - 1
         cost = 0
         for d in range(day, min(day + p.length_of_stay, c.days)):
-            here = self.occupancy[room][d]
-            if here >= c.room_capacity[room] or self.genders[room][d][p.gender] != here:
+            here = occupancy[d]
+            if not here:
+                continue
+            if here >= capacity or genders[d][gender] != here:
                 return None
-            if here:
-                present = self.ages[room][d]
-                before = self._spread(present)
-                present[p.age] += 1
-                cost += self._spread(present) - before
-                present[p.age] -= 1
+            present = ages[d]
+            if present[age]:
+                continue
+            lo = 0
+            while not present[lo]:
+                lo += 1
+            if lo > age:
+                cost += lo - age
+                continue
+            hi = top
+            while not present[hi]:
+                hi -= 1
+            if age > hi:
+                cost += age - hi
         return float(cost * c.weights.room_mixed_age)
 
     def theater_cost(self, p: Person, day: int, t: int) -> float | None:
@@ -123,26 +141,33 @@ class _Ledger:
 
     def best_on(self, p: Person, day: int, rng: random.Random) -> tuple[float, Placement] | None:
         """The cheapest room and theater for p on day, with the cost including delay."""
+        c, w, duration = self.c, self.c.weights, p.surgery_duration
+        if self.surgeon_minutes[p.surgeon][day] + duration > c.surgeon_max_time[p.surgeon][day]:
+            return None
+        used = self.surgeon_theaters[p.surgeon][day]
         best_t: tuple[float, int] | None = None
-        for t in range(len(self.c.theater_availability)):
-            cost = self.theater_cost(p, day, t)
-            if cost is not None and (best_t is None or cost < best_t[0]):
+        for t, minutes in enumerate(self.theater_minutes):  # theater_cost for each t, inlined
+            if minutes[day] + duration > c.theater_availability[t][day]:
+                continue
+            cost = 0.0 if self.theater_cases[t][day] else float(w.open_operating_theater)
+            if used and t not in used:
+                cost += w.surgeon_transfer
+            if best_t is None or cost < best_t[0]:
                 best_t = (cost, t)
         if best_t is None:
             return None
         best_r: tuple[float, int] | None = None
         room_cost = 0.0
-        for r in range(len(self.c.room_capacity)):
-            cost = self.room_cost(p, day, r)
-            if cost is not None:
-                noisy = cost + rng.random() * 0.5  # ties broken at random, the seed decides
+        for r in range(len(c.room_capacity)):
+            age_mix = self.room_cost(p, day, r)
+            if age_mix is not None:
+                noisy = age_mix + rng.random() * 0.5  # ties broken at random, the seed decides
                 if best_r is None or noisy < best_r[0]:
-                    best_r, room_cost = (noisy, r), cost
+                    best_r, room_cost = (noisy, r), age_mix
         if best_r is None:
             return None
-        total = (day - p.release_day) * self.c.weights.patient_delay + best_t[0] + room_cost
+        total = (day - p.release_day) * w.patient_delay + best_t[0] + room_cost
         return total, Placement(day, best_r[1], best_t[1])
-
 
     def best_any(self, p: Person, rng: random.Random) -> tuple[float, Placement] | None:
         """The cheapest placement of p over its whole admission window."""
