@@ -232,7 +232,7 @@ def _leave(status: int, why: str) -> None:
     os._exit(status)
 
 
-def _watchdog(config: pytest.Config) -> None:
+def _watchdog() -> None:
     import faulthandler
     import sys
 
@@ -247,7 +247,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     _EXIT_STATUS.append(int(exitstatus))
     if not hasattr(session.config, "workerinput"):
-        timer = threading.Timer(_WATCHDOG_SECONDS, _watchdog, args=(session.config,))
+        timer = threading.Timer(_WATCHDOG_SECONDS, _watchdog)
         timer.daemon = True
         timer.start()
 

@@ -84,6 +84,7 @@ def test_room_cost_is_the_rise_in_age_spread_or_none_when_a_rule_forbids(c: Comp
 
 def test_counters_return_exactly_after_admit_and_discharge(c: Compact) -> None:
     ledger = _Ledger(c, start_plan(c))
+
     def counters() -> str:
         return repr((ledger.occupancy, ledger.genders, ledger.ages, ledger.theater_minutes,
                      ledger.theater_cases, ledger.surgeon_minutes, ledger.surgeon_theaters))
