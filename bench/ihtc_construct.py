@@ -45,7 +45,7 @@ def main() -> None:
     for name in names:
         instance = load_instance(args.data / "public" / f"{name}.json")
         start = time.monotonic()
-        solution = solve(instance, args.time_limit, args.seed, threads=args.threads)
+        solution = solve(instance, args.time_limit, args.seed, threads=args.threads).solution
         seconds = time.monotonic() - start
         result = score(instance, solution)
         violations = sum(result["violations"].values())

@@ -28,15 +28,16 @@ def _instance(name: str) -> Instance:
 @pytest.mark.parametrize("name", SETS)
 def test_construction_has_no_hard_violation(name: str) -> None:
     instance = _instance(name)
-    result = score(instance, solve(instance, time_limit=1.0, seed=0))
+    result = score(instance, solve(instance, time_limit=1.0, seed=0).solution)
     assert result["violations"] == dict.fromkeys(result["violations"], 0)
 
 
 def test_same_seed_gives_the_same_solution() -> None:
     instance = _instance("test/test06")
     # 2 s buys a fixed number of moves that finish well before the clock would stop them.
-    first = solution_to_json(solve(instance, time_limit=2.0, seed=3), instance)
-    assert solution_to_json(solve(instance, time_limit=2.0, seed=3), instance) == first
+    first, second = solve(instance, time_limit=2.0, seed=3), solve(instance, time_limit=2.0, seed=3)
+    assert first.repeatable and second.repeatable
+    assert solution_to_json(second.solution, instance) == solution_to_json(first.solution, instance)
 
 
 def test_solve_returns_within_its_time_limit() -> None:
@@ -48,7 +49,7 @@ def test_solve_returns_within_its_time_limit() -> None:
 
 def test_every_mandatory_patient_is_admitted() -> None:
     instance = _instance("small/small01")
-    admitted = {a.patient_id for a in solve(instance, time_limit=1.0, seed=0).admissions}
+    admitted = {a.patient_id for a in solve(instance, time_limit=1.0, seed=0).solution.admissions}
     assert {p.id for p in instance.patients if p.mandatory} <= admitted
 
 
@@ -76,3 +77,13 @@ def test_cli_solve_refuses_a_malformed_instance_in_one_line(
     refused = _careflow(capsys, "ihtc", "solve", str(bad), "--out", str(tmp_path / "out.json"))
     assert refused.returncode == 2
     assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_cli_solve_deterministic_says_the_solution_repeats_and_it_does(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    instance = DATA / "small" / "small03.json"
+    runs = [_careflow(capsys, "ihtc", "solve", str(instance), "--time-limit", "1", "--threads", "2",
+                      "--seed", "7", "--deterministic", "--out", str(tmp_path / f"{k}.json")) for k in (1, 2)]
+    assert [run.returncode for run in runs] == [0, 0]
+    assert all("repeatable: seed 7 with 1 s and 2 threads" in run.stdout for run in runs)
+    assert (tmp_path / "1.json").read_text() == (tmp_path / "2.json").read_text()

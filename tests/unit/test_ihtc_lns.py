@@ -337,13 +337,41 @@ def test_the_same_seed_and_work_budget_give_the_same_plan() -> None:
 
 
 @pytestmark_data
+def test_two_interleaved_workers_give_the_same_plan_for_the_same_seed_and_budget() -> None:
+    c, roster = _start("test/test02")
+    budget = Budget(work=0.3, deadline=time.monotonic() + 60, call=0.05, threads=2, seed=7, wall_per_work=1e6,
+                    deterministic=True)
+    first = improve(c, roster, budget)
+    second = improve(c, roster, budget)
+    assert not first.clock_stopped and not second.clock_stopped
+    assert first.improvements > 0  # the calls found something, so a race would show
+    assert (first.roster.admissions, first.roster.nurse) == (second.roster.admissions, second.roster.nurse)
+
+
+@pytestmark_data
 @pytest.mark.slow
 def test_solve_with_the_search_stays_within_its_time_limit_and_feasible() -> None:
     instance: Instance = load_instance(DATA / "test" / "test10.json")
     started = time.monotonic()
-    solution = solve(instance, time_limit=6.0, seed=0, threads=2)
+    solution = solve(instance, time_limit=6.0, seed=0, threads=2).solution
     assert time.monotonic() - started < 6.0 + 1.0
     assert sum(score(instance, solution)["violations"].values()) == 0
+
+
+@pytestmark_data
+@pytest.mark.slow
+def test_a_deterministic_solve_with_the_search_and_two_workers_repeats_its_plan() -> None:
+    instance: Instance = load_instance(DATA / "test" / "test06.json")
+    first, second = (solve(instance, time_limit=6.0, seed=4, threads=2, deterministic=True) for _ in range(2))
+    assert first.repeatable and second.repeatable
+    assert first.solution == second.solution
+
+
+@pytestmark_data
+@pytest.mark.slow
+def test_a_solve_whose_workers_race_says_it_may_not_repeat() -> None:
+    instance: Instance = load_instance(DATA / "test" / "test06.json")
+    assert not solve(instance, time_limit=6.0, seed=4, threads=2).repeatable
 
 
 def test_an_instance_without_patients_is_searched_without_error() -> None:

@@ -83,11 +83,15 @@ def solve_(
     out: Annotated[Path, typer.Option("--out", metavar="SOLUTION.json", help="where to write the solution")],
     time_limit: Annotated[float, typer.Option("--time-limit", min=0.1, help="wall-clock seconds")] = 60.0,
     threads: Annotated[int, typer.Option("--threads", min=1, max=64, help="worker threads (for CP-SAT; the construction uses one)")] = 2,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="random seed; same seed, same solution")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="random seed")] = 0,
+    deterministic: Annotated[bool, typer.Option(
+        "--deterministic", help="work budgets the clock does not cut and workers that do not race: the same "
+        "seed, limit and threads give the same solution (a worse one than without)")] = False,
 ) -> None:
     """Solve an instance within the time limit and write the competition's solution JSON."""
     instance = load_instance_or_fail(instance_file)
-    solution = solve(instance, time_limit, seed, threads=threads)
+    solved = solve(instance, time_limit, seed, threads=threads, deterministic=deterministic)
+    solution = solved.solution
     try:
         write_solution(out, solution, instance)
     except OSError as exc:
@@ -95,6 +99,12 @@ def solve_(
     result = score(instance, solution)
     console.print(f"{out}: {len(solution.admissions)}/{len(instance.patients)} admitted, "
                   f"hard violations {sum(result['violations'].values())}, total cost {result['total_cost']}")
+    if solved.repeatable:
+        console.print(f"repeatable: seed {seed} with {time_limit:g} s and {threads} thread{'s' * (threads != 1)} "
+                      "gives this solution again")
+    else:
+        console.print("may not repeat: " + ("the clock cut a phase short on this machine" if deterministic else
+                                            "the clock ended phases or CP-SAT's workers raced (see --deterministic)"))
 
 
 @ihtc_app.command("bench")

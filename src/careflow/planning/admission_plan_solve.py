@@ -108,7 +108,7 @@ def plan_admissions(problem: AdmissionProblem, time_limit: float, seed: int = 0,
     """The plan of ``problem`` found within ``time_limit`` seconds (deterministic for a seed
     when the time limit does not cut the search short)."""
     instance, left_out = to_instance(problem)
-    solution = solve(instance, time_limit, seed, threads)
+    solution = solve(instance, time_limit, seed, threads, deterministic=True).solution
     solution, dropped = fit_capabilities(problem, solution)
     solution, dropped = reinsert(problem, instance, solution, dropped)
     return _read_back(problem, instance, solution, left_out, dropped)

@@ -422,7 +422,7 @@ def _work(argv: Sequence[str] | None = None) -> int:
         print(exc.message, file=sys.stderr)
         return 2
     start = time.monotonic()
-    solution = solve(instance, args.time_limit, args.seed, threads=args.threads)
+    solution = solve(instance, args.time_limit, args.seed, threads=args.threads).solution
     seconds = time.monotonic() - start
     write_solution(args.solution, solution, instance)
     print(json.dumps({"seconds": seconds, "peak_kb": _high_water_kb("self")}))

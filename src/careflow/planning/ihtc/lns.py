@@ -19,7 +19,8 @@ deterministic limit, there because CP-SAT's deterministic time runs 2-15 times s
 wall clock on these models, more under load) can end a call early; ``Outcome.clock_stopped``
 says whether either happened. With more than one thread CP-SAT's workers race, so a call can
 return a different (equally hinted, never worse) solution from run to run and the search may
-take another path.
+take another path, unless ``Budget.deterministic``: then they interleave their searches
+(CP-SAT's ``interleave_search``) and repeat as one worker does.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class Budget:
     threads: int = 1
     seed: int = 0
     wall_per_work: float = WALL_PER_WORK  # a call's wall-clock cap per deterministic second
+    deterministic: bool = False  # several workers interleave their searches instead of racing
 
 
 @dataclass(slots=True)
@@ -92,6 +94,7 @@ def evaluate(c: Compact, roster: Roster) -> tuple[int, int]:
 def _solver(budget: Budget, call: int, remaining: float) -> cp_model.CpSolver:
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = budget.threads
+    solver.parameters.interleave_search = budget.deterministic and budget.threads > 1
     solver.parameters.random_seed = (budget.seed * 7919 + call) % (2**31 - 1)
     solver.parameters.max_deterministic_time = budget.call
     # CP-SAT's deterministic time runs 2-15 times slower than the wall clock on these models (more

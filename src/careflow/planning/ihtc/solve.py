@@ -5,7 +5,9 @@ CP-SAT large-neighbourhood search (``lns.py``) for the rest of the time.
 
 Every phase has a work budget derived from the time limit (annealing moves, CP-SAT deterministic
 seconds) and a wall-clock deadline as a safety stop. With one thread a seed repeats its plan as
-long as no deadline is what stops a phase; see ``lns.py`` for what more threads change. With
+long as no deadline is what stops a phase; see ``lns.py`` for what more threads change.
+``deterministic=True`` caps the budgets (``DETERMINISTIC``) and interleaves CP-SAT's workers, so a
+seed repeats its plan for a given number of threads; ``Solved.repeatable`` says whether it did. With
 ``WITH_LNS`` the neighbourhood search's budget is generous, so its deadline usually ends it (the
 time is used; the plan then depends on the machine's speed). Time limits
 under ``LNS_MIN_SECONDS`` skip the CP-SAT phase.
@@ -15,10 +17,10 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from careflow.planning.ihtc.compact import compact
-from careflow.planning.ihtc.construct import construct_admissions
+from careflow.planning.ihtc.construct import MAX_RESTARTS, construct_admissions
 from careflow.planning.ihtc.instance import Instance
 from careflow.planning.ihtc.lns import Budget, improve
 from careflow.planning.ihtc.local import improve_admissions
@@ -27,7 +29,8 @@ from careflow.planning.ihtc.nurses import assign_nurses
 from careflow.planning.ihtc.solution import Solution
 from careflow.planning.ihtc.ward import Roster, fill_empty_cells, to_solution
 
-__all__ = ["CALL_WORK", "LNS_MIN_SECONDS", "MASTER", "SHORT", "WITH_LNS", "Schedule", "solve"]
+__all__ = ["CALL_WORK", "DETERMINISTIC", "LNS_MIN_SECONDS", "MASTER", "SHORT", "WITH_LNS", "Schedule",
+           "Solved", "solve"]
 
 _log = logging.getLogger(__name__)
 
@@ -55,6 +58,12 @@ SHORT = Schedule(construct=0.3, anneal=0.75, nurses=0.9, moves_per_second=25000,
 # ends it: at 0.5, i02, i07 and i15 stopped at 462-532 s of a 600 s limit with the budget spent.
 WITH_LNS = Schedule(construct=0.2, anneal=0.45, nurses=0.55, moves_per_second=25000,
                     nurse_moves_per_second=2000, lns_work_per_second=1.5)
+# ``solve(deterministic=True)`` caps the work budgets at these, well below what the clock allows on
+# this 2-core machine, so that the work and not the clock ends each phase, on a busier machine too;
+# ``Solved.repeatable`` says whether it did. The whole admission model does not run (its limit is
+# wall-clock time). What the caps cost, and how often the clock still bites: bench/results/ihtc_lns.md.
+DETERMINISTIC = Schedule(construct=0.2, anneal=0.45, nurses=0.55, moves_per_second=10000,
+                         nurse_moves_per_second=5000, lns_work_per_second=0.05)
 # Deterministic seconds per CP-SAT call: small neighbourhoods, many calls.
 CALL_WORK = 0.15
 
@@ -80,31 +89,55 @@ def _reserve(time_limit: float) -> float:
     return min(1.0, max(0.05, 0.03 * time_limit))
 
 
-def solve(instance: Instance, time_limit: float, seed: int = 0, threads: int = 1) -> Solution:
-    """A solution of ``instance`` within ``time_limit`` seconds (wall clock), ``threads`` CP-SAT workers."""
+@dataclass(frozen=True, slots=True)
+class Solved:
+    """A solution and whether the same call repeats it: no phase was cut by the clock, and the
+    search's CP-SAT calls were deterministic (one worker, or ``deterministic``)."""
+
+    solution: Solution
+    repeatable: bool
+
+
+def solve(instance: Instance, time_limit: float, seed: int = 0, threads: int = 1,
+          deterministic: bool = False) -> Solved:
+    """A solution of ``instance`` within ``time_limit`` seconds (wall clock), ``threads`` CP-SAT
+    workers; ``deterministic`` trades quality for work budgets the clock does not cut (see
+    ``DETERMINISTIC``) and a search whose workers do not race."""
     start = time.monotonic()
     budget = max(0.0, time_limit)
     plan = SHORT if budget < LNS_MIN_SECONDS else WITH_LNS
+    if deterministic:
+        plan = replace(plan, moves_per_second=min(plan.moves_per_second, DETERMINISTIC.moves_per_second),
+                       nurse_moves_per_second=min(plan.nurse_moves_per_second,
+                                                  DETERMINISTIC.nurse_moves_per_second),
+                       lns_work_per_second=min(plan.lns_work_per_second, DETERMINISTIC.lns_work_per_second))
     c = compact(instance)
-    built = construct_admissions(c, seed, start + budget * plan.construct)
+    construct_end = start + budget * plan.construct
+    built = construct_admissions(c, seed, construct_end)
+    cut = not built.complete and built.restarts < MAX_RESTARTS
     capped = min(budget, 600.0)
-    master = plan.lns_work_per_second > 0 and budget >= MASTER.min_seconds \
+    master = plan.lns_work_per_second > 0 and budget >= MASTER.min_seconds and not deterministic \
         and model_size(c) <= MASTER.max_variables
-    anneal_end = plan.anneal - (MASTER.share if master else 0.0)
-    admitted = improve_admissions(c, built.admissions, seed, int(capped * plan.moves_per_second),
-                                  start + budget * anneal_end)
+    anneal_end = start + budget * (plan.anneal - (MASTER.share if master else 0.0))
+    admitted = improve_admissions(c, built.admissions, seed, int(capped * plan.moves_per_second), anneal_end)
+    cut = cut or time.monotonic() >= anneal_end
     if master and any(a is None for a in admitted):
         admitted = refine_admissions(c, admitted, budget * MASTER.share, threads, seed)
     nurse_moves = int(capped * plan.nurse_moves_per_second)
-    nurses = assign_nurses(c, admitted, start + budget * plan.nurses, seed, nurse_moves)
+    nurses_end = start + budget * plan.nurses
+    nurses = assign_nurses(c, admitted, nurses_end, seed, nurse_moves)
+    cut = cut or time.monotonic() >= nurses_end
     roster = Roster(admitted, nurses.nurse)
+    racing = False
     if plan.lns_work_per_second > 0:
         fill_empty_cells(c, roster)
         lns = Budget(work=capped * plan.lns_work_per_second, deadline=start + budget - _reserve(budget),
-                     call=CALL_WORK, threads=max(1, threads), seed=seed)
+                     call=CALL_WORK, threads=max(1, threads), seed=seed, deterministic=deterministic)
         outcome = improve(c, roster, lns, _log.debug if _log.isEnabledFor(logging.DEBUG) else None)
         _log.debug("ihtc lns: cost %d, %d hard, %d calls, %d improvements %s, work %.2f, clock stopped: %s",
                    outcome.cost, outcome.violations, outcome.calls, outcome.improvements, outcome.by_kind,
                    outcome.work, outcome.clock_stopped)
         roster = outcome.roster
-    return to_solution(c, roster)
+        cut = cut or outcome.clock_stopped
+        racing = threads > 1 and not deterministic
+    return Solved(to_solution(c, roster), repeatable=not (cut or master or racing))
