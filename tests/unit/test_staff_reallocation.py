@@ -227,6 +227,9 @@ def test_hours_follow_the_local_clock_across_daylight_saving() -> None:
     spring = (to_ts(local("2026-03-08", "00:00")), to_ts(local("2026-03-09", "00:00")))
     assert len(hours_of(spring, zone)) == 23
     assert all(b - a == 3600 for a, b in hours_of(spring, zone))
+    autumn = (to_ts(local("2026-11-01", "00:00")), to_ts(local("2026-11-02", "00:00")))
+    assert len(hours_of(autumn, zone)) == 25
+    assert all(b - a == 3600 for a, b in hours_of(autumn, zone))
 
 
 def test_a_demand_is_refused_when_malformed() -> None:

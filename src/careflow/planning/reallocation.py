@@ -21,7 +21,7 @@ import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from careflow.domain.ids import ResourceId, SiteId
@@ -123,7 +123,9 @@ def hours_of(window: Span, zone: ZoneInfo) -> list[Span]:
     start = window[0]
     while start < window[1]:
         local = from_ts(start).astimezone(zone)
-        nxt = (local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)).timestamp()
+        # The next hour in UTC: local-clock arithmetic would jump the repeated hour in autumn.
+        hour = local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+        nxt = (hour + timedelta(hours=1)).timestamp()
         end = min(int(nxt), window[1])
         out.append((start, end))
         start = end
