@@ -131,6 +131,17 @@ def test_a_pool_case_needs_one_lane_free_throughout_not_just_enough_staff_at_eac
     assert placed(solve(problem))["b"].start == at("09:00")
 
 
+def test_equipment_of_two_units_keeps_one_unit_through_the_case_and_its_reprocessing() -> None:
+    busy = (FixedUse((at("08:00"), at("09:00")), 1, "bk-0", 0),
+            FixedUse((at("07:00"), at("07:30")), 1, "bk-1", 1),
+            FixedUse((at("08:20"), at("09:00")), 1, "bk-2", 1))
+    carms = Shared(ResourceId("carms"), SharedKind.EQUIPMENT, ((at("06:00"), at("20:00"), 2),), 20 * M, busy,
+                   lanes=2)
+    problem = day((room(),), (case("a", "07:00", 60, uses=("carms",), setup=0, turnover=0),), (carms,))
+    # unit 0 is free 07:00-08:00 for the case but not for its 20 minutes of reprocessing
+    assert placed(solve(problem))["a"].start == at("09:00")
+
+
 def test_other_bookings_and_hours_off_duty_leave_less_of_a_resource_for_the_cases() -> None:
     clinic = FixedUse((at("08:00"), at("10:00")), 1, "bk-clinic")
     problem = day((room(),), (case("a", "08:00", 60, uses=("dr",)),),

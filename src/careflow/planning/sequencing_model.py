@@ -204,8 +204,9 @@ def _lane_blocked(m: SequencingModel, res: Shared, lane: int) -> list[tuple[int,
 
 def pool_lanes(m: SequencingModel, res: Shared, users: list[tuple[DayCase, int]],
                duty: cp_model.IntVar) -> None:
-    """Hard (``staff_coverage`` / ``anesthesia_coverage``, as the core keeps pools): each case
-    holds ``units`` distinct lanes of the pool throughout, one case per lane at a time.
+    """Hard (``staff_coverage`` / ``anesthesia_coverage`` / ``equipment_one_room``, as the core keeps
+    pools and anything of capacity above 1): each case holds ``units`` distinct lanes throughout
+    (equipment until reprocessed), one case per lane at a time.
 
     Lanes no case of the day is booked on and with the same hours blocked are interchangeable:
     they are one group, a ``Cumulative`` of their number (intervals on identical lanes can be
@@ -229,7 +230,8 @@ def pool_lanes(m: SequencingModel, res: Shared, users: list[tuple[DayCase, int]]
             m.taken.setdefault((case.booking_id, res.id), []).append(taken)
             if size == 1:
                 m.on_lane[case.booking_id, res.id, lanes[0]] = taken
-            intervals.append(m.model.new_fixed_size_interval_var(m.start[case.booking_id], dur(case),
+            size_on = dur(case) + Grid.minutes(res.tail)  # equipment keeps its lane while reprocessed
+            intervals.append(m.model.new_fixed_size_interval_var(m.start[case.booking_id], size_on,
                                                                  f"on[{res.id},{lanes[0]},{case.booking_id}]"))
             demands.append(taken)
         m.model.add_cumulative(intervals, demands, size)
