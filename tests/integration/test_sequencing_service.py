@@ -19,7 +19,7 @@ from careflow.bootstrap import bootstrap
 from careflow.config import load_settings
 from careflow.domain.access import Actor
 from careflow.domain.commands import BookOption, RescheduleBooking
-from careflow.domain.errors import PermissionDenied
+from careflow.domain.errors import InvalidRequest, PermissionDenied
 from careflow.domain.health_system import HealthSystem
 from careflow.domain.ids import PatientId, ResourceId, ServiceId
 from careflow.domain.preference_cards import (
@@ -162,6 +162,18 @@ def test_a_viewer_may_see_the_proposal_but_not_apply_it(engine: Engine, deps: Bo
     assert proposal.result.moved
     with pytest.raises(PermissionDenied):
         sequencing.apply(deps, VIEWER, proposal, "children first")
+    assert _audits(engine, "reschedule") == 0
+
+
+def test_a_proposal_with_a_supervision_ratio_is_advice_the_core_cannot_apply(
+        engine: Engine, deps: BookingDeps) -> None:
+    _book(deps, "p1", "07:15")
+    _book(deps, "kid", "08:45")
+    proposal = sequencing.propose(deps, COORDINATOR, _request(weights=CHILD_FIRST, anesthesia_ratio=2))
+    assert proposal.result.moved
+    with pytest.raises(InvalidRequest) as refused:
+        sequencing.apply(deps, COORDINATOR, proposal, "children first")
+    assert refused.value.field == "anesthesia_ratio"
     assert _audits(engine, "reschedule") == 0
 
 

@@ -85,6 +85,7 @@ class Proposal:
     problem: DayProblem
     result: SequenceResult
     versions: dict[str, int]  # each case's booking version when read (apply refuses a changed one)
+    anesthesia_ratio: int = 1  # as requested; above 1 the proposal is advice only (see ``apply``)
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,8 @@ def propose(deps: BookingDeps, actor: Actor, request: SequenceRequest) -> Propos
             "bookings": [c.booking_id for c in problem.cases][:100],
             "patients": sorted({c.patient_id for c in problem.cases})[:100]}))
         uow.commit()
-    return Proposal(site.id, request.day, site.timezone, problem, result, day.versions)
+    return Proposal(site.id, request.day, site.timezone, problem, result, day.versions,
+                    request.anesthesia_ratio)
 
 
 # --- applying ------------------------------------------------------------------------------
@@ -227,6 +229,9 @@ def apply(deps: BookingDeps, actor: Actor, proposal: Proposal, reason: str) -> A
         raise InvalidRequest("a reason is required to apply a proposal", "reason")
     if not proposal.result.has_proposal:
         raise InvalidRequest(f"the proposal is {proposal.result.status.value}: nothing to apply", "apply")
+    if proposal.anesthesia_ratio > 1:
+        raise InvalidRequest("a proposal with anesthesia_ratio above 1 cannot be applied: the booking core "
+                             "books an anesthesiologist for one room at a time", "anesthesia_ratio")
     problem, grid = proposal.problem, Grid(proposal.problem.origin)
     moved = list(proposal.result.moved)
     refused = _stale(deps, proposal, moved)
