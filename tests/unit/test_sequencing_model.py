@@ -91,6 +91,16 @@ def test_room_turnover_and_the_next_setup_separate_consecutive_cases() -> None:
     assert second.start - first.end >= (30 + 20) * M
 
 
+def test_the_re_check_finds_a_resource_that_goes_off_duty_or_is_taken_partway_through_a_case() -> None:
+    off_at_ten = shared("dr", SharedKind.SURGEON, opens="06:00", closes="10:00")
+    late = day((room(),), (case("a", "09:30", 60, uses=("dr",)),), (off_at_ten,))
+    assert [b.rule for b in breaches(late, booked_placement(late))] == ["surgeon_one_room"]
+    elsewhere = FixedUse((at("09:00"), at("11:00")), 1, "bk-other")
+    carm = shared("carm", SharedKind.EQUIPMENT, fixed=(elsewhere,))
+    taken = day((room(),), (case("b", "08:30", 60, uses=("carm",)),), (carm,))
+    assert [b.rule for b in breaches(taken, booked_placement(taken))] == ["equipment_one_room"]
+
+
 def test_a_surgeon_is_never_in_two_rooms_at_once() -> None:
     problem = day((room("or1"), room("or2")),
                   (case("a", "08:00", 90, "or1", ("dr",)), case("b", "08:00", 90, "or2", ("dr",))),

@@ -112,21 +112,18 @@ def _room_hours(problem: DayProblem, room: RoomDay, case: DayCase, start: int) -
 
 def _overlaps(rule: str, resource: str, items: Iterable[tuple[int, int, int, str]],
               capacity: list[tuple[int, int, int]], problem: DayProblem) -> list[Breach]:
-    """Moments where the demand of ``items`` (start, end, units, what) exceeds ``capacity``."""
-    events: list[tuple[int, int]] = []
+    """Moments where the demand of ``items`` (start, end, units, what) exceeds ``capacity``: looked
+    at where a use begins and where the capacity changes (someone going off duty mid-case)."""
     spans = sorted(items)
-    for lo, hi, units, _ in spans:
-        events += [(lo, units), (hi, -units)]
+    points = sorted({lo for lo, _, _, _ in spans} | {t for a, b, _ in capacity for t in (a, b)})
     out: list[Breach] = []
-    level = 0
     reported: set[tuple[str, ...]] = set()
-    for t, delta in sorted(events, key=lambda e: (e[0], e[1])):
-        level += delta
-        if delta <= 0:
-            continue
+    for t in points:
+        active = [(units, w) for lo, hi, units, w in spans if lo <= t < hi]
+        level = sum(units for units, _ in active)
         cap = next((c for a, b, c in capacity if a <= t < b), 0)
-        if level > cap:
-            who = tuple(sorted(w for lo, hi, _, w in spans if lo <= t < hi))
+        if active and level > cap:
+            who = tuple(sorted(w for _, w in active))
             if who in reported:
                 continue
             reported.add(who)
