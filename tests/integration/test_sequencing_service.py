@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, func, select
-from tests.factories import block, clinician, equipment, local, option, patient, room, site, staff_pool
+from tests.factories import block, clinician, equipment, extra, local, option, patient, room, site, staff_pool
 from tests.fakes import FixedClock
 
 from careflow.adapters.db.loader import load_health_system
@@ -30,7 +30,7 @@ from careflow.domain.preference_cards import (
     ServiceKind,
     StaffRequirement,
 )
-from careflow.domain.timespans import Span
+from careflow.domain.timespans import Span, to_ts
 from careflow.planning.sequencing_problem import Weights
 from careflow.services import booking, sequencing
 from careflow.services.booking import BookingDeps
@@ -175,6 +175,30 @@ def test_a_proposal_with_a_supervision_ratio_is_advice_the_core_cannot_apply(
         sequencing.apply(deps, COORDINATOR, proposal, "children first")
     assert refused.value.field == "anesthesia_ratio"
     assert _audits(engine, "reschedule") == 0
+
+
+def test_a_case_running_past_midnight_holds_its_room_into_the_day_which_is_still_sequenced(
+        engine: Engine) -> None:
+    night = (extra(local("2026-06-02", "20:00"), local(DAY, "03:00")),)
+    hours = (block("07:00", "17:00"),)
+    system = HealthSystem(
+        "sequencing", [site()],
+        [room("or_1", blocks=hours, exceptions=night), clinician("dr_bone", exceptions=night),
+         staff_pool("anesthesia", role="anesthesia", headcount=2, exceptions=night),
+         equipment("c_arm_1", sterilization_minutes=15, exceptions=night)],
+        [SCOPE], [], [patient("p1"), patient("p2")])
+    load_health_system(engine, system, replace=True)
+    settings = load_settings(database_url="sqlite://", environment="test")
+    deps = bootstrap(settings, uow=SqlUnitOfWorkFactory(engine), clock=FixedClock(NOW)).deps
+    late = option(SCOPE, local("2026-06-02", "23:30"), patient_id="p1", room="or_1", surgeon="dr_bone",
+                  anesthesia="anesthesia", c_arm="c_arm_1")
+    overnight = booking.book_option(BookOption(late, COORDINATOR), deps).id
+    today = _book(deps, "p2", "07:15")
+    proposal = sequencing.propose(deps, COORDINATOR, _request())
+    assert proposal.result.has_proposal, proposal.result.explanation
+    assert [c.booking_id for c in proposal.result.cases] == [today]
+    or_1 = next(r for r in proposal.problem.rooms if r.id == "or_1")
+    assert [(f.what, f.span[1]) for f in or_1.fixed] == [(overnight, to_ts(local(DAY, "00:45")))]
 
 
 def test_the_local_day_is_read_midnight_to_midnight_across_the_daylight_saving_change(

@@ -118,12 +118,11 @@ def _fits(room: Resource, b: Booking, catalog: Catalog) -> bool:
             and need.capabilities <= room.room.capabilities)
 
 
-def _case(uow: UnitOfWork, catalog: Catalog, b: Booking, day: date, day_span: Span, now: datetime,
+def _case(uow: UnitOfWork, catalog: Catalog, b: Booking, day: date, now: datetime,
           ors: list[Resource]) -> DayCase:
     room = next(a for a in b.allocations if a.role == "room")
     service = catalog.services.get(b.service_id)
-    locked = (b.status not in (BookingStatus.BOOKED, BookingStatus.HELD) or b.start <= now
-              or to_ts(b.start) < day_span[0] or service is None)
+    locked = b.status not in (BookingStatus.BOOKED, BookingStatus.HELD) or b.start <= now or service is None
     if service is None or locked:  # as allocated
         duration, setup, turnover = b.span[1] - b.span[0], b.span[0] - room.span[0], room.span[1] - b.span[1]
     else:  # as the card allocates it when the case moves
@@ -151,9 +150,11 @@ def read_day(uow: UnitOfWork, catalog: Catalog, site: Site, day: Span, now: date
     """The site's operating day ``day`` (its local midnight to midnight) as problem parts."""
     local_day = datetime.fromtimestamp(day[0], site.zone).date()
     window = (day[0], day[1] + TAIL)
-    bookings = _bookings(uow, catalog, site, day, now)
+    # A case begun the day before (running past midnight) is not the day's to order: it holds its
+    # room and resources into the day as any other booking does.
+    bookings = [b for b in _bookings(uow, catalog, site, day, now) if to_ts(b.start) >= day[0]]
     ors = [r for r in catalog.at_site(site.id, ResourceKind.ROOM) if _is_or(r)]
-    cases = tuple(_case(uow, catalog, b, local_day, day, now, ors) for b in bookings)
+    cases = tuple(_case(uow, catalog, b, local_day, now, ors) for b in bookings)
     ours = {c.booking_id for c in cases}
     room_ids = sorted({c.room_id for c in cases} | {r for c in cases for r in c.rooms})
     shared_ids = sorted({u.resource_id for c in cases for u in c.uses})
