@@ -172,7 +172,10 @@ def assign_cp_sat(demands: Sequence[Demand], time_limit_s: float = TIME_LIMIT_S,
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = seed
-    solver.parameters.max_time_in_seconds = time_limit_s
+    # Deterministic time ends it, so a search repeats its options; the wall clock (twice as
+    # long) only stops it on a machine too busy to keep up.
+    solver.parameters.max_deterministic_time = time_limit_s
+    solver.parameters.max_time_in_seconds = 2 * time_limit_s
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
