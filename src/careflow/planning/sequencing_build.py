@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from careflow.planning.sequencing_model import (
     SequencingModel,
+    anesthesia_coverage,
     booking_notice,
     case_variables,
+    equipment_one_room,
     locked_case,
     moved_literals,
     room_hours,
     room_turnover,
-    shared_capacity,
+    staff_coverage,
+    surgeon_one_room,
 )
 from careflow.planning.sequencing_order import apply_order
 from careflow.planning.sequencing_problem import DayProblem
@@ -33,7 +36,10 @@ def build_model(problem: DayProblem, explain: bool = False) -> SequencingModel:
     case_variables(m)
     room_hours(m)
     room_turnover(m)
-    shared_capacity(m)
+    surgeon_one_room(m)
+    equipment_one_room(m)
+    anesthesia_coverage(m)
+    staff_coverage(m)
     locked_case(m)
     moved = moved_literals(m)
     booking_notice(m, moved)

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
 
-from careflow.planning.sequencing_problem import DayCase, DayProblem, Shared
+from careflow.planning.sequencing_problem import DayCase, DayProblem, Shared, SharedKind
 from careflow.planning.sequencing_rules import Grid, available
 
-__all__ = ["SequencingModel", "booking_notice", "case_variables", "locked_case", "moved_literals",
-           "pool_lanes", "room_hours", "room_turnover", "shared_capacity"]
+__all__ = ["SequencingModel", "anesthesia_coverage", "booking_notice", "case_variables", "equipment_one_room",
+           "locked_case", "moved_literals", "pool_lanes", "room_hours", "room_turnover", "staff_coverage",
+           "surgeon_one_room"]
 
 
 @dataclass
@@ -149,35 +150,61 @@ def _duty_blocks(m: SequencingModel, res: Shared, cap: int) -> list[tuple[int, i
     return [(lo, hi, cap - units) for lo, hi, units in available(m.problem, res) if units < cap]
 
 
-def shared_capacity(m: SequencingModel) -> None:
-    """Hard: a surgeon is in one room at a time (``surgeon_one_room``); a piece of shared
-    equipment serves one room at a time, reprocessing included (``equipment_one_room``);
-    anesthesia covers no more rooms at once than it has staff on duty, an anesthesiologist
-    no more than the supervision ratio (``anesthesia_coverage``); other pools likewise
-    (``staff_coverage``). Hours off duty and other bookings count against the capacity."""
+def surgeon_one_room(m: SequencingModel) -> None:
+    """Hard: a surgeon is in one room at a time, around their clinic and hours off duty."""
     for res in m.problem.shared:
-        users = [(c, u.units) for c in m.problem.cases for u in c.uses if u.resource_id == res.id]
-        if not users:
-            continue
-        cap = max([units for _, units in users] + [u for _, _, u in available(m.problem, res)])
-        intervals: list[cp_model.IntervalVar] = []
-        demands: list[int] = []
-        for case, units in users:
-            size = dur(case) + Grid.minutes(res.tail)
-            intervals.append(m.model.new_fixed_size_interval_var(m.start[case.booking_id], size,
-                                                                 f"use[{res.id},{case.booking_id}]"))
+        if res.kind is SharedKind.SURGEON:
+            _within_capacity(m, res)
+
+
+def equipment_one_room(m: SequencingModel) -> None:
+    """Hard: a piece of shared equipment serves one room at a time (each unit, for equipment of
+    several), reprocessing included."""
+    for res in m.problem.shared:
+        if res.kind is SharedKind.EQUIPMENT:
+            _within_capacity(m, res)
+
+
+def anesthesia_coverage(m: SequencingModel) -> None:
+    """Hard: anesthesia covers no more rooms at once than it has staff on duty, a named
+    anesthesiologist no more than the supervision ratio."""
+    for res in m.problem.shared:
+        if res.kind is SharedKind.ANESTHESIA:
+            _within_capacity(m, res)
+
+
+def staff_coverage(m: SequencingModel) -> None:
+    """Hard: every other pool covers no more cases at once than it has staff on duty."""
+    for res in m.problem.shared:
+        if res.kind is SharedKind.STAFF:
+            _within_capacity(m, res)
+
+
+def _within_capacity(m: SequencingModel, res: Shared) -> None:
+    """The cases' uses of ``res`` (with its reprocessing tail) within its capacity at every
+    instant, less hours off duty and other bookings; one lane each throughout where it has lanes."""
+    users = [(c, u.units) for c in m.problem.cases for u in c.uses if u.resource_id == res.id]
+    if not users:
+        return
+    cap = max([units for _, units in users] + [u for _, _, u in available(m.problem, res)])
+    intervals: list[cp_model.IntervalVar] = []
+    demands: list[int] = []
+    for case, units in users:
+        size = dur(case) + Grid.minutes(res.tail)
+        intervals.append(m.model.new_fixed_size_interval_var(m.start[case.booking_id], size,
+                                                             f"use[{res.id},{case.booking_id}]"))
+        demands.append(units)
+    duty = m.assume(f"duty:{res.id}")
+    for lo, hi, units in _duty_blocks(m, res, cap):
+        if (iv := _fixed_interval(m, lo, hi, duty, f"off[{res.id}]")) is not None:
+            intervals.append(iv)
             demands.append(units)
-        duty = m.assume(f"duty:{res.id}")
-        for lo, hi, units in _duty_blocks(m, res, cap):
-            if (iv := _fixed_interval(m, lo, hi, duty, f"off[{res.id}]")) is not None:
-                intervals.append(iv)
-                demands.append(units)
-        if cap == 1:
-            m.model.add_no_overlap(intervals)
-        else:
-            m.model.add_cumulative(intervals, demands, cap)
-        if res.lanes:
-            pool_lanes(m, res, users, duty)
+    if cap == 1:
+        m.model.add_no_overlap(intervals)
+    else:
+        m.model.add_cumulative(intervals, demands, cap)
+    if res.lanes:
+        pool_lanes(m, res, users, duty)
 
 
 def _lane_blocked(m: SequencingModel, res: Shared, lane: int) -> list[tuple[int, int]]:
