@@ -71,6 +71,22 @@ def test_applying_needs_plan_write_and_a_reason_and_is_audited(client: TestClien
     assert [c for c in again["cases"] if c["moved"]] == []
 
 
+def test_applying_what_was_reviewed_goes_through_and_a_stale_token_is_refused_writing_nothing(
+        client: TestClient, app: App) -> None:
+    reviewed = _post(client, app, "perioperative_coordinator", PROPOSE).json()
+    assert [c for c in reviewed["cases"] if c["moved"]]  # there is something to apply
+    applying = {**PROPOSE, "apply": True, "reason": "morning huddle"}
+    stale = _post(client, app, "perioperative_coordinator", {**applying, "proposal_token": "0" * 16})
+    assert stale.status_code == 409, stale.text
+    assert stale.headers["content-type"].startswith("application/problem+json")
+    assert _audits(app, "reschedule") == 0 and _audits(app, "plan.sequence.apply") == 0
+    token = reviewed["proposal_token"]
+    same = _post(client, app, "perioperative_coordinator", {**applying, "proposal_token": token})
+    assert same.status_code == 200, same.text
+    assert same.json()["proposal_token"] == token
+    assert same.json()["applied"]["refused"] == []
+
+
 def test_bad_input_is_a_problem_and_writes_nothing(client: TestClient, app: App) -> None:
     for body, status in (({**PROPOSE, "date": "2026-13-01"}, 422), ({**PROPOSE, "time_limit": 0}, 422),
                          ({**PROPOSE, "site_id": "site-nowhere"}, 404), ({**PROPOSE, "surprise": 1}, 422)):

@@ -46,6 +46,8 @@ class SequenceBody(Input):
     weights: WeightsIn | None = None
     apply: bool = Field(False, description="re-time the bookings as proposed (needs plan.write)")
     reason: Text | None = Field(None, description="why (required to apply)")
+    proposal_token: str | None = Field(None, max_length=64, description=(
+        "with apply: the proposal_token of the proposal reviewed; a different proposal is refused (409)"))
 
     def to_request(self) -> SequenceRequest:
         weights = self.weights.to_domain() if self.weights is not None else Weights()
@@ -121,6 +123,7 @@ class SequenceOut(BaseModel):
     penalties: list[PenaltyOut]
     cases: list[CaseOut] = Field(description="per room, in order")
     explanation: list[str] = Field(description="why the day cannot be sequenced, when it cannot")
+    proposal_token: str = Field(description="what applying would do, fingerprinted: pass it back with apply")
     applied: AppliedOut | None = None
 
     @classmethod
@@ -139,4 +142,5 @@ class SequenceOut(BaseModel):
                            booked_start=dt.datetime.fromtimestamp(c.booked_start, utc), moved=c.moved,
                            moved_minutes=c.moved_minutes, surgeons=list(surgeons.get(c.booking_id, ())),
                            reasons=list(c.reasons)) for c in r.cases],
-            explanation=list(r.explanation), applied=AppliedOut.of(report) if report is not None else None)
+            explanation=list(r.explanation), proposal_token=p.token,
+            applied=AppliedOut.of(report) if report is not None else None)

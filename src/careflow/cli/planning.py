@@ -34,7 +34,8 @@ def _print(p: use.Proposal) -> None:
     zone, r = ZoneInfo(p.timezone), p.result
     objective = "-" if r.objective is None else str(r.objective)
     console.print(f"{p.site_id} {p.day.isoformat()} ({p.timezone}): {r.status.value}, objective {objective}, "
-                  f"{len(r.cases)} case(s), {len(r.moved)} moved, {r.seconds:g} s (seed {r.seed})",
+                  f"{len(r.cases)} case(s), {len(r.moved)} moved, {r.seconds:g} s (seed {r.seed}), "
+                  f"proposal token {p.token}",
                   highlight=False, markup=False)
     surgeons = use.surgeons_of(p.problem)
     for room in p.problem.rooms:
@@ -89,6 +90,8 @@ def sequence_(
                                        help="rooms one anesthesiologist may cover at once")] = 1,
     apply: Annotated[bool, typer.Option("--apply", help="re-time the bookings as proposed")] = False,
     reason: Annotated[str, typer.Option("--reason", help="why (required with --apply)")] = "",
+    token: Annotated[str | None, typer.Option("--proposal-token",
+                                              help="with --apply: the token of the proposal reviewed")] = None,
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
@@ -114,7 +117,8 @@ def sequence_(
                                                   allow_swaps=allow_swaps))
         proposal = run(lambda: use.propose(app.deps, CLI_ACTOR, request), as_json)
         applying = apply and proposal.result.has_proposal
-        report = run(lambda: use.apply(app.deps, CLI_ACTOR, proposal, reason), as_json) if applying else None
+        report = run(lambda: use.apply(app.deps, CLI_ACTOR, proposal, reason, token), as_json) \
+            if applying else None
     if as_json:
         doc = use.proposal_dict(proposal)
         if report is not None:

@@ -19,6 +19,7 @@ applied and what the core refused, with the violation codes, and audits the whol
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -86,6 +87,16 @@ class Proposal:
     result: SequenceResult
     versions: dict[str, int]  # each case's booking version when read (apply refuses a changed one)
     anesthesia_ratio: int = 1  # as requested; above 1 the proposal is advice only (see ``apply``)
+
+    @property
+    def token(self) -> str:
+        """A fingerprint of what applying would do: every case's room and start and the booking
+        versions they were read at. ``apply`` given the token a coordinator reviewed refuses a
+        proposal that has changed since (a booking moved, or the solver stopped elsewhere)."""
+        digest = hashlib.sha256()
+        for c in sorted(self.result.cases, key=lambda c: c.booking_id):
+            digest.update(f"{c.booking_id}|{c.room_id}|{c.start}|{self.versions.get(c.booking_id)};".encode())
+        return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -220,9 +231,12 @@ def _restore(deps: BookingDeps, actor: Actor, problem: DayProblem, parked: list[
     return tuple(out)
 
 
-def apply(deps: BookingDeps, actor: Actor, proposal: Proposal, reason: str) -> ApplyReport:
+def apply(deps: BookingDeps, actor: Actor, proposal: Proposal, reason: str,
+          reviewed: str | None = None) -> ApplyReport:
     """Re-time the proposal's moved cases through ``reschedule``, each all-or-nothing, in an
-    order that lets a feasible proposal through; refusals are reported, not raised."""
+    order that lets a feasible proposal through; refusals are reported, not raised. With
+    ``reviewed`` (the token of the proposal a coordinator looked at), a proposal that is not
+    that one is refused as a whole (Conflict) and nothing is written."""
     actor.require(Permission.PLAN_WRITE)
     actor.require_site(proposal.site_id)
     if not reason.strip():
@@ -232,6 +246,9 @@ def apply(deps: BookingDeps, actor: Actor, proposal: Proposal, reason: str) -> A
     if proposal.anesthesia_ratio > 1:
         raise InvalidRequest("a proposal with anesthesia_ratio above 1 cannot be applied: the booking core "
                              "books an anesthesiologist for one room at a time", "anesthesia_ratio")
+    if reviewed is not None and reviewed != proposal.token:
+        raise Conflict(f"the proposal is not the one reviewed (token {proposal.token}, reviewed {reviewed}): "
+                       "bookings changed or the solver found another plan; review it again")
     problem, grid = proposal.problem, Grid(proposal.problem.origin)
     moved = list(proposal.result.moved)
     refused = _stale(deps, proposal, moved)
@@ -307,6 +324,7 @@ def proposal_dict(p: Proposal) -> dict[str, Any]:
     """A proposal as JSON: status, objective, penalties, per-case place, explanations."""
     r, surgeons = p.result, surgeons_of(p.problem)
     return {"site_id": p.site_id, "date": p.day.isoformat(), "timezone": p.timezone, "status": r.status.value,
+            "proposal_token": p.token,
             "objective": r.objective, "seconds": r.seconds, "seed": r.seed, "time_limit": r.time_limit,
             "penalties": [{"name": x.name, "amount": x.amount, "weight": x.weight, "cost": x.cost,
                            "detail": x.detail} for x in r.penalties],

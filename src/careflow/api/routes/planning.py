@@ -17,6 +17,7 @@ ERRORS: dict[int | str, dict[str, object]] = {
     403: {"model": Problem,
           "description": "lacks plan.read (plan.write to apply), or a site beyond the caller's limit"},
     404: {"model": Problem, "description": "unknown site"},
+    409: {"model": Problem, "description": "apply with a proposal_token that is not the day's proposal"},
     422: {"model": Problem, "description": "malformed input; `field` names it"},
 }
 
@@ -28,7 +29,9 @@ def sequence(body: SequenceBody, app: AppDep, actor: ActorDep) -> SequenceOut:
     equipment with its reprocessing, anesthesia coverage (hard); overtime, surgeon and room
     idle time, late priority cases and moved cases (soft, weighted). With ``apply`` (needs
     ``plan.write`` and a reason) the moved cases are re-timed through the booking core, each
-    re-checked and audited; what the core refuses is reported with its violation codes.
+    re-checked and audited; what the core refuses is reported with its violation codes. Pass
+    the ``proposal_token`` of the proposal you reviewed: if the day's proposal is no longer that
+    one, nothing is applied (409).
     An infeasible day answers 200 with ``status`` infeasible and the ``explanation``."""
     if body.apply:
         actor.require(Permission.PLAN_WRITE)
@@ -36,5 +39,6 @@ def sequence(body: SequenceBody, app: AppDep, actor: ActorDep) -> SequenceOut:
             raise InvalidRequest("a reason is required to apply a proposal", "reason")
     proposal = use.propose(app.deps, actor, body.to_request())
     applying = body.apply and proposal.result.has_proposal  # an infeasible day: the explanation instead
-    report = use.apply(app.deps, actor, proposal, body.reason or "") if applying else None
+    reviewed = body.proposal_token
+    report = use.apply(app.deps, actor, proposal, body.reason or "", reviewed) if applying else None
     return SequenceOut.of(proposal, report)
