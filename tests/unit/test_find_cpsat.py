@@ -31,15 +31,27 @@ def test_find_offers_a_case_the_quick_search_gives_up_on(deps: BookingDeps,
     store.put(TEAM, *HELPERS)
     assert _placements_to_prove(_team_demands()) > assignment.ASSIGN_STEPS, "the search runs out"
 
-    options = find(FindRequest(ServiceId(TEAM.id), PatientId("pt_1"), DAY_START,
-                               DAY_START + timedelta(days=1)), deps).options
+    result = find(FindRequest(ServiceId(TEAM.id), PatientId("pt_1"), DAY_START,
+                              DAY_START + timedelta(days=1)), deps)
+    options = result.options
 
     assert options, "CP-SAT finds the assignment the step budget could not reach"
+    assert result.proven  # CP-SAT proved each option's team the cheapest
     for opt in options:
         people = [a.resource_id for a in opt.allocations if a.role in ("clinician", "assistant")]
         lead = [a.resource_id for a in opt.allocations if a.role == "clinician"]
         assert lead == ["dr_bone"] and len(set(people)) == 7
         assert check(CheckOption(opt, SCHEDULER), deps) == []
+
+
+def test_a_search_cut_short_that_cp_sat_cannot_finish_is_the_best_found_not_proven() -> None:
+    people = [f"dr_{i}" for i in range(10)]
+    demands = [Demand(1, (Unit("dr_0", slack=0), Unit("dr_1", slack=5))),
+               Demand(4, tuple(Unit(p, slack=(7 * i) % 11) for i, p in enumerate(people))),
+               Demand(1, (Unit("dr_0", slack=0), Unit("dr_2", slack=3)))]
+    assert assign(demands, steps=1000) == assign(demands, steps=1000, time_limit_s=0.0)  # proven by search
+    found = assign(demands, steps=64, time_limit_s=0.0)  # 64 steps find a plan; CP-SAT gets no time
+    assert found is not None and (found.method, found.proven) == ("search", False)
 
 
 def test_the_greedy_pass_is_kept_when_no_role_took_another_ones_choice() -> None:

@@ -254,6 +254,8 @@ class FindOut(BaseModel):
     options: list[OptionIO]
     blockers: list[ViolationOut]
     considered: int
+    proven: bool = Field(description="no slot that could rank in the top `limit` went unchecked, and each "
+                                     "option's people and units are the proven cheapest at its start")
     earliest: datetime
     latest: datetime
 

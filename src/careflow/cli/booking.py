@@ -117,7 +117,7 @@ def find(
     if as_json:
         emit({"options": [o.model_dump(mode="json") for o in options],
               "blockers": [ViolationOut.of(v).model_dump() for v in result.blockers],
-              "considered": result.considered})
+              "considered": result.considered, "proven": result.proven})
         return
     _print_options(options, zones)
     for v in result.blockers[:10]:

@@ -22,7 +22,7 @@ the least idle time.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ortools.sat.python import cp_model
 
@@ -81,7 +81,10 @@ def assign(demands: Sequence[Demand], steps: int = ASSIGN_STEPS,
     searched, complete = _branch_and_bound(demands, costs, steps)
     if complete:
         return searched
-    return assign_cp_sat(demands, time_limit_s, hint=searched) or searched
+    found = assign_cp_sat(demands, time_limit_s, hint=searched)
+    if found is not None:
+        return found
+    return replace(searched, proven=False) if searched is not None else None  # the search was cut short
 
 
 def _greedy(demands: Sequence[Demand], costs: list[list[int]]) -> Assigned | None:

@@ -101,6 +101,9 @@ class FindResult:
     options: list[Option]
     blockers: list[Violation] = field(default_factory=list)
     considered: int = 0
+    # No slot that could still rank in the top ``limit`` went unchecked for want of the check
+    # budget, and every option's units are the proven cheapest at its start (False: best found).
+    proven: bool = True
 
 
 @dataclass
@@ -160,7 +163,8 @@ def find_options(inp: SearchInputs) -> FindResult:
     if not options and not blockers:
         blockers.append(hard(ViolationCode.RESOURCE_BOOKED, service.id,
                              "every required resource is never free at once in the window"))
-    return FindResult(options, _dedupe(blockers), len(slots))
+    unproven = any((o.site_id, to_ts(o.start)) in search.unproven for o in options)
+    return FindResult(options, _dedupe(blockers), len(slots), proven=not (search.cut or unproven))
 
 
 def _dedupe(violations: list[Violation]) -> list[Violation]:
@@ -528,12 +532,16 @@ def _wanted_clinicians(inp: SearchInputs) -> frozenset[ResourceId]:
     return patient.usual_clinicians | patient.preferences.clinicians | inp.request.preferred_clinicians
 
 
-def _assign(inp: SearchInputs, plan: _SitePlan, slot: _Slot) -> list[tuple[Assignment, int]] | None:
+_Chosen = list[tuple[Assignment, int]]  # the unit (and pool lane) for each place of the case
+
+
+def _assign(inp: SearchInputs, plan: _SitePlan, slot: _Slot) -> tuple[_Chosen, bool] | None:
     """Concrete units for every need at the slot's start: preferred people, then tightest fit.
 
     A single unit fills one role of a case, never two, and a pool lane one place; when the
     preferred choice for one role leaves another role without anyone (the only privileged
-    surgeon picked to assist), ``assignment.assign`` searches for the best other choice.
+    surgeon picked to assist), ``assignment.assign`` searches for the best other choice. The
+    flag says whether the units are proven the cheapest choice.
     """
     t = slot.start
     wanted = _wanted_clinicians(inp)
@@ -558,7 +566,7 @@ def _assign(inp: SearchInputs, plan: _SitePlan, slot: _Slot) -> list[tuple[Assig
         ranked.append(fits)
     firsts = _first_choices(plan.needs, ranked)
     if firsts is not None:  # no role wanted another's unit: each has its best (the usual case)
-        return firsts
+        return firsts, True
     assigned = assign([Demand(need.count, tuple(Unit(_unit_key(need, c), miss == 0, slack)
                                                 for miss, slack, c in fits))
                        for need, fits in zip(plan.needs, ranked, strict=True)])
@@ -566,7 +574,7 @@ def _assign(inp: SearchInputs, plan: _SitePlan, slot: _Slot) -> list[tuple[Assig
         return None
     return [(Assignment(need.role, ResourceId(fits[i][2].resource_id)), fits[i][2].lane)
             for need, fits, picks in zip(plan.needs, ranked, assigned.picks, strict=True)
-            for i in picks]
+            for i in picks], assigned.proven
 
 
 def _unit_key(need: Need, c: Candidate) -> str:
@@ -600,6 +608,8 @@ class _Search:
         self.options: list[Option] = []
         self.refused: list[Violation] = []
         self.budget = inp.request.limit * 6
+        self.cut = False  # the budget ran out while a slot could still rank
+        self.unproven: set[tuple[str, int]] = set()  # (site, start) of options whose units are the best found
 
     def materialize(self, slots: list[_Slot]) -> list[Option]:
         """Check the best slots until no unchecked one can rank in the top ``limit``.
@@ -610,25 +620,29 @@ class _Search:
         """
         inp, options, limit = self.inp, self.options, self.inp.request.limit
         for slot in slots:
-            if self.budget <= 0:
-                break
             if len(options) >= limit:
                 options.sort(key=lambda o: (o.score, o.start))
                 del options[limit:]
                 if slot.score > options[-1].score:
                     break
+            if self.budget <= 0:
+                self.cut = True
+                break
             key = (slot.site.site.id, slot.start)
             if key in self.seen:
                 continue
             plan = self.by_site[id(slot.site)]
-            chosen = _assign(inp, plan, slot)
-            if chosen is None:
+            assigned = _assign(inp, plan, slot)
+            if assigned is None:
                 continue
+            chosen, proven = assigned
             self.budget -= 1
             option = _checked_option(inp, plan, slot, chosen, self.refused)
             if option is not None:
                 self.seen.add(key)
                 options.append(option)
+                if not proven:
+                    self.unproven.add(key)
         options.sort(key=lambda o: (o.score, o.start))
         del options[limit:]
         return list(options)
