@@ -89,7 +89,8 @@ def test_applying_what_was_reviewed_goes_through_and_a_stale_token_is_refused_wr
 
 def test_bad_input_is_a_problem_and_writes_nothing(client: TestClient, app: App) -> None:
     for body, status in (({**PROPOSE, "date": "2026-13-01"}, 422), ({**PROPOSE, "time_limit": 0}, 422),
-                         ({**PROPOSE, "site_id": "site-nowhere"}, 404), ({**PROPOSE, "surprise": 1}, 422)):
+                         ({**PROPOSE, "site_id": "site-nowhere"}, 404), ({**PROPOSE, "surprise": 1}, 422),
+                         ({**PROPOSE, "apply": True, "reason": "huddle", "anesthesia_ratio": 2}, 422)):
         resp = _post(client, app, "perioperative_coordinator", body)
         assert resp.status_code == status, resp.text
         assert resp.headers["content-type"].startswith("application/problem+json")

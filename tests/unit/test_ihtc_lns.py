@@ -367,13 +367,6 @@ def test_a_deterministic_solve_with_the_search_and_two_workers_repeats_its_plan(
     assert first.solution == second.solution
 
 
-@pytestmark_data
-@pytest.mark.slow
-def test_a_solve_whose_workers_race_says_it_may_not_repeat() -> None:
-    instance: Instance = load_instance(DATA / "test" / "test06.json")
-    assert not solve(instance, time_limit=6.0, seed=4, threads=2).repeatable
-
-
 def test_an_instance_without_patients_is_searched_without_error() -> None:
     c = tiny([])
     roster = Roster([], full_nurse_grid(c))

@@ -111,12 +111,14 @@ def sequence_(
         fail("--anesthesia-ratio: must be from 1 to 4 rooms")
     if apply and not reason.strip():
         fail("--reason: applying a proposal needs a reason")
+    if apply and ratio > 1:
+        fail(f"--anesthesia-ratio: {use.RATIO_NOT_APPLIED}")
     with opened(db) as app:
         request = run(lambda: use.SequenceRequest(site, when, time_limit, seed, allow_room_change=allow_room_change,
                                                   overtime_allowance_minutes=overtime, anesthesia_ratio=ratio,
                                                   allow_swaps=allow_swaps))
         proposal = run(lambda: use.propose(app.deps, CLI_ACTOR, request), as_json)
-        applying = apply and proposal.result.has_proposal
+        applying = apply and (proposal.result.has_proposal or token is not None)
         report = run(lambda: use.apply(app.deps, CLI_ACTOR, proposal, reason, token), as_json) \
             if applying else None
     if as_json:

@@ -219,8 +219,8 @@ def solve(problem: RebalanceProblem, time_limit_s: float = TIME_LIMIT_S, seed: i
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = seed
     solver.parameters.max_time_in_seconds = time_limit_s
-    # Deterministic time ends the search on a normal machine, so the same problem and seed give the
-    # same plan; the wall clock stays the safety stop on a slow one.
+    # Whichever limit comes first ends the search: a plan proved optimal, or stopped by the
+    # deterministic limit, repeats for the same problem and seed; one the wall clock stops may not.
     solver.parameters.max_deterministic_time = time_limit_s
     status = solver.solve(m.model)
     return _result(m, solver, status, time.perf_counter() - began)

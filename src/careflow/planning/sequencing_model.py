@@ -3,7 +3,8 @@
 Each case has a start (minutes from the day's origin) and, per room it may take, an
 optional interval over ``[start - setup, end + turnover)``; exactly one is present.
 Shared resources get ``[start, end + tail)`` intervals in a ``NoOverlap`` (capacity one)
-or a ``Cumulative`` (pools; an anesthesiologist's supervision ratio). What the plan does
+or a ``Cumulative`` (pools, equipment of several units; an anesthesiologist's supervision
+ratio), and those with lanes one lane held throughout. What the plan does
 not move (other bookings, hours off duty) enters those constraints as fixed intervals.
 
 Hard rules that can make a day infeasible are switched by literals (a case's room

@@ -8,10 +8,10 @@ domain; the model works in whole minutes from ``origin`` (the local day's start)
 
 A room holds a case over ``[start - setup, end + turnover)`` (the preference card's
 buffers, exactly what the booking core allocates), equipment over ``[start, end + tail)``
-(its reprocessing), clinicians and pools over ``[start, end)``. A staff pool is also
-``lanes`` single lanes, as the booking core keeps it: a case holds one lane throughout,
-lane i is on duty while the headcount exceeds i, and a case that does not move keeps its
-lanes; so a headcount that suffices at every instant is not enough when no one lane is
+(its reprocessing), clinicians and pools over ``[start, end)``. A staff pool (and anything of
+capacity above 1) is also ``lanes`` single lanes, as the booking core keeps it: a case holds
+one lane throughout, lane i is on duty while the headcount exceeds i, and a case that does not
+move keeps its lanes; so a headcount that suffices at every instant is not enough when no one lane is
 free for the whole case.
 """
 
@@ -91,7 +91,7 @@ class Shared:
     on_duty: tuple[tuple[int, int, int], ...]
     tail: int = 0  # seconds held after each case (equipment reprocessing)
     fixed: tuple[FixedUse, ...] = ()
-    lanes: int = 0  # a staff pool's lanes: lane i is on duty while the headcount exceeds i
+    lanes: int = 0  # a pool's (or multi-unit resource's) lanes: lane i is on duty while capacity exceeds i
 
     def __post_init__(self) -> None:
         if self.lanes < 0 or any(f.lane is not None and not 0 <= f.lane < max(self.lanes, 1)

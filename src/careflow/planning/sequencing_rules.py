@@ -10,8 +10,9 @@ Hard rules (each a ``Breach`` when broken): ``room_hours``, ``room_turnover``,
 ``surgeon_one_room``, ``equipment_one_room``, ``anesthesia_coverage``, ``staff_coverage``,
 ``locked_case``, ``keep_room``, ``booking_notice``. Soft ones (each a ``Penalty``):
 ``overtime``, ``surgeon_idle``, ``room_idle``, ``priority_late``, ``moved_case``,
-``moved_minutes``, ``room_change``. Pools are checked here by headcount at each instant, a
-relaxation of the model's lanes (one lane free throughout a case), which only the model keeps.
+``moved_minutes``, ``room_change``. Pools and equipment of several units are checked here by
+headcount at each instant, a relaxation of the model's lanes (one lane free throughout a
+case), which only the model keeps.
 """
 
 from __future__ import annotations

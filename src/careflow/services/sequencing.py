@@ -39,14 +39,16 @@ from careflow.services.booking import BookingDeps, reschedule
 from careflow.services.ports import AuditEntry
 from careflow.services.sequencing_day import read_day
 
-__all__ = ["MAX_TIME_LIMIT", "Applied", "ApplyReport", "Proposal", "Refused", "SequenceRequest", "apply",
-           "proposal_dict", "propose", "report_dict", "surgeons_of"]
+__all__ = ["MAX_TIME_LIMIT", "RATIO_NOT_APPLIED", "Applied", "ApplyReport", "Proposal", "Refused",
+           "SequenceRequest", "apply", "proposal_dict", "propose", "report_dict", "surgeons_of"]
 
 MAX_DAYS_AWAY = 366
 # codes another case of the plan may cause while it still holds the time: tried again later
 RETRY_CODES = frozenset({"RESOURCE_BOOKED", "STAFF_COVERAGE_SHORT", "EQUIPMENT_NOT_STERILE",
                          "CAPACITY_EXCEEDED"})
 STALE = "CHANGED_SINCE_PROPOSED"
+RATIO_NOT_APPLIED = ("a proposal with anesthesia_ratio above 1 cannot be applied: the booking core books "
+                     "an anesthesiologist for one room at a time")
 
 
 @dataclass(frozen=True)
@@ -241,14 +243,13 @@ def apply(deps: BookingDeps, actor: Actor, proposal: Proposal, reason: str,
     actor.require_site(proposal.site_id)
     if not reason.strip():
         raise InvalidRequest("a reason is required to apply a proposal", "reason")
-    if not proposal.result.has_proposal:
-        raise InvalidRequest(f"the proposal is {proposal.result.status.value}: nothing to apply", "apply")
     if proposal.anesthesia_ratio > 1:
-        raise InvalidRequest("a proposal with anesthesia_ratio above 1 cannot be applied: the booking core "
-                             "books an anesthesiologist for one room at a time", "anesthesia_ratio")
+        raise InvalidRequest(RATIO_NOT_APPLIED, "anesthesia_ratio")
     if reviewed is not None and reviewed != proposal.token:
         raise Conflict(f"the proposal is not the one reviewed (token {proposal.token}, reviewed {reviewed}): "
-                       "bookings changed or the solver found another plan; review it again")
+                       "bookings changed or the solver ended elsewhere; review it again")
+    if not proposal.result.has_proposal:
+        raise InvalidRequest(f"the proposal is {proposal.result.status.value}: nothing to apply", "apply")
     problem, grid = proposal.problem, Grid(proposal.problem.origin)
     moved = list(proposal.result.moved)
     refused = _stale(deps, proposal, moved)

@@ -150,9 +150,10 @@ def read_day(uow: UnitOfWork, catalog: Catalog, site: Site, day: Span, now: date
     """The site's operating day ``day`` (its local midnight to midnight) as problem parts."""
     local_day = datetime.fromtimestamp(day[0], site.zone).date()
     window = (day[0], day[1] + TAIL)
-    # A case begun the day before (running past midnight) is not the day's to order: it holds its
-    # room and resources into the day as any other booking does.
-    bookings = [b for b in _bookings(uow, catalog, site, day, now) if to_ts(b.start) >= day[0]]
+    # A case whose room time began the day before (running past midnight, or set up before it) is
+    # not the day's to order: it holds its room and resources into the day as any other booking.
+    bookings = [b for b in _bookings(uow, catalog, site, day, now)
+                if min(to_ts(a.start) for a in b.allocations) >= day[0]]
     ors = [r for r in catalog.at_site(site.id, ResourceKind.ROOM) if _is_or(r)]
     cases = tuple(_case(uow, catalog, b, local_day, now, ors) for b in bookings)
     ours = {c.booking_id for c in cases}

@@ -37,8 +37,11 @@ def sequence(body: SequenceBody, app: AppDep, actor: ActorDep) -> SequenceOut:
         actor.require(Permission.PLAN_WRITE)
         if body.reason is None:
             raise InvalidRequest("a reason is required to apply a proposal", "reason")
+        if body.anesthesia_ratio > 1:
+            raise InvalidRequest(use.RATIO_NOT_APPLIED, "anesthesia_ratio")
     proposal = use.propose(app.deps, actor, body.to_request())
-    applying = body.apply and proposal.result.has_proposal  # an infeasible day: the explanation instead
+    # An infeasible day answers with its explanation, unless a reviewed proposal was to be applied.
+    applying = body.apply and (proposal.result.has_proposal or body.proposal_token is not None)
     reviewed = body.proposal_token
     report = use.apply(app.deps, actor, proposal, body.reason or "", reviewed) if applying else None
     return SequenceOut.of(proposal, report)

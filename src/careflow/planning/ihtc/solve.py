@@ -121,7 +121,8 @@ def solve(instance: Instance, time_limit: float, seed: int = 0, threads: int = 1
     anneal_end = start + budget * (plan.anneal - (MASTER.share if master else 0.0))
     admitted = improve_admissions(c, built.admissions, seed, int(capped * plan.moves_per_second), anneal_end)
     cut = cut or time.monotonic() >= anneal_end
-    if master and any(a is None for a in admitted):
+    whole_model = master and any(a is None for a in admitted)  # its limit is wall-clock time
+    if whole_model:
         admitted = refine_admissions(c, admitted, budget * MASTER.share, threads, seed)
     nurse_moves = int(capped * plan.nurse_moves_per_second)
     nurses_end = start + budget * plan.nurses
@@ -140,4 +141,4 @@ def solve(instance: Instance, time_limit: float, seed: int = 0, threads: int = 1
         roster = outcome.roster
         cut = cut or outcome.clock_stopped
         racing = threads > 1 and not deterministic
-    return Solved(to_solution(c, roster), repeatable=not (cut or master or racing))
+    return Solved(to_solution(c, roster), repeatable=not (cut or whole_model or racing))
