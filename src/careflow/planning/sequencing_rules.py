@@ -17,6 +17,7 @@ case), which only the model keeps.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -114,17 +115,28 @@ def _room_hours(problem: DayProblem, room: RoomDay, case: DayCase, start: int) -
 def _overlaps(rule: str, resource: str, items: Iterable[tuple[int, int, int, str]],
               capacity: list[tuple[int, int, int]], problem: DayProblem) -> list[Breach]:
     """Moments where the demand of ``items`` (start, end, units, what) exceeds ``capacity``: looked
-    at where a use begins and where the capacity changes (someone going off duty mid-case)."""
+    at where a use begins and where the capacity changes (someone going off duty mid-case), in
+    one sweep (``park`` calls this for every spot it tries)."""
     spans = sorted(items)
-    points = sorted({lo for lo, _, _, _ in spans} | {t for a, b, _ in capacity for t in (a, b)})
+    pieces = sorted(capacity)
+    points = sorted({lo for lo, _, _, _ in spans} | {t for a, b, _ in pieces for t in (a, b)})
     out: list[Breach] = []
     reported: set[tuple[str, ...]] = set()
+    active: list[tuple[int, int, str]] = []  # (end, units, what), a heap by end
+    level = nxt = piece = 0
     for t in points:
-        active = [(units, w) for lo, hi, units, w in spans if lo <= t < hi]
-        level = sum(units for units, _ in active)
-        cap = next((c for a, b, c in capacity if a <= t < b), 0)
+        while nxt < len(spans) and spans[nxt][0] <= t:
+            _, hi, units, what = spans[nxt]
+            heapq.heappush(active, (hi, units, what))
+            level += units
+            nxt += 1
+        while active and active[0][0] <= t:
+            level -= heapq.heappop(active)[1]
+        while piece < len(pieces) and pieces[piece][1] <= t:
+            piece += 1
+        cap = pieces[piece][2] if piece < len(pieces) and pieces[piece][0] <= t else 0
         if active and level > cap:
-            who = tuple(sorted(w for _, w in active))
+            who = tuple(sorted(what for _, _, what in active))
             if who in reported:
                 continue
             reported.add(who)
