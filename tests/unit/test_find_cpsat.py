@@ -14,7 +14,7 @@ from careflow.domain.ids import PatientId, ServiceId
 from careflow.domain.options import FindRequest
 from careflow.domain.preference_cards import RoleRequirement
 from careflow.planning import assignment
-from careflow.planning.assignment import Demand, Unit, assign, assign_cp_sat
+from careflow.planning.assignment import Assigned, Demand, Unit, Unsettled, assign, assign_cp_sat
 from careflow.services.booking import BookingDeps, check
 from careflow.services.finding import find
 
@@ -51,7 +51,13 @@ def test_a_search_cut_short_that_cp_sat_cannot_finish_is_the_best_found_not_prov
                Demand(1, (Unit("dr_0", slack=0), Unit("dr_2", slack=3)))]
     assert assign(demands, steps=1000) == assign(demands, steps=1000, time_limit_s=0.0)  # proven by search
     found = assign(demands, steps=64, time_limit_s=0.0)  # 64 steps find a plan; CP-SAT gets no time
-    assert found is not None and (found.method, found.proven) == ("search", False)
+    assert isinstance(found, Assigned) and (found.method, found.proven) == ("search", False)
+
+
+def test_a_team_neither_the_search_nor_cp_sat_settles_is_unsettled_not_impossible() -> None:
+    assert isinstance(assign(_team_demands(), steps=10, time_limit_s=0.0), Unsettled)
+    assert assign([Demand(2, (Unit("dr_a"), Unit("dr_b"))), Demand(1, (Unit("dr_a"), Unit("dr_b")))],
+                  steps=10, time_limit_s=0.0) is None  # two units for three places: none exists
 
 
 def test_the_greedy_pass_is_kept_when_no_role_took_another_ones_choice() -> None:

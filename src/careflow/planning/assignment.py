@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 
 from ortools.sat.python import cp_model
 
-__all__ = ["ASSIGN_STEPS", "Assigned", "Demand", "Unit", "assign", "assign_cp_sat"]
+__all__ = ["ASSIGN_STEPS", "Assigned", "Demand", "Unit", "Unsettled", "assign", "assign_cp_sat"]
 
 ASSIGN_STEPS = 256  # unit placements the exact search tries before CP-SAT takes over
 TIME_LIMIT_S = 0.5
@@ -62,6 +62,12 @@ class Assigned:
     proven: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Unsettled:
+    """Neither the exact search nor CP-SAT settled, within their budgets, whether distinct units
+    exist for every need."""
+
+
 def _costs(demands: Sequence[Demand]) -> list[list[int]]:
     """Per need and unit: a non-preferred unit costs more than all the slack there can be."""
     big = 1 + sum(d.count * max((u.slack for u in d.units), default=0) for d in demands)
@@ -69,9 +75,9 @@ def _costs(demands: Sequence[Demand]) -> list[list[int]]:
 
 
 def assign(demands: Sequence[Demand], steps: int = ASSIGN_STEPS,
-           time_limit_s: float = TIME_LIMIT_S) -> Assigned | None:
-    """The cheapest assignment of distinct units to every demand, or None when none exists
-    (or CP-SAT could not find one in its time limit)."""
+           time_limit_s: float = TIME_LIMIT_S) -> Assigned | Unsettled | None:
+    """The cheapest assignment of distinct units to every demand, None when none exists, or
+    ``Unsettled`` when the search ran out and CP-SAT found none in its time limit."""
     if any(len(d.units) < d.count for d in demands):
         return None
     costs = _costs(demands)
@@ -82,9 +88,11 @@ def assign(demands: Sequence[Demand], steps: int = ASSIGN_STEPS,
     if complete:
         return searched
     found = assign_cp_sat(demands, time_limit_s, hint=searched)
-    if found is not None:
+    if isinstance(found, Assigned):
         return found
-    return replace(searched, proven=False) if searched is not None else None  # the search was cut short
+    if searched is not None:  # the search was cut short: the best it found, not proven
+        return replace(searched, proven=False)
+    return found
 
 
 def _greedy(demands: Sequence[Demand], costs: list[list[int]]) -> Assigned | None:
@@ -158,9 +166,9 @@ def _branch_and_bound(demands: Sequence[Demand], costs: list[list[int]],
 
 
 def assign_cp_sat(demands: Sequence[Demand], time_limit_s: float = TIME_LIMIT_S,
-                  hint: Assigned | None = None, seed: int = SEED) -> Assigned | None:
-    """The cheapest assignment by CP-SAT (one worker, a fixed seed: deterministic), or None
-    when there is none or none was found within ``time_limit_s``."""
+                  hint: Assigned | None = None, seed: int = SEED) -> Assigned | Unsettled | None:
+    """The cheapest assignment by CP-SAT (one worker, a fixed seed: deterministic), None when
+    there is none, or ``Unsettled`` when none was found within ``time_limit_s``."""
     costs = _costs(demands)
     model = cp_model.CpModel()
     take = [[model.new_bool_var(f"take[{n},{i}]") for i in range(len(d.units))]
@@ -180,8 +188,10 @@ def assign_cp_sat(demands: Sequence[Demand], time_limit_s: float = TIME_LIMIT_S,
     solver.parameters.max_deterministic_time = time_limit_s
     solver.parameters.max_time_in_seconds = 2 * time_limit_s
     status = solver.solve(model)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    if status == cp_model.INFEASIBLE:
         return None
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return Unsettled()
     picks = tuple(tuple(i for i in range(len(d.units)) if solver.boolean_value(take[n][i]))
                   for n, d in enumerate(demands))
     return Assigned(picks, _total(picks, costs), "cp-sat", status == cp_model.OPTIMAL)

@@ -37,7 +37,7 @@ from careflow.domain.sites import Site, distance_km
 from careflow.domain.stock import StockLevel
 from careflow.domain.timespans import Span, from_ts, intersect, normalize, to_ts
 from careflow.domain.violations import Violation, ViolationCode, hard
-from careflow.planning.assignment import Demand, Unit, assign
+from careflow.planning.assignment import Assigned, Demand, Unit, Unsettled, assign
 from careflow.planning.feasibility import (
     Candidate,
     at_least,
@@ -153,11 +153,12 @@ def find_options(inp: SearchInputs) -> FindResult:
     slots.sort(key=lambda s: (s.score, s.start, s.site.site.id))
     search = _Search(inp, plans)
     options = search.materialize(slots)
-    if len(options) < inp.request.limit and search.budget > 0:  # edges of the gaps were too few
+    if len(options) < inp.request.limit:  # edges of the gaps were too few
         tried: set[tuple[str, int]] = {(s.site.site.id, s.start) for s in slots}
-        inner = _inner_slots(inp, gaps, window[0], search.budget, tried)
+        inner, capped = _inner_slots(inp, gaps, window[0], search.budget, tried)
         slots.extend(inner)
         options = search.materialize(inner)
+        search.cut |= capped and len(options) < inp.request.limit
     if not options:
         blockers.extend(search.refused)
     if not options and not blockers:
@@ -369,21 +370,27 @@ def _slots_at(inp: SearchInputs, plan: _SitePlan, base: list[Span], window_lo: i
 
 
 def _inner_slots(inp: SearchInputs, gaps: Sequence[_Gap], window_lo: int, most: int,
-                 skip: set[tuple[str, int]]) -> list[_Slot]:
+                 skip: set[tuple[str, int]]) -> tuple[list[_Slot], bool]:
     """Grid starts inside the gaps, for when their edges gave too few options: the earliest
-    ``most`` at their site not in ``skip``, scored (packing and waiting rank them)."""
+    ``most`` at their site not in ``skip``, scored (packing and waiting rank them); and whether
+    ``most`` may have left some out."""
     found: dict[tuple[str, int], _Gap] = {}
+    capped = False
     for gap in gaps:
         site = gap.plan.inputs.site
-        for t in _inner_grid_starts(gap.starts, site, inp.service.slot_minutes, most):
+        starts = _inner_grid_starts(gap.starts, site, inp.service.slot_minutes, most)
+        capped |= bool(gap.starts) and len(starts) >= most
+        for t in starts:
             found.setdefault((site.id, t), gap)
+    keys = sorted((k for k in found if k not in skip), key=lambda k: k[1])
+    capped |= len(keys) > most
     slots: list[_Slot] = []
-    for key in sorted((k for k in found if k not in skip), key=lambda k: k[1])[:most]:
+    for key in keys[:most]:
         gap = found[key]
         score, _ = _score(inp, gap.plan, gap.room, key[1], window_lo, explain=False)
         slots.append(_Slot(gap.plan.inputs, gap.room, key[1], score, window_lo))
     slots.sort(key=lambda s: (s.score, s.start, s.site.site.id))
-    return slots
+    return slots, capped
 
 
 def _offset(ts: int, site: Site) -> int:
@@ -535,13 +542,14 @@ def _wanted_clinicians(inp: SearchInputs) -> frozenset[ResourceId]:
 _Chosen = list[tuple[Assignment, int]]  # the unit (and pool lane) for each place of the case
 
 
-def _assign(inp: SearchInputs, plan: _SitePlan, slot: _Slot) -> tuple[_Chosen, bool] | None:
+def _assign(inp: SearchInputs, plan: _SitePlan, slot: _Slot) -> tuple[_Chosen, bool] | Unsettled | None:
     """Concrete units for every need at the slot's start: preferred people, then tightest fit.
 
     A single unit fills one role of a case, never two, and a pool lane one place; when the
     preferred choice for one role leaves another role without anyone (the only privileged
     surgeon picked to assist), ``assignment.assign`` searches for the best other choice. The
-    flag says whether the units are proven the cheapest choice.
+    flag says whether the units are proven the cheapest choice; ``Unsettled``: whether any
+    team exists is not known.
     """
     t = slot.start
     wanted = _wanted_clinicians(inp)
@@ -570,8 +578,8 @@ def _assign(inp: SearchInputs, plan: _SitePlan, slot: _Slot) -> tuple[_Chosen, b
     assigned = assign([Demand(need.count, tuple(Unit(_unit_key(need, c), miss == 0, slack)
                                                 for miss, slack, c in fits))
                        for need, fits in zip(plan.needs, ranked, strict=True)])
-    if assigned is None:
-        return None
+    if not isinstance(assigned, Assigned):
+        return assigned
     return [(Assignment(need.role, ResourceId(fits[i][2].resource_id)), fits[i][2].lane)
             for need, fits, picks in zip(plan.needs, ranked, assigned.picks, strict=True)
             for i in picks], assigned.proven
@@ -633,6 +641,9 @@ class _Search:
                 continue
             plan = self.by_site[id(slot.site)]
             assigned = _assign(inp, plan, slot)
+            if isinstance(assigned, Unsettled):  # a slot that may have had an option
+                self.cut = True
+                continue
             if assigned is None:
                 continue
             chosen, proven = assigned
