@@ -102,6 +102,10 @@ def test_the_plan_of_the_tiny_demo_books_nothing_and_has_no_hard_violation(clien
     assert all(c["bed_id"] in ("bed-h1-surg-001", "bed-h1-surg-002") for c in planned.values())
     assert plan["coverage"] and all(n["nurse_id"].startswith("pool-h1-ward-surg/") for n in plan["coverage"])
     assert plan["total_cost"] == sum(plan["costs"].values())
+    assert plan["repeatable"]  # a tiny plan in deterministic mode: the second request gives the same
+    again = _ok(client.post(PLAN, json={"site_id": "site-h1", "start": START.isoformat(), "days": 7,
+                                        "time_limit": 1}))
+    assert again["planned"] == plan["planned"] and again["coverage"] == plan["coverage"]
     with app.deps.uow() as uow:
         assert all(c.status == CaseStatus.REQUESTED for c in cases_of(uow).find(None, None, 0, 10)[0])
 

@@ -94,6 +94,8 @@ class AdmissionPlanOut(BaseModel):
     raw: dict[str, int]
     total_cost: int
     weights: dict[str, int]
+    repeatable: bool = Field(description="the same request and seed give this plan again (the solver's time "
+                                         "limit cut nothing short)")
 
     @classmethod
     def of(cls, plan: AdmissionPlan) -> AdmissionPlanOut:

@@ -86,7 +86,9 @@ def _print_plan(plan: AdmissionPlan, names: dict[str, str]) -> None:
     end = plan.start.fromordinal(plan.start.toordinal() + plan.days - 1)
     console.print(f"{plan.site_id} {plan.start.isoformat()}..{end.isoformat()}: {len(plan.planned)} case(s) "
                   f"planned, {len(plan.unplanned)} not, {plan.hard_violations} hard violation(s), "
-                  f"total cost {plan.total_cost}", highlight=False, markup=False)
+                  f"total cost {plan.total_cost}" + ("" if plan.repeatable else " (may not repeat: the time "
+                                                                   "limit cut the solver short)"),
+                  highlight=False, markup=False)
     for day in sorted({c.day for c in plan.planned}):
         table = Table(title=f"{day:%a} {day.isoformat()}")
         for column in ("case", "patient", "operating room", "bed room", "bed", "surgeon"):

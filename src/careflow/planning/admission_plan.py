@@ -215,6 +215,7 @@ class AdmissionPlan:
     costs: Mapping[str, int]
     raw: Mapping[str, int]
     weights: PlanningWeights
+    repeatable: bool = True  # the same request and seed give this plan again (the clock cut nothing)
 
     @property
     def hard_violations(self) -> int:
@@ -237,4 +238,4 @@ class AdmissionPlan:
                 "coverage": [{**dated(n), "room_ids": list(n.room_ids)} for n in self.coverage],
                 "hard_violations": self.hard_violations, "violations": dict(self.violations),
                 "costs": dict(self.costs), "raw": dict(self.raw), "total_cost": self.total_cost,
-                "weights": self.weights.as_dict()}
+                "weights": self.weights.as_dict(), "repeatable": self.repeatable}

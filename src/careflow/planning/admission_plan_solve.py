@@ -105,11 +105,12 @@ def _read_back(problem: AdmissionProblem, instance: Instance, solution: Solution
 
 def plan_admissions(problem: AdmissionProblem, time_limit: float, seed: int = 0,
                     threads: int = 1) -> AdmissionPlan:
-    """The plan of ``problem`` found within ``time_limit`` seconds (deterministic for a seed
-    when the time limit does not cut the search short)."""
+    """The plan of ``problem`` found within ``time_limit`` seconds, by the solver's
+    deterministic mode: the same problem and seed give the same plan when the time limit cut
+    nothing short (the plan's ``repeatable``)."""
     instance, left_out = to_instance(problem)
-    solution = solve(instance, time_limit, seed, threads, deterministic=True).solution
-    solution, dropped = fit_capabilities(problem, solution)
+    solved = solve(instance, time_limit, seed, threads, deterministic=True)
+    solution, dropped = fit_capabilities(problem, solved.solution)
     solution, dropped = reinsert(problem, instance, solution, dropped)
-    return _read_back(problem, instance, solution, left_out, dropped)
+    return replace(_read_back(problem, instance, solution, left_out, dropped), repeatable=solved.repeatable)
 
