@@ -9,8 +9,8 @@ long as no deadline is what stops a phase; see ``lns.py`` for what more threads 
 ``deterministic=True`` caps the budgets (``DETERMINISTIC``) and interleaves CP-SAT's workers, so a
 seed repeats its plan for a given number of threads; ``Solved.repeatable`` says whether it did. With
 ``WITH_LNS`` the neighbourhood search's budget is generous, so its deadline usually ends it (the
-time is used; the plan then depends on the machine's speed). Time limits
-under ``LNS_MIN_SECONDS`` skip the CP-SAT phase.
+time is used; the plan then depends on the machine's speed). Time limits under
+``LNS_MIN_SECONDS`` skip the CP-SAT phase.
 """
 
 from __future__ import annotations
