@@ -127,7 +127,7 @@ class Planner:
         if suitability(need, res, self.sites[site], patient, day, room):
             return None
         span = need.span(start, end, equipment_tail(res))
-        if res.kind is ResourceKind.STAFF_POOL or res.capacity > 1:
+        if res.laned:
             lanes = self.ledger.free_lanes(res.id, site, span, need.count + len(taken),
                                            _unit_index(room))
             if lanes is None:

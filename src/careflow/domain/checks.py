@@ -139,7 +139,7 @@ def check_each_unit_once(allocations: Sequence[Allocation],
     out: list[Violation] = []
     for i, a in enumerate(allocations):
         resource = resources.get(a.resource_id)
-        if resource is None or resource.kind is ResourceKind.STAFF_POOL or resource.capacity > 1:
+        if resource is None or resource.laned:
             continue
         first = next((b for b in allocations[:i]
                       if b.resource_id == a.resource_id and overlaps(b.span, a.span)), None)
@@ -230,7 +230,7 @@ def check_resource_time(need: Need, occ: Occupancy, allocs: Sequence[Allocation]
     resource, rid, role = occ.resource, occ.resource.id, need.role
     tail = equipment_tail(resource)  # reprocessing: allocated, but not needing the unit on duty
     out: list[Violation] = []
-    if resource.kind is ResourceKind.STAFF_POOL or resource.capacity > 1:
+    if resource.laned:
         span = allocs[0].span
         duty = (span[0], span[1] - tail)
         free = len(occ.lanes_free(span, duty))

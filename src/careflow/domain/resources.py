@@ -165,6 +165,12 @@ class Resource:
             )
 
     @property
+    def laned(self) -> bool:
+        """Whether each unit is a lane a case holds throughout (a pool, or anything of capacity
+        above 1), not a headcount checked at each instant."""
+        return self.kind is ResourceKind.STAFF_POOL or self.capacity > 1
+
+    @property
     def clinician(self) -> ClinicianProfile:
         assert isinstance(self.profile, ClinicianProfile)
         return self.profile

@@ -46,8 +46,7 @@ def unit_starts(need: Need, occ: Occupancy, duration: int) -> list[Candidate]:
     """Per lane of the resource: start times at which it is on duty and free for the need."""
     tail = equipment_tail(occ.resource)
     a, b = need_offsets(need, duration, tail)
-    lanes = range(occ.resource.capacity) if (
-        occ.resource.kind is ResourceKind.STAFF_POOL or occ.resource.capacity > 1) else range(1)
+    lanes = range(occ.resource.capacity) if occ.resource.laned else range(1)
     out: list[Candidate] = []
     ready = occ.resource.equipment.ready_at if occ.resource.kind is ResourceKind.EQUIPMENT else None
     for lane in lanes:

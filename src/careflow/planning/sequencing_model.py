@@ -153,31 +153,29 @@ def _duty_blocks(m: SequencingModel, res: Shared, cap: int) -> list[tuple[int, i
 
 def surgeon_one_room(m: SequencingModel) -> None:
     """Hard: a surgeon is in one room at a time, around their clinic and hours off duty."""
-    for res in m.problem.shared:
-        if res.kind is SharedKind.SURGEON:
-            _within_capacity(m, res)
+    _each_within_capacity(m, SharedKind.SURGEON)
 
 
 def equipment_one_room(m: SequencingModel) -> None:
     """Hard: a piece of shared equipment serves one room at a time (each unit, for equipment of
     several), reprocessing included."""
-    for res in m.problem.shared:
-        if res.kind is SharedKind.EQUIPMENT:
-            _within_capacity(m, res)
+    _each_within_capacity(m, SharedKind.EQUIPMENT)
 
 
 def anesthesia_coverage(m: SequencingModel) -> None:
     """Hard: anesthesia covers no more rooms at once than it has staff on duty, a named
     anesthesiologist no more than the supervision ratio."""
-    for res in m.problem.shared:
-        if res.kind is SharedKind.ANESTHESIA:
-            _within_capacity(m, res)
+    _each_within_capacity(m, SharedKind.ANESTHESIA)
 
 
 def staff_coverage(m: SequencingModel) -> None:
     """Hard: every other pool covers no more cases at once than it has staff on duty."""
+    _each_within_capacity(m, SharedKind.STAFF)
+
+
+def _each_within_capacity(m: SequencingModel, kind: SharedKind) -> None:
     for res in m.problem.shared:
-        if res.kind is SharedKind.STAFF:
+        if res.kind is kind:
             _within_capacity(m, res)
 
 

@@ -35,7 +35,6 @@ from careflow.domain.errors import Conflict, InvalidRequest, InvalidTransition, 
 from careflow.domain.events import Event, SoftViolationsOverridden, StockFellBelowThreshold
 from careflow.domain.ids import BookingId, SiteId
 from careflow.domain.options import Option, build_allocations, equipment_tail
-from careflow.domain.resources import ResourceKind
 from careflow.domain.violations import Violation, ViolationCode, hard
 from careflow.services.calendar_cache import CalendarCache
 from careflow.services.catalogs import CatalogCache
@@ -137,7 +136,7 @@ def _assign_lanes(ctx: CheckContext, allocations: tuple[Allocation, ...]) -> tup
     taken: dict[str, list[int]] = {}
     for a in allocations:
         occ = ctx.occupancy.get(a.resource_id)
-        if occ is None or (occ.resource.kind is not ResourceKind.STAFF_POOL and occ.resource.capacity == 1):
+        if occ is None or not occ.resource.laned:
             out.append(a)
             continue
         duty = (a.span[0], a.span[1] - equipment_tail(occ.resource))  # reprocessing needs no duty

@@ -79,12 +79,6 @@ def _shared_kind(r: Resource) -> SharedKind:
     return SharedKind.EQUIPMENT
 
 
-def _laned(r: Resource) -> bool:
-    """Whether the core gives the resource's units lanes (a pool, or anything of capacity above 1):
-    a case then needs one lane free for all of its time, not just a free unit at each instant."""
-    return r.kind is ResourceKind.STAFF_POOL or r.capacity > 1
-
-
 def _on_duty(catalog: Catalog, r: Resource, site: Site, window: Span,
              ratio: int) -> tuple[tuple[int, int, int], ...]:
     """The resource's capacity at the site over the window (a named anesthesiologist's times the ratio)."""
@@ -132,7 +126,7 @@ def _case(uow: UnitOfWork, catalog: Catalog, b: Booking, day: date, now: datetim
             and (r := catalog.resources.get(a.resource_id)) is not None and r.kind is not ResourceKind.BED]
     units = Counter(a.resource_id for a in held)
     lanes = {rid: tuple(sorted(a.lane for a in held if a.resource_id == rid)) for rid in units
-             if _laned(catalog.resources[rid])}
+             if catalog.resources[rid].laned}
     fixed_equipment = any(catalog.resources[rid].kind is ResourceKind.EQUIPMENT
                           and not catalog.resources[rid].equipment.mobile for rid in units)
     rooms = () if fixed_equipment else tuple(r.id for r in ors
@@ -163,7 +157,7 @@ def read_day(uow: UnitOfWork, catalog: Catalog, site: Site, day: Span, now: date
 
     def fixed(rid: str) -> tuple[FixedUse, ...]:
         res = catalog.resources[ResourceId(rid)]
-        laned = _laned(res)
+        laned = res.laned
 
         def lane(x: int) -> int | None:  # a lane beyond the pool (its capacity cut since) holds none
             return x if laned and x < res.capacity else None
@@ -180,7 +174,7 @@ def read_day(uow: UnitOfWork, catalog: Catalog, site: Site, day: Span, now: date
         r = catalog.resources[ResourceId(rid)]
         tail = r.equipment.sterilization_minutes * 60 if r.kind is ResourceKind.EQUIPMENT else 0
         duty = _on_duty(catalog, r, site, window, anesthesia_ratio)
-        lanes = r.capacity if _laned(r) else 0
+        lanes = r.capacity if r.laned else 0
         shared.append(Shared(r.id, _shared_kind(r), duty, tail, fixed(rid), lanes))
     return DayRead(day[0], window[1] - window[0], rooms, tuple(shared), cases,
                    {b.id: b.version for b in bookings})
