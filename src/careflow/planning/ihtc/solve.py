@@ -22,7 +22,6 @@ from dataclasses import dataclass, replace
 from careflow.planning.ihtc.compact import compact
 from careflow.planning.ihtc.construct import MAX_RESTARTS, construct_admissions
 from careflow.planning.ihtc.instance import Instance
-from careflow.planning.ihtc.joint import anneal_plan
 from careflow.planning.ihtc.lns import Budget, improve
 from careflow.planning.ihtc.local import improve_admissions
 from careflow.planning.ihtc.master import model_size, refine_admissions
@@ -43,31 +42,29 @@ class Schedule:
     construct: float
     anneal: float
     nurses: float
-    joint: float
     moves_per_second: int
     nurse_moves_per_second: int
-    joint_moves_per_second: int
     lns_work_per_second: float
 
 
 # Below LNS_MIN_SECONDS building CP-SAT models does not pay: greedy, annealing and descent only.
 LNS_MIN_SECONDS = 5.0
-SHORT = Schedule(construct=0.3, anneal=0.75, nurses=0.9, joint=0.9, moves_per_second=25000,
-                 nurse_moves_per_second=40000, joint_moves_per_second=0, lns_work_per_second=0.0)
+SHORT = Schedule(construct=0.3, anneal=0.75, nurses=0.9, moves_per_second=25000,
+                 nurse_moves_per_second=40000, lns_work_per_second=0.0)
 # With CP-SAT to follow, the nurse annealing is short: cut by its deadline it would stop hot (it keeps
 # no best plan), and greedy + descent + nurse neighbourhoods do better in the same time.
 # The search's work budget is above what CP-SAT gets through in the time left on this 2-core machine
 # (2 workers do up to 2.3 deterministic seconds per wall second on the small instances), so the clock
 # ends it: at 0.5, i02, i07 and i15 stopped at 462-532 s of a 600 s limit with the budget spent.
-WITH_LNS = Schedule(construct=0.2, anneal=0.45, nurses=0.55, joint=0.65, moves_per_second=25000,
-                    nurse_moves_per_second=2000, joint_moves_per_second=10000, lns_work_per_second=1.5)
+WITH_LNS = Schedule(construct=0.2, anneal=0.45, nurses=0.55, moves_per_second=25000,
+                    nurse_moves_per_second=2000, lns_work_per_second=1.5)
 # ``solve(deterministic=True)`` caps the work budgets at these, below what the clock allows on this
 # 2-core machine, so that the work and not the clock ends each phase; ``Solved.repeatable`` says
 # whether it did. At 60 s, 1 thread, the other core busy: 23-37 s of the 60 used on seven public
 # instances, all repeatable (bench/results/ihtc_lns.md). The whole admission model does not run
 # (its limit is wall-clock time).
-DETERMINISTIC = Schedule(construct=0.2, anneal=0.45, nurses=0.55, joint=0.65, moves_per_second=20000,
-                         nurse_moves_per_second=5000, joint_moves_per_second=5000, lns_work_per_second=0.1)
+DETERMINISTIC = Schedule(construct=0.2, anneal=0.45, nurses=0.55, moves_per_second=20000,
+                         nurse_moves_per_second=5000, lns_work_per_second=0.1)
 # Deterministic seconds per CP-SAT call: small neighbourhoods, many calls.
 CALL_WORK = 0.15
 
@@ -114,8 +111,6 @@ def solve(instance: Instance, time_limit: float, seed: int = 0, threads: int = 1
         plan = replace(plan, moves_per_second=min(plan.moves_per_second, DETERMINISTIC.moves_per_second),
                        nurse_moves_per_second=min(plan.nurse_moves_per_second,
                                                   DETERMINISTIC.nurse_moves_per_second),
-                       joint_moves_per_second=min(plan.joint_moves_per_second,
-                                                  DETERMINISTIC.joint_moves_per_second),
                        lns_work_per_second=min(plan.lns_work_per_second, DETERMINISTIC.lns_work_per_second))
     c = compact(instance)
     construct_end = start + budget * plan.construct
@@ -136,13 +131,8 @@ def solve(instance: Instance, time_limit: float, seed: int = 0, threads: int = 1
     cut = cut or time.monotonic() >= nurses_end
     roster = Roster(admitted, nurses.nurse)
     racing = False
-    if plan.lns_work_per_second > 0 or plan.joint_moves_per_second > 0:
-        fill_empty_cells(c, roster)  # both price a patient under the nurse of its room-shift
-    if plan.joint_moves_per_second > 0:
-        joint_end = start + budget * plan.joint
-        roster, _ = anneal_plan(c, roster, seed, int(capped * plan.joint_moves_per_second), joint_end)
-        cut = cut or time.monotonic() >= joint_end
     if plan.lns_work_per_second > 0:
+        fill_empty_cells(c, roster)
         lns = Budget(work=capped * plan.lns_work_per_second, deadline=start + budget - _reserve(budget),
                      call=CALL_WORK, threads=max(1, threads), seed=seed, deterministic=deterministic)
         outcome = improve(c, roster, lns, _log.debug if _log.isEnabledFor(logging.DEBUG) else None)
