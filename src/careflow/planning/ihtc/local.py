@@ -17,7 +17,7 @@ import time
 from careflow.planning.ihtc.compact import Compact, Person
 from careflow.planning.ihtc.construct import Placement
 
-__all__ = ["improve_admissions"]
+__all__ = ["admission_cost", "improve_admissions"]
 
 _MISSING_MANDATORY = 1e6  # far above any cost, so a mandatory patient left out is admitted first
 
@@ -256,6 +256,13 @@ def _undo(ledger: _Ledger, log: _Log) -> None:
     for j, old in log:
         if old is not None:
             ledger.admit(j, old)
+
+
+def admission_cost(c: Compact, admissions: list[Placement | None]) -> float:
+    """The admission part of the cost of ``admissions`` (a mandatory patient left out counts far
+    above any cost), as the annealing prices it."""
+    ledger = _Ledger(c, admissions)
+    return sum(ledger.cost_of(i) for i in range(len(c.patients)))
 
 
 def improve_admissions(c: Compact, admissions: list[Placement | None], seed: int, moves: int,
