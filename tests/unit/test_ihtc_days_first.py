@@ -22,34 +22,33 @@ DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "ihtc2024"
 def test_a_surgeon_operates_no_longer_than_their_day_allows() -> None:
     c = tiny([patient("p0", due=1, minutes=60), patient("p1", due=1, minutes=60)], surgeon_minutes=90,
              patient_delay=1)
-    days = choose_days(c, 5.0)
+    days = choose_days(c, 5.0).day
     assert days is not None and sorted(days.values()) == [0, 1]
 
 
 def test_the_theaters_minutes_bound_a_day_as_well() -> None:
     c = tiny([patient("p0", due=1, minutes=60), patient("p1", due=1, minutes=60)], theater_minutes=100,
              patient_delay=1)
-    days = choose_days(c, 5.0)
+    days = choose_days(c, 5.0).day
     assert days is not None and sorted(days.values()) == [0, 1]
 
 
 def test_beds_run_out_so_the_optional_patient_stays_out() -> None:
     c = tiny([patient("p0", due=0, stay=2), patient("p1", mandatory=False, stay=2)], days=2, rooms=1,
              capacity=1, patient_delay=1, unscheduled_optional=100)
-    days = choose_days(c, 5.0)
-    assert days == {0: 0}
+    assert choose_days(c, 5.0).day == {0: 0}
 
 
 def test_admitting_an_optional_patient_is_worth_some_delay() -> None:
     c = tiny([patient("p0", due=1), patient("p1", mandatory=False)], days=2, rooms=1, capacity=1,
              patient_delay=10, unscheduled_optional=100)
-    days = choose_days(c, 5.0)
+    days = choose_days(c, 5.0).day
     assert days is not None and set(days) == {0, 1}
 
 
 def test_a_mandatory_patient_with_no_day_to_operate_makes_no_plan() -> None:
     c = tiny([patient("p0", due=0, minutes=700)], days=1)
-    assert choose_days(c, 5.0) is None
+    assert choose_days(c, 5.0).day is None
 
 
 @pytest.mark.parametrize("name", ["test/test01", "test/test05", "public/i02"])
@@ -58,9 +57,20 @@ def test_the_packed_plan_is_feasible_with_every_mandatory_patient_in(name: str) 
     if not path.exists():
         pytest.skip(f"IHTC-2024 data not found at {path}")
     c = compact(load_instance(path))
-    plan = days_first(c, seed=0, seconds=10.0, deadline=time.monotonic() + 30)
-    assert plan is not None and plan.complete
+    plan, clock_stopped = days_first(c, seed=0, seconds=10.0, deadline=time.monotonic() + 30)
+    assert plan is not None and plan.complete and not clock_stopped
     assert all(a is not None for a, p in zip(plan.admissions, c.patients, strict=True) if p.mandatory)
     roster = Roster(plan.admissions, assign_nurses(c, plan.admissions, time.monotonic() + 10).nurse)
     fill_empty_cells(c, roster)
     assert evaluate(c, roster)[0] == 0
+
+
+def test_in_deterministic_mode_two_workers_repeat_their_days() -> None:
+    path = DATA / "public" / "i02.json"
+    if not path.exists():
+        pytest.skip(f"IHTC-2024 data not found at {path}")
+    c = compact(load_instance(path))
+    first = choose_days(c, 5.0, threads=2, seed=3, deterministic=True)
+    second = choose_days(c, 5.0, threads=2, seed=3, deterministic=True)
+    assert first.day is not None and not first.clock_stopped
+    assert first == second

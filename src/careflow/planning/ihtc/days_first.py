@@ -21,6 +21,7 @@ from __future__ import annotations
 import random
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
@@ -28,13 +29,30 @@ from careflow.planning.ihtc.compact import Compact
 from careflow.planning.ihtc.construct import MAX_RESTARTS, AdmissionPlan, Placement
 from careflow.planning.ihtc.local import _Ledger
 
-__all__ = ["choose_days", "days_first"]
+__all__ = ["DETERMINISTIC_WORK", "Days", "choose_days", "days_first"]
+
+# In deterministic mode, CP-SAT's deterministic seconds per second of the days model's limit. Its
+# deterministic time ran 3-4 times slower than the clock on test06 with other work on the machine;
+# the clock cap there is the rest of the construction's share, so the work ends it.
+DETERMINISTIC_WORK = 0.2
 
 
-def choose_days(c: Compact, seconds: float, threads: int = 1, seed: int = 0) -> dict[int, int] | None:
-    """Admission day per admitted patient by the days model, or None when CP-SAT finds no plan in
-    ``seconds`` (or none exists: a mandatory patient with no day its surgeon and the theaters can
-    operate on)."""
+@dataclass(frozen=True, slots=True)
+class Days:
+    """The days model's answer: admission day per admitted patient (None: no plan found, or none
+    exists), and whether the wall clock rather than the work limit stopped CP-SAT."""
+
+    day: dict[int, int] | None
+    clock_stopped: bool = False
+
+
+def choose_days(c: Compact, seconds: float, threads: int = 1, seed: int = 0, deterministic: bool = False,
+                wall: float | None = None) -> Days:
+    """Admission days by the days model within ``seconds`` (and ``wall`` seconds of the clock, when
+    given); ``deterministic``: CP-SAT stops on deterministic time (``DETERMINISTIC_WORK`` of
+    ``seconds``; ``wall``, else ``seconds``, of the clock as a safety stop) and its workers
+    interleave, so the same call repeats its answer unless the clock stops it.
+    No plan exists when a mandatory patient has no day its surgeon and the theaters can operate on."""
     m = cp_model.CpModel()
     x: dict[tuple[int, int], cp_model.IntVar] = {}
     for i, p in enumerate(c.patients):
@@ -56,7 +74,7 @@ def choose_days(c: Compact, seconds: float, threads: int = 1, seed: int = 0) -> 
     for i, p in enumerate(c.patients):
         if p.mandatory:
             if not days_of[i]:
-                return None
+                return Days(None)
             m.add_exactly_one(days_of[i])
         elif days_of[i]:
             m.add_at_most_one(days_of[i])
@@ -75,12 +93,18 @@ def choose_days(c: Compact, seconds: float, threads: int = 1, seed: int = 0) -> 
     admitted = sum(v for (i, _), v in x.items() if not c.patients[i].mandatory)
     m.minimize(delay - w.unscheduled_optional * admitted)
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.01, seconds)
+    cap = seconds if wall is None else wall if deterministic else min(seconds, wall)
+    solver.parameters.max_time_in_seconds = max(0.01, cap)
     solver.parameters.num_workers = max(1, threads)
     solver.parameters.random_seed = seed
-    if solver.solve(m) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return None
-    return {i: d for (i, d), v in x.items() if solver.boolean_value(v)}
+    if deterministic:
+        solver.parameters.max_deterministic_time = DETERMINISTIC_WORK * seconds
+        solver.parameters.interleave_search = threads > 1
+    status = solver.solve(m)
+    clock = deterministic and solver.wall_time >= 0.99 * solver.parameters.max_time_in_seconds
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return Days(None, clock)
+    return Days({i: d for (i, d), v in x.items() if solver.boolean_value(v)}, clock)
 
 
 def _pack(c: Compact, days: dict[int, int], order: list[int], rng: random.Random
@@ -100,13 +124,15 @@ def _pack(c: Compact, days: dict[int, int], order: list[int], rng: random.Random
     return list(ledger.admissions), failed
 
 
-def days_first(c: Compact, seed: int, seconds: float, deadline: float,
-               threads: int = 1) -> AdmissionPlan | None:
-    """The days model's plan packed into rooms and theaters (see the module docstring), or None
-    when the days model finds none; ``seconds`` for the model, ``deadline`` for the packing."""
-    days = choose_days(c, min(seconds, deadline - time.monotonic()), threads, seed)
+def days_first(c: Compact, seed: int, seconds: float, deadline: float, threads: int = 1,
+               deterministic: bool = False) -> tuple[AdmissionPlan | None, bool]:
+    """The days model's plan packed into rooms and theaters (see the module docstring; None when
+    the days model finds none) and whether the clock cut the model or the packing; ``seconds``
+    for the model, ``deadline`` for both."""
+    chosen = choose_days(c, seconds, threads, seed, deterministic, wall=deadline - time.monotonic())
+    days = chosen.day
     if days is None:
-        return None
+        return None, chosen.clock_stopped
     rng = random.Random(seed)
     order = sorted(days, key=lambda i: (not c.patients[i].mandatory, days[i], -c.patients[i].length_of_stay,
                                         i))
@@ -114,13 +140,13 @@ def days_first(c: Compact, seed: int, seconds: float, deadline: float,
     for restarts in range(MAX_RESTARTS + 1):
         admissions, failed = _pack(c, days, order, rng)
         if failed is None:
-            return AdmissionPlan(admissions, complete=True, restarts=restarts)
+            return AdmissionPlan(admissions, complete=True, restarts=restarts), chosen.clock_stopped
         missing = sum(1 for i, p in enumerate(c.patients) if p.mandatory and admissions[i] is None)
         if best is None or missing < best[0]:
             best = (missing, admissions)
         if time.monotonic() >= deadline:
-            break
+            return AdmissionPlan(best[1], complete=False, restarts=restarts), True
         order.remove(failed)
         order.insert(0, failed)
     assert best is not None
-    return AdmissionPlan(best[1], complete=False, restarts=MAX_RESTARTS)
+    return AdmissionPlan(best[1], complete=False, restarts=MAX_RESTARTS), chosen.clock_stopped

@@ -72,7 +72,6 @@ DETERMINISTIC = Schedule(construct=0.2, anneal=0.45, nurses=0.55, moves_per_seco
 # construction's share; the annealing starts from it when its admission cost is lower than the
 # greedy start's. 120 s, 1 thread, side by side: i22 57741 -> 51417, i27 62394 -> 58505, i16
 # 12425 -> 11767, i20 33180 -> 31661; i02 and i07 unchanged (the greedy start was cheaper).
-# Not in deterministic mode: its CP-SAT limit is wall-clock time.
 DAYS_FIRST_SHARE = 0.1
 # Deterministic seconds per CP-SAT call: small neighbourhoods, many calls.
 CALL_WORK = 0.15
@@ -124,12 +123,12 @@ def solve(instance: Instance, time_limit: float, seed: int = 0, threads: int = 1
     c = compact(instance)
     construct_end = start + budget * plan.construct
     built = construct_admissions(c, seed, construct_end)
-    if plan.lns_work_per_second > 0 and DAYS_FIRST_SHARE > 0 and not deterministic:  # wall-clock limit
-        seconds = min(budget * DAYS_FIRST_SHARE, construct_end - time.monotonic())
-        packed = days_first(c, seed, seconds, construct_end, threads)
+    cut = not built.complete and built.restarts < MAX_RESTARTS
+    if plan.lns_work_per_second > 0 and DAYS_FIRST_SHARE > 0:
+        packed, clock = days_first(c, seed, budget * DAYS_FIRST_SHARE, construct_end, threads, deterministic)
+        cut = cut or clock
         if packed is not None and admission_cost(c, packed.admissions) < admission_cost(c, built.admissions):
             built = packed
-    cut = not built.complete and built.restarts < MAX_RESTARTS
     capped = min(budget, 600.0)
     master = plan.lns_work_per_second > 0 and budget >= MASTER.min_seconds and not deterministic \
         and model_size(c) <= MASTER.max_variables
