@@ -13,7 +13,7 @@ import pytest
 from careflow.planning.ihtc.compact import Compact, compact
 from careflow.planning.ihtc.construct import Placement, construct_admissions
 from careflow.planning.ihtc.instance import load_instance
-from careflow.planning.ihtc.local import _Ledger, improve_admissions
+from careflow.planning.ihtc.local import Ledger, improve_admissions
 from careflow.planning.ihtc.score import score
 from careflow.planning.ihtc.ward import Roster, to_solution
 
@@ -47,7 +47,7 @@ def admission_score(c: Compact, admissions: list[Placement | None]) -> tuple[int
             {name: result["violations"][name] for name in ADMISSION_HARD})
 
 
-def spread_cost(c: Compact, ledger: _Ledger, room: int, first: int, end: int) -> int:
+def spread_cost(c: Compact, ledger: Ledger, room: int, first: int, end: int) -> int:
     """The age-mix cost of ``room`` over days [first, end), recounted from the ledger's ages."""
     total = 0
     for d in range(first, end):
@@ -57,7 +57,7 @@ def spread_cost(c: Compact, ledger: _Ledger, room: int, first: int, end: int) ->
 
 
 def test_room_cost_is_the_rise_in_age_spread_or_none_when_a_rule_forbids(c: Compact) -> None:
-    ledger = _Ledger(c, start_plan(c))
+    ledger = Ledger(c, start_plan(c))
     rng = random.Random(1)
     checked = forbidden = 0
     for _ in range(400):
@@ -83,7 +83,7 @@ def test_room_cost_is_the_rise_in_age_spread_or_none_when_a_rule_forbids(c: Comp
 
 
 def test_counters_return_exactly_after_admit_and_discharge(c: Compact) -> None:
-    ledger = _Ledger(c, start_plan(c))
+    ledger = Ledger(c, start_plan(c))
 
     def counters() -> str:
         return repr((ledger.occupancy, ledger.genders, ledger.ages, ledger.theater_minutes,
@@ -107,7 +107,7 @@ def test_counters_return_exactly_after_admit_and_discharge(c: Compact) -> None:
 
 def test_a_patients_cost_is_what_the_official_scorer_drops_without_it(c: Compact) -> None:
     admissions = start_plan(c)
-    ledger = _Ledger(c, admissions)
+    ledger = Ledger(c, admissions)
     full, _ = admission_score(c, admissions)
     admitted = [i for i, a in enumerate(admissions) if a is not None]
     assert any(not c.patients[i].mandatory for i in admitted)

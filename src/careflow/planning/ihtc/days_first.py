@@ -27,7 +27,7 @@ from ortools.sat.python import cp_model
 
 from careflow.planning.ihtc.compact import Compact
 from careflow.planning.ihtc.construct import MAX_RESTARTS, AdmissionPlan, Placement
-from careflow.planning.ihtc.local import _Ledger
+from careflow.planning.ihtc.local import Ledger
 
 __all__ = ["DETERMINISTIC_WORK", "Days", "choose_days", "days_first"]
 
@@ -110,7 +110,7 @@ def choose_days(c: Compact, seconds: float, threads: int = 1, seed: int = 0, det
 def _pack(c: Compact, days: dict[int, int], order: list[int], rng: random.Random
           ) -> tuple[list[Placement | None], int | None]:
     """One greedy pass in ``order``; the admissions and the first mandatory patient that did not fit."""
-    ledger = _Ledger(c, [None] * len(c.patients))
+    ledger = Ledger(c, [None] * len(c.patients))
     failed: int | None = None
     for i in order:
         p = c.patients[i]

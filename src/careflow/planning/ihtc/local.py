@@ -17,12 +17,12 @@ import time
 from careflow.planning.ihtc.compact import Compact, Person
 from careflow.planning.ihtc.construct import Placement
 
-__all__ = ["admission_cost", "improve_admissions"]
+__all__ = ["Ledger", "admission_cost", "improve_admissions"]
 
 _MISSING_MANDATORY = 1e6  # far above any cost, so a mandatory patient left out is admitted first
 
 
-class _Ledger:
+class Ledger:
     """Counters of who is where, kept exact under add and remove, with cost deltas."""
 
     def __init__(self, c: Compact, admissions: list[Placement | None]) -> None:
@@ -191,7 +191,7 @@ class _Ledger:
 _Log = list[tuple[int, Placement | None]]
 
 
-def _kick(ledger: _Ledger, i: int, rng: random.Random) -> tuple[float, _Log] | None:
+def _kick(ledger: Ledger, i: int, rng: random.Random) -> tuple[float, _Log] | None:
     """Admit left-out patient i on a random day, room and theater, moving whoever is in the way
     (room-mates, the surgeon's other cases that day, the theater's other cases) elsewhere.
 
@@ -249,7 +249,7 @@ def _kick(ledger: _Ledger, i: int, rng: random.Random) -> tuple[float, _Log] | N
     return delta, log
 
 
-def _undo(ledger: _Ledger, log: _Log) -> None:
+def _undo(ledger: Ledger, log: _Log) -> None:
     for j, _ in log:
         if ledger.admissions[j] is not None:
             ledger.discharge(j)
@@ -261,7 +261,7 @@ def _undo(ledger: _Ledger, log: _Log) -> None:
 def admission_cost(c: Compact, admissions: list[Placement | None]) -> float:
     """The admission part of the cost of ``admissions`` (a mandatory patient left out counts far
     above any cost), as the annealing prices it."""
-    ledger = _Ledger(c, admissions)
+    ledger = Ledger(c, admissions)
     return sum(ledger.cost_of(i) for i in range(len(c.patients)))
 
 
@@ -269,7 +269,7 @@ def improve_admissions(c: Compact, admissions: list[Placement | None], seed: int
                        deadline: float) -> list[Placement | None]:
     """The best admission plan simulated annealing finds from ``admissions`` within ``moves`` moves."""
     rng = random.Random(seed)
-    ledger = _Ledger(c, admissions)
+    ledger = Ledger(c, admissions)
     patients = list(range(len(c.patients)))
     if not patients or moves <= 0:
         return list(admissions)
