@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from careflow.planning.ihtc.compact import Compact, Person
 
-__all__ = ["MAX_RESTARTS", "AdmissionPlan", "Placement", "construct_admissions"]
+__all__ = ["MAX_RESTARTS", "AdmissionPlan", "Build", "Placement", "construct_admissions", "squeaky_wheel"]
 
 # Restarts before handing a plan with mandatory patients still out to the annealing's kick move.
 MAX_RESTARTS = 500
@@ -179,14 +180,18 @@ def _initial_order(c: Compact) -> list[int]:
     return mandatory + optional
 
 
-def construct_admissions(c: Compact, seed: int, deadline: float) -> AdmissionPlan:
-    """Place every mandatory patient (restarting with failures first) and the optional ones that pay."""
-    rng = random.Random(seed)
-    order = _initial_order(c)
+Build = Callable[[list[int]], tuple[list[Placement | None], int | None]]
+
+
+def squeaky_wheel(c: Compact, build: Build, order: list[int], deadline: float) -> AdmissionPlan:
+    """Greedy passes of ``build`` over ``order`` (the admissions and the first mandatory patient
+    that did not fit), each failure moved to the front for the next pass, until every mandatory
+    patient fits, ``MAX_RESTARTS`` or the deadline; the plan with the fewest missing otherwise."""
+    order = list(order)
     best: tuple[int, list[Placement | None]] | None = None
     restarts = 0
     while True:
-        admissions, failed = _build(c, order, rng)
+        admissions, failed = build(order)
         if failed is None:
             return AdmissionPlan(admissions, complete=True, restarts=restarts)
         missing = sum(1 for i, p in enumerate(c.patients) if p.mandatory and admissions[i] is None)
@@ -197,3 +202,9 @@ def construct_admissions(c: Compact, seed: int, deadline: float) -> AdmissionPla
         restarts += 1
         order.remove(failed)
         order.insert(0, failed)
+
+
+def construct_admissions(c: Compact, seed: int, deadline: float) -> AdmissionPlan:
+    """Place every mandatory patient (restarting with failures first) and the optional ones that pay."""
+    rng = random.Random(seed)
+    return squeaky_wheel(c, lambda order: _build(c, order, rng), _initial_order(c), deadline)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from ortools.sat.python import cp_model
 
 from careflow.planning.ihtc.compact import Compact
-from careflow.planning.ihtc.construct import MAX_RESTARTS, AdmissionPlan, Placement
+from careflow.planning.ihtc.construct import MAX_RESTARTS, AdmissionPlan, Placement, squeaky_wheel
 from careflow.planning.ihtc.local import Ledger
 
 __all__ = ["DETERMINISTIC_WORK", "Days", "choose_days", "days_first"]
@@ -55,10 +55,10 @@ def choose_days(c: Compact, seconds: float, threads: int = 1, seed: int = 0, det
     No plan exists when a mandatory patient has no day its surgeon and the theaters can operate on."""
     m = cp_model.CpModel()
     x: dict[tuple[int, int], cp_model.IntVar] = {}
+    longest = [max((a[d] for a in c.theater_availability), default=0) for d in range(c.days)]
     for i, p in enumerate(c.patients):
         for d in c.admission_days(p):
-            if c.surgeon_max_time[p.surgeon][d] >= p.surgery_duration and \
-                    max((a[d] for a in c.theater_availability), default=0) >= p.surgery_duration:
+            if c.surgeon_max_time[p.surgeon][d] >= p.surgery_duration and longest[d] >= p.surgery_duration:
                 x[i, d] = m.new_bool_var(f"x{i}_{d}")
     days_of: dict[int, list[cp_model.IntVar]] = defaultdict(list)
     surgeon: dict[tuple[int, int], list[tuple[int, cp_model.IntVar]]] = defaultdict(list)
@@ -136,17 +136,5 @@ def days_first(c: Compact, seed: int, seconds: float, deadline: float, threads: 
     rng = random.Random(seed)
     order = sorted(days, key=lambda i: (not c.patients[i].mandatory, days[i], -c.patients[i].length_of_stay,
                                         i))
-    best: tuple[int, list[Placement | None]] | None = None
-    for restarts in range(MAX_RESTARTS + 1):
-        admissions, failed = _pack(c, days, order, rng)
-        if failed is None:
-            return AdmissionPlan(admissions, complete=True, restarts=restarts), chosen.clock_stopped
-        missing = sum(1 for i, p in enumerate(c.patients) if p.mandatory and admissions[i] is None)
-        if best is None or missing < best[0]:
-            best = (missing, admissions)
-        if time.monotonic() >= deadline:
-            return AdmissionPlan(best[1], complete=False, restarts=restarts), True
-        order.remove(failed)
-        order.insert(0, failed)
-    assert best is not None
-    return AdmissionPlan(best[1], complete=False, restarts=MAX_RESTARTS), chosen.clock_stopped
+    plan = squeaky_wheel(c, lambda o: _pack(c, days, o, rng), order, deadline)
+    return plan, chosen.clock_stopped or (not plan.complete and plan.restarts < MAX_RESTARTS)

@@ -88,6 +88,11 @@ class Ledger:
         assert theater is not None
         return (a.day - p.release_day) * w.patient_delay + cost + theater
 
+    def total(self) -> float:
+        """The admission part of the cost of the plan (a mandatory patient left out counts far
+        above any cost)."""
+        return sum(self.cost_of(i) for i in range(len(self.c.patients)))
+
     def room_cost(self, p: Person, day: int, room: int) -> float | None:
         """Age-mix cost of p in room from day on, or None when capacity, gender or compatibility forbid it.
 
@@ -261,8 +266,7 @@ def _undo(ledger: Ledger, log: _Log) -> None:
 def admission_cost(c: Compact, admissions: list[Placement | None]) -> float:
     """The admission part of the cost of ``admissions`` (a mandatory patient left out counts far
     above any cost), as the annealing prices it."""
-    ledger = Ledger(c, admissions)
-    return sum(ledger.cost_of(i) for i in range(len(c.patients)))
+    return Ledger(c, admissions).total()
 
 
 def improve_admissions(c: Compact, admissions: list[Placement | None], seed: int, moves: int,
@@ -274,7 +278,7 @@ def improve_admissions(c: Compact, admissions: list[Placement | None], seed: int
     if not patients or moves <= 0:
         return list(admissions)
     w = c.weights
-    current = sum(ledger.cost_of(i) for i in patients)
+    current = ledger.total()
     best, best_plan = current, list(ledger.admissions)
     mandatory = [i for i in patients if c.patients[i].mandatory]
     missing = [i for i in mandatory if ledger.admissions[i] is None]
