@@ -1,5 +1,5 @@
 """The days-first start for IHTC-2024: the days model keeps surgeon minutes, theater minutes and
-beds per day, and the packed plan is feasible with every mandatory patient in."""
+beds per day and gender, and the packed plan is feasible with every mandatory patient in."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import pytest
 from tests.unit.test_ihtc_lns import patient, tiny
 
 from careflow.planning.ihtc.compact import compact
-from careflow.planning.ihtc.days_first import choose_days, days_first
+from careflow.planning.ihtc.construct import Placement
+from careflow.planning.ihtc.days_first import _tightest, choose_days, days_first
 from careflow.planning.ihtc.instance import load_instance
 from careflow.planning.ihtc.lns import evaluate
+from careflow.planning.ihtc.local import Ledger
 from careflow.planning.ihtc.nurses import assign_nurses
 from careflow.planning.ihtc.ward import Roster, fill_empty_cells
 
@@ -37,6 +39,31 @@ def test_beds_run_out_so_the_optional_patient_stays_out() -> None:
     c = tiny([patient("p0", due=0, stay=2), patient("p1", mandatory=False, stay=2)], days=2, rooms=1,
              capacity=1, patient_delay=1, unscheduled_optional=100)
     assert choose_days(c, 5.0).day == {0: 0}
+
+
+def test_each_room_serves_one_gender_a_day() -> None:
+    group_a = [patient(f"a{k}", mandatory=False) for k in range(3)]
+    c = tiny([*group_a, patient("b0", mandatory=False, gender="B")], days=1, rooms=2, capacity=2,
+             unscheduled_optional=100)
+    days = choose_days(c, 5.0).day
+    assert days is not None and len(days) == 3
+    assert sorted(c.patients[i].gender for i in days) == [0, 0, 1]
+
+
+def test_packing_fills_a_shared_room_before_an_empty_one() -> None:
+    group_b = [patient(f"b{k}", due=0, gender="B") for k in range(4)]
+    c = tiny([patient("a0", due=0), patient("a1", due=0), *group_b], days=1, rooms=3, capacity=2)
+    plan, _ = days_first(c, seed=0, seconds=5.0, deadline=time.monotonic() + 10)
+    assert plan is not None and plan.complete
+    rooms = [a.room for a in plan.admissions if a is not None]
+    assert len(rooms) == 6 and rooms[0] == rooms[1] and rooms[0] not in rooms[2:]
+
+
+def test_a_patient_joins_a_room_of_their_gender_rather_than_open_an_empty_one() -> None:
+    c = tiny([patient("a0"), patient("a1"), patient("b0", gender="B")], days=1, rooms=3, capacity=2)
+    ledger = Ledger(c, [Placement(0, 1, 0), None, None])
+    assert _tightest(ledger, c.patients[1], Placement(0, 2, 0)) == Placement(0, 1, 0)
+    assert _tightest(ledger, c.patients[2], Placement(0, 1, 0)).room in (0, 2)
 
 
 def test_admitting_an_optional_patient_is_worth_some_delay() -> None:
