@@ -59,11 +59,12 @@ def nurse(ident: str, *, skill: int = 3, load: int = 100, days: int = 2,
 
 def tiny(patients: list[dict[str, Any]], *, days: int = 2, rooms: int = 2, capacity: int = 2,
          theaters: int = 1, theater_minutes: int = 600, surgeon_minutes: int = 600,
-         nurses: list[dict[str, Any]] | None = None, **weights: int) -> Compact:
+         nurses: list[dict[str, Any]] | None = None, occupants: list[dict[str, Any]] | None = None,
+         **weights: int) -> Compact:
     """A tiny instance: every weight 0 unless given, rooms r0.., theaters t0.., one surgeon s0."""
     return compact(parse_instance({
         "days": days, "skill_levels": 4, "shift_types": SHIFTS, "age_groups": ["young", "adult", "old"],
-        "weights": {**NO_WEIGHTS, **weights}, "occupants": [], "patients": patients,
+        "weights": {**NO_WEIGHTS, **weights}, "occupants": occupants or [], "patients": patients,
         "surgeons": [{"id": "s0", "max_surgery_time": [surgeon_minutes] * days}],
         "operating_theaters": [{"id": f"t{t}", "availability": [theater_minutes] * days}
                                for t in range(theaters)],

@@ -109,7 +109,9 @@ def choose_days(c: Compact, seconds: float, threads: int = 1, seed: int = 0, det
 
 def _add_beds(m: cp_model.CpModel, c: Compact, beds: dict[tuple[int, int], list[cp_model.IntVar]]) -> None:
     """Beds per day and gender: each room serves one gender on each day (its occupant's, when it has
-    one), and a gender's patients staying that day fit in its rooms' free beds."""
+    one), and a gender's patients staying that day fit in its rooms' free beds. Empty rooms with
+    the same number of free beds are alike, so the model counts how many of them each gender gets
+    rather than choosing room by room (the same bound, without the symmetry)."""
     free = [[cap] * c.days for cap in c.room_capacity]
     fixed: dict[tuple[int, int], int] = {}
     for o in c.occupants:
@@ -117,25 +119,29 @@ def _add_beds(m: cp_model.CpModel, c: Compact, beds: dict[tuple[int, int], list[
             free[o.room][e] -= 1
             fixed[o.room, e] = o.gender
     for e in range(c.days):
-        space: dict[int, list[tuple[int, cp_model.IntVar | int]]] = defaultdict(list)
+        held = [0] * c.genders  # free beds in rooms an occupant holds for its gender
+        alike: dict[int, int] = defaultdict(int)  # free beds -> rooms with no occupant that day
         for r in range(len(c.room_capacity)):
-            if free[r][e] <= 0:
-                continue
-            if (r, e) in fixed:
-                space[fixed[r, e]].append((free[r][e], 1))
-                continue
-            serves = [m.new_bool_var(f"g{r}_{e}_{k}") for k in range(c.genders)]
-            m.add_exactly_one(serves)
-            for k, v in enumerate(serves):
-                space[k].append((free[r][e], v))
+            if free[r][e] > 0 and (r, e) in fixed:
+                held[fixed[r, e]] += free[r][e]
+            elif free[r][e] > 0:
+                alike[free[r][e]] += 1
+        given: dict[int, list[tuple[int, cp_model.IntVar]]] = defaultdict(list)
+        for n, rooms in alike.items():
+            shares = [m.new_int_var(0, rooms, f"g{e}_{n}_{k}") for k in range(c.genders)]
+            m.add(sum(shares) == rooms)
+            for k, v in enumerate(shares):
+                given[k].append((n, v))
         for k in range(c.genders):
             if beds.get((e, k)):
-                m.add(sum(beds[e, k]) <= sum(n * v for n, v in space[k]))
+                m.add(sum(beds[e, k]) <= held[k] + sum(n * v for n, v in given[k]))
 
 
-def _tightest(ledger: Ledger, p: Person, a: Placement) -> Placement:
+def _fewest_opened(ledger: Ledger, p: Person, a: Placement) -> Placement:
     """``a`` moved to the room that opens the fewest empty room-days (ties: the lower age-mix
-    cost), so patients share rooms and leave the empty ones for the other gender and long stays."""
+    cost, then the lower index), so patients share rooms and leave the empty ones for the other
+    gender and long stays. It replaces ``best_on``'s random tie-break among rooms: the packing of
+    given days does not depend on the seed."""
     c = ledger.c
     end = min(a.day + p.length_of_stay, c.days)
     best: tuple[int, float, int] | None = None
@@ -161,7 +167,7 @@ def _pack(c: Compact, days: dict[int, int], order: list[int], rng: random.Random
         if found is None and p.mandatory:
             found = ledger.best_any(p, rng)
         if found is not None:
-            ledger.admit(i, _tightest(ledger, p, found[1]))
+            ledger.admit(i, _fewest_opened(ledger, p, found[1]))
         elif p.mandatory and failed is None:
             failed = i
     return list(ledger.admissions), failed
