@@ -11,7 +11,8 @@ between reports, so each row names its report, commit and date. Refused, in one 
 code 2: a report that is not a bench report, another time limit, thread count or seed than the
 others, an instance without a best known cost or the teams' results, and a chosen run that
 overran, crashed or broke a hard rule. Prints a Rich table and, as its last line, one JSON object
-(rows and summary); with --out FILE.md, writes the Markdown there and the JSON beside it.
+(rows and summary; ``_common.report``); with --out FILE.md, writes the Markdown there and the JSON
+beside it.
 """
 
 from __future__ import annotations
@@ -24,9 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
+from _common import report
 from careflow.planning.ihtc.bench import DEFAULT_DATA, best_known, competition_costs, competition_rank, gap
 
 TOP = 5  # the issue's target: a rank among the top 5 teams
@@ -171,13 +170,6 @@ def main() -> None:
         parser.exit(2, f"ihtc_latest: {exc}\n")
     if not rows:
         parser.error("no rows in the reports")
-    table = Table(title=f"IHTC-2024 public, latest of each at {setting['time_limit']:g} s")
-    for column in ("instance", "cost", "best known", "gap", "rank", f"{TOP}th team", "source", "started"):
-        table.add_column(column, justify="left" if column in ("instance", "source", "started") else "right")
-    for r in rows:
-        table.add_row(r.instance, str(r.cost), str(r.best_known), f"{r.gap:.1%}", f"{r.rank:g}",
-                      str(r.fifth_best_team), r.source, _when(r.started))
-    Console(stderr=True).print(table)
     merged = [{"instance": r.instance, "cost": r.cost, "best_known": r.best_known, "gap": round(r.gap, 4),
                "rank": r.rank, "fifth_best_team": r.fifth_best_team, "source": r.source,
                "started": r.started.isoformat()} for r in rows]
@@ -187,7 +179,7 @@ def main() -> None:
         args.out.write_text(markdown(rows, setting, f"bench/ihtc_latest.py {names} --out {args.out}"),
                             encoding="utf-8")
         args.out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    print(json.dumps(result))
+    report(f"IHTC-2024 public, latest of each at {setting['time_limit']:g} s", merged, result)
 
 
 if __name__ == "__main__":

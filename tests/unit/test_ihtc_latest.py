@@ -13,6 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "ihtc2024"
+sys.path.append(str(ROOT / "bench"))  # as when run as a script: its `_common` beside it
 spec = importlib.util.spec_from_file_location("ihtc_latest", ROOT / "bench" / "ihtc_latest.py")
 assert spec is not None and spec.loader is not None
 ihtc_latest = importlib.util.module_from_spec(spec)
