@@ -5,14 +5,17 @@
         --out bench/results/ihtc_public_600s_all.md
 
 Long runs (600 s x 30 instances is five hours on one machine) are made a few instances at a time;
-this merges their JSON reports: for each instance, the run that started last (a report's
-``date``, or per row its ``dates`` when runs were merged by hand). The solver's commit differs
-between reports, so each row names its report, commit and date. Refused, in one line with exit
-code 2: a report that is not a bench report, another time limit, thread count or seed than the
-others, an instance without a best known cost or the teams' results, and a chosen run that
-overran, crashed or broke a hard rule. Prints a Rich table and, as its last line, one JSON object
-(rows and summary; ``_common.report``); with --out FILE.md, writes the Markdown there and the JSON
-beside it.
+this merges their JSON reports: for each instance, the run that started last (its row's
+``started``; in older reports, the report's ``date``, or per row its ``dates`` when runs were
+merged by hand). A report cut short (``complete`` false) counts with the rows it has. The
+solver's commit differs between reports, so each row names its report, commit and date.
+
+Refused, in one line with exit code 2: a report that is not a bench report, another time limit,
+thread count or seed than the others, an instance without a best known cost or the teams'
+results, and a chosen run that overran, crashed or broke a hard rule.
+
+Prints a Rich table and, as its last line, one JSON object (rows and summary;
+``_common.report``); with --out FILE.md, writes the Markdown there and the JSON beside it.
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ def _runs(path: Path) -> tuple[dict[str, Any], list[Run]]:
         starts = [str(dates.get(row["instance"], "")) for row in rows]
     else:
         starts = [str(report.get("date", ""))] * len(rows)
+    starts = [str(row.get("started") or start) for row, start in zip(rows, starts, strict=True)]
     runs = []
     for row, start in zip(rows, starts, strict=True):
         try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from careflow.planning.ihtc.bench import (
     competition_rank,
     gap,
     instance_paths,
+    markdown_report,
     run_bench,
     summarize,
 )
@@ -173,6 +176,26 @@ def test_progress_is_told_before_and_after_each_instance() -> None:
                      (1, 2, "test01", False), (1, 2, "test01", True)]
 
 
+def test_the_run_so_far_is_handed_over_after_each_instance() -> None:
+    seen: list[tuple[tuple[str, ...], bool, int]] = []
+    run = run_bench(DATA, "test", ["test03", "test01"], time_limit=0.2,
+                    on_row=lambda so_far: seen.append(
+                        (tuple(r.instance for r in so_far.rows), so_far.complete, so_far.summary.instances)))
+    assert seen == [(("test03",), False, 1), (("test03", "test01"), True, 2)]
+    assert run.planned == ("test03", "test01") and run.complete
+    assert all(datetime.fromisoformat(row.started).tzinfo is not None for row in run.rows)
+    assert run.rows[0].started <= run.rows[1].started
+
+
+def test_a_report_cut_short_is_marked_partial_and_names_what_was_not_run() -> None:
+    run = run_bench(DATA, "test", ["test03"], time_limit=0.2)
+    cut = replace(run, planned=("test03", "test01", "test02"))
+    text = markdown_report(cut, "careflow ihtc bench ...")
+    assert "**partial:** 1 of 3 instances done; not yet run: test01, test02" in text
+    assert cut.to_json()["complete"] is False and run.to_json()["complete"] is True
+    assert "partial" not in markdown_report(run, "careflow ihtc bench ...")
+
+
 def _careflow(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
     with pytest.raises(SystemExit) as exited:
         main(list(args))
@@ -191,7 +214,10 @@ def test_cli_bench_writes_json_and_markdown_with_every_column_and_no_violations(
     report = json.loads((out_dir / "ihtc_test_2s.json").read_text())
     assert [row["instance"] for row in report["rows"]] == ["test01", "test02"]
     assert set(report["rows"][0]) == {"instance", "status", "cost", "best_known", "gap", "rank",
-                                      "hard_violations", "seconds", "process_seconds", "peak_mb", "detail"}
+                                      "hard_violations", "seconds", "process_seconds", "peak_mb", "detail",
+                                      "started"}
+    assert report["complete"] is True and report["planned"] == ["test01", "test02"]
+    assert sorted(p.name for p in out_dir.iterdir()) == ["ihtc_test_2s.json", "ihtc_test_2s.md"]  # no scratch
     assert [row["hard_violations"] for row in report["rows"]] == [0, 0]
     assert [row["best_known"] for row in report["rows"]] == [None, None]  # the test set has no best known
     assert report["summary"]["with_hard_violations"] == []
@@ -203,6 +229,24 @@ def test_cli_bench_writes_json_and_markdown_with_every_column_and_no_violations(
     for header in ("- machine:", "CPUs", "- command: `careflow ihtc bench", "- commit:", "- date:",
                    "Summary:"):
         assert header in markdown
+
+
+def test_cli_bench_interrupted_keeps_the_instances_it_finished(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    solve_one = bench._bench_one
+
+    def stopped_on_test02(path: Path, *args: object) -> BenchRow:
+        if path.stem == "test02":
+            raise KeyboardInterrupt  # Ctrl-C, or the session's end, during the second instance
+        return solve_one(path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bench, "_bench_one", stopped_on_test02)
+    stopped = _careflow(capsys, "ihtc", "bench", "--set", "test", "--instances", "test01,test02,test03",
+                        "--time-limit", "0.5", "--threads", "1", "--out-dir", str(tmp_path))
+    assert stopped.returncode != 0
+    report = json.loads((tmp_path / "ihtc_test_0.5s.json").read_text())
+    assert [row["instance"] for row in report["rows"]] == ["test01"] and report["complete"] is False
+    assert "not yet run: test02, test03" in (tmp_path / "ihtc_test_0.5s.md").read_text()
 
 
 @pytest.mark.parametrize(("args", "named"), [

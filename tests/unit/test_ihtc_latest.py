@@ -62,6 +62,18 @@ def test_hand_merged_reports_date_each_row(tmp_path: Path) -> None:
     assert [(r.instance, r.cost) for r in rows] == [("i01", 3950), ("i02", 1300)]
 
 
+def test_a_rows_own_start_beats_its_reports_date(tmp_path: Path) -> None:
+    """A long run's report is dated when it began; each row says when its instance began."""
+    long_run = report(tmp_path / "long.json", "2026-11-30T01:00:00+00:00", "eee", {"i01": 3900, "i02": 1300})
+    body = json.loads(long_run.read_text())
+    body["rows"][1]["started"] = "2026-11-30T09:00:00+00:00"
+    long_run.write_text(json.dumps(body))
+    between = report(tmp_path / "between.json", "2026-11-30T05:00:00+00:00", "fff",
+                     {"i01": 3950, "i02": 1350})
+    _, rows = ihtc_latest.latest([long_run, between], DATA)
+    assert [(r.instance, r.cost) for r in rows] == [("i01", 3950), ("i02", 1300)]
+
+
 def test_a_replaced_failure_does_not_matter_but_a_latest_one_is_refused(tmp_path: Path) -> None:
     late = report(tmp_path / "late.json", "2026-11-30T02:00:00+00:00", "aaa", {"i01": 3900}, status="late")
     good = report(tmp_path / "good.json", "2026-11-30T03:00:00+00:00", "bbb", {"i01": 3950})

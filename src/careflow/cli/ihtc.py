@@ -118,13 +118,21 @@ def bench(
     out_dir: Annotated[Path, typer.Option("--out-dir", metavar="DIR", help="where to write the JSON and Markdown")] = Path("."),
     data: Annotated[Path, typer.Option("--data", metavar="DIR", help="the IHTC-2024 data folder")] = DEFAULT_DATA,
 ) -> None:
-    """Solve each instance of a set in its own process and compare the costs with the competition's 32 teams."""
+    """Solve each instance of a set in its own process and compare the costs with the competition's 32 teams.
+
+    The JSON and Markdown are rewritten after each instance, so a run cut short keeps what it
+    finished (marked partial, naming the instances it did not reach)."""
     names = [name.strip() for name in (instances or "").split(",") if name.strip()]
     try:
         instance_paths(data, set_name, names)
     except InvalidRequest as exc:
         fail(f"--{exc.field}: {exc.message}")
     _writable_or_fail(out_dir)
+    command = shlex.join(["careflow", "ihtc", "bench", "--set", set_name,
+                          *(["--instances", ",".join(names)] if names else []),
+                          "--time-limit", f"{time_limit:g}", "--threads", str(threads), "--seed", str(seed),
+                          "--out-dir", str(out_dir), *(["--data", str(data)] if data != DEFAULT_DATA else [])])
+    stem = out_dir / f"ihtc_{set_name}_{time_limit:g}s"
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
         task = bar.add_task(f"IHTC {set_name}", total=None)
@@ -136,21 +144,26 @@ def bench(
                 bar.advance(task)
 
         run = run_bench(data, set_name, names, time_limit=time_limit, threads=threads, seed=seed,
-                        progress=progress)
+                        progress=progress, on_row=lambda so_far: _write_report(so_far, command, stem))
     console.print(_bench_table(run))
     console.print(summary_line(run.summary), soft_wrap=True)
-    command = ["careflow", "ihtc", "bench", "--set", set_name, *(["--instances", ",".join(names)] if names else []),
-               "--time-limit", f"{time_limit:g}", "--threads", str(threads), "--seed", str(seed),
-               "--out-dir", str(out_dir), *(["--data", str(data)] if data != DEFAULT_DATA else [])]
-    stem = out_dir / f"ihtc_{set_name}_{time_limit:g}s"
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        stem.with_suffix(".json").write_text(json.dumps(
-            {"command": shlex.join(command), **run.to_json()}, indent=2) + "\n", encoding="utf-8")
-        stem.with_suffix(".md").write_text(markdown_report(run, shlex.join(command)), encoding="utf-8")
-    except OSError as exc:
-        fail(f"--out-dir: cannot write {out_dir}: {exc.strerror}")
     console.print(f"wrote {stem}.json and {stem}.md", soft_wrap=True)
+
+
+def _write_report(run: BenchRun, command: str, stem: Path) -> None:
+    """The run so far as ``stem``.json and .md, each replaced whole (a reader never sees half a
+    file). Suffixes are appended, not swapped: the stem of a 0.5 s run ends in ``0.5s``."""
+    texts = {".json": json.dumps({"command": command, **run.to_json()}, indent=2) + "\n",
+             ".md": markdown_report(run, command)}
+    try:
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        for suffix, text in texts.items():
+            target = stem.parent / (stem.name + suffix)
+            scratch = stem.parent / (stem.name + suffix + ".part")
+            scratch.write_text(text, encoding="utf-8")
+            os.replace(scratch, target)
+    except OSError as exc:
+        fail(f"--out-dir: cannot write {stem.parent}: {exc.strerror}")
 
 
 def _writable_or_fail(out_dir: Path) -> None:

@@ -84,6 +84,7 @@ class BenchRow:
     process_seconds: float
     peak_mb: float
     detail: str = ""
+    started: str = ""  # when this instance's child started (ISO 8601, UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +104,8 @@ class BenchSummary:
 
 @dataclass(frozen=True, slots=True)
 class BenchRun:
-    """A whole run: its settings, where and when it ran, and its rows."""
+    """A run: its settings, where and when it ran, and its rows; ``planned`` names every
+    instance it was asked for, so a run cut short shows what it did not reach."""
 
     set_name: str
     time_limit: float
@@ -115,10 +117,17 @@ class BenchRun:
     date: str
     rows: tuple[BenchRow, ...]
     summary: BenchSummary
+    planned: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """Whether every planned instance has its row."""
+        return len(self.rows) >= len(self.planned)
 
     def to_json(self) -> dict[str, Any]:
         """The run as JSON-ready data (gaps as fractions, seconds and megabytes rounded)."""
         data = asdict(self)
+        data["complete"] = self.complete
         for row in data["rows"]:
             for key, digits in (("gap", 4), ("seconds", 2), ("process_seconds", 2), ("peak_mb", 1)):
                 row[key] = _rounded(row[key], digits)
@@ -285,6 +294,7 @@ def _run_child(instance: Path, solution: Path, time_limit: float, seed: int, thr
 
 def _bench_one(path: Path, time_limit: float, seed: int, threads: int, grace: float,
                best: int | None, teams: Sequence[int] | None) -> BenchRow:
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     with tempfile.TemporaryDirectory(prefix="careflow-ihtc-") as scratch:
         solution_path = Path(scratch) / "solution.json"
         child = _run_child(path, solution_path, time_limit, seed, threads, grace)
@@ -304,22 +314,31 @@ def _bench_one(path: Path, time_limit: float, seed: int, threads: int, grace: fl
         instance=path.stem, status=status, cost=cost, best_known=best,
         gap=gap(feasible, best), rank=competition_rank(feasible, teams) if teams else None,
         hard_violations=violations, seconds=child.seconds, process_seconds=child.process_seconds,
-        peak_mb=child.peak_mb, detail=detail,
+        peak_mb=child.peak_mb, detail=detail, started=started,
     )
 
 
 def run_bench(data: Path, set_name: str, names: Sequence[str] = (), *, time_limit: float,
               threads: int = 1, seed: int = 0, grace: float | None = None,
-              progress: Progress | None = None) -> BenchRun:
+              progress: Progress | None = None,
+              on_row: Callable[[BenchRun], None] | None = None) -> BenchRun:
     """Solve each instance of the set (or ``names`` of it) in its own process and score it.
 
     ``grace`` (default: 10 s or a tenth of the limit, whichever is more) is how long past the
-    limit a child may run before it is killed and reported as overran.
+    limit a child may run before it is killed and reported as overran. ``on_row`` is handed
+    the run so far after each instance, so a caller can keep what a long run has done.
     """
     paths = instance_paths(data, set_name, names)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     grace = max(10.0, time_limit / 10) if grace is None else grace
     best, competition = best_known(data), competition_costs(data)
+    machine, commit = _machine(), _commit()
+
+    def so_far(rows: Sequence[BenchRow]) -> BenchRun:
+        return BenchRun(set_name=set_name, time_limit=time_limit, threads=threads, seed=seed, grace=grace,
+                        machine=machine, commit=commit, date=started, rows=tuple(rows),
+                        summary=summarize(rows), planned=tuple(path.stem for path in paths))
+
     rows: list[BenchRow] = []
     for index, path in enumerate(paths):
         if progress is not None:
@@ -328,10 +347,9 @@ def run_bench(data: Path, set_name: str, names: Sequence[str] = (), *, time_limi
                                best.get(path.stem), competition.get(path.stem)))
         if progress is not None:
             progress(index, len(paths), path.stem, rows[-1])
-    return BenchRun(set_name=set_name, time_limit=time_limit, threads=threads, seed=seed, grace=grace,
-                    machine=_machine(), commit=_commit(),
-                    date=started,
-                    rows=tuple(rows), summary=summarize(rows))
+        if on_row is not None:
+            on_row(so_far(rows))
+    return so_far(rows)
 
 
 def _machine() -> dict[str, Any]:
@@ -394,6 +412,9 @@ def markdown_report(run: BenchRun, command: str) -> str:
         f"- date: {run.date}",
         f"- time limit {run.time_limit:g} s (killed {run.grace:g} s after it), "
         f"{run.threads} thread{'s' * (run.threads != 1)}, seed {run.seed}; each instance in its own process",
+        *([] if run.complete else [
+            f"- **partial:** {len(run.rows)} of {len(run.planned)} instances done; not yet run: "
+            f"{', '.join(run.planned[len(run.rows):])}"]),
         "",
         "Gap = (cost - best at competition end) / best at competition end, for solutions without "
         "hard violations. Rank: where the cost would place among the 32 teams of phase 1 "
