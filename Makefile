@@ -17,9 +17,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/careflow demo
 
-## test: lint, type-check, architecture contracts and the whole suite
+## test: lint, type-check, architecture contracts and the whole suite, one pytest worker per core
+## (PYTEST_WORKERS=0 runs it in one process)
+PYTEST_WORKERS ?= auto
 test: $(STAMP) lint typecheck
-	$(BIN)/pytest tests
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
