@@ -17,11 +17,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/careflow demo
 
-## test: lint, type-check, architecture contracts and the whole suite, one pytest worker per core
-## (PYTEST_WORKERS=0 runs it in one process)
+## test: lint, type-check, architecture contracts and the whole suite: one pytest worker per core
+## (PYTEST_WORKERS=0: one process), then the tests marked serial alone, on a quiet machine
 PYTEST_WORKERS ?= auto
 test: $(STAMP) lint typecheck
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal tests
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal -m "not serial" tests
+	$(BIN)/pytest -m serial tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

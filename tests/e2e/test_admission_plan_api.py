@@ -87,6 +87,7 @@ def test_a_bed_manager_reads_the_weights_but_may_not_change_them(client: TestCli
     assert refused["permission"] == "plan.configure"
 
 
+@pytest.mark.serial
 def test_the_plan_of_the_tiny_demo_books_nothing_and_has_no_hard_violation(client: TestClient,
                                                                             app: App) -> None:
     _cases(app, "pat-00001", "pat-00002", "pat-00003")

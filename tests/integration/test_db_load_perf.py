@@ -110,6 +110,7 @@ def _busy_timing(engine: Engine) -> dict[str, float]:
             "busy_entries": entries, "busy_3_resources_7_days_ms": round(case * 1000, 3)}
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_a_20k_booking_system_loads_fast_and_busy_stays_cheap(
         backend: str, request: pytest.FixtureRequest) -> None:

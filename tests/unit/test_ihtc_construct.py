@@ -32,6 +32,7 @@ def test_construction_has_no_hard_violation(name: str) -> None:
     assert result["violations"] == dict.fromkeys(result["violations"], 0)
 
 
+@pytest.mark.serial
 def test_same_seed_gives_the_same_solution() -> None:
     instance = _instance("test/test06")
     # 2 s buys a fixed number of moves that finish well before the clock would stop them.
@@ -39,6 +40,7 @@ def test_same_seed_gives_the_same_solution() -> None:
     assert solution_to_json(second.solution, instance) == solution_to_json(first.solution, instance)
 
 
+@pytest.mark.serial
 def test_solve_returns_within_its_time_limit() -> None:
     instance = _instance("test/test10")
     start = time.monotonic()
@@ -78,6 +80,7 @@ def test_cli_solve_refuses_a_malformed_instance_in_one_line(
     assert len(refused.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.serial
 @pytest.mark.slow
 def test_cli_solve_deterministic_says_the_solution_repeats_and_it_does(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -105,6 +105,7 @@ def test_the_packed_plan_is_feasible_with_every_mandatory_patient_in(name: str) 
     assert evaluate(c, roster)[0] == 0
 
 
+@pytest.mark.serial
 def test_in_deterministic_mode_two_workers_repeat_their_days() -> None:
     path = DATA / "public" / "i02.json"
     if not path.exists():

@@ -349,6 +349,7 @@ def test_two_interleaved_workers_give_the_same_plan_for_the_same_seed_and_budget
     assert (first.roster.admissions, first.roster.nurse) == (second.roster.admissions, second.roster.nurse)
 
 
+@pytest.mark.serial
 @pytestmark_data
 @pytest.mark.slow
 def test_solve_with_the_search_stays_within_its_time_limit_and_feasible() -> None:
@@ -359,6 +360,7 @@ def test_solve_with_the_search_stays_within_its_time_limit_and_feasible() -> Non
     assert sum(score(instance, solution)["violations"].values()) == 0
 
 
+@pytest.mark.serial
 @pytestmark_data
 @pytest.mark.slow
 def test_a_deterministic_solve_with_the_search_and_two_workers_repeats_its_plan() -> None:
