@@ -81,9 +81,9 @@ def _runs(path: Path) -> tuple[dict[str, Any], list[Run]]:
         starts = [str(dates.get(row["instance"], "")) for row in rows]
     else:
         starts = [str(report.get("date", ""))] * len(rows)
-    starts = [str(row.get("started") or start) for row, start in zip(rows, starts, strict=True)]
     runs = []
-    for row, start in zip(rows, starts, strict=True):
+    for row, report_start in zip(rows, starts, strict=True):
+        start = str(row.get("started") or report_start)  # rows carry their own start since a899fbe
         try:
             started = datetime.fromisoformat(start)
         except ValueError:
