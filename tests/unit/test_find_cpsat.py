@@ -91,8 +91,22 @@ def test_a_preferred_clinician_outweighs_any_idle_time() -> None:
     assert found is not None and found.picks == ((0,), (1,))
 
 
+def test_an_overtime_approval_outweighs_any_idle_time_but_not_a_preferred_clinician() -> None:
+    # dr_b is first choice for both roles; giving dr_b to the second role and dr_a (past their
+    # overtime threshold) to the first idles nobody, but one approval costs more than 105 minutes
+    demands = [Demand(1, (Unit("dr_b", slack=5), Unit("dr_a", slack=0, soft=1))),
+               Demand(1, (Unit("dr_b", slack=0), Unit("dr_c", slack=100)))]
+    for found in (assign(demands), assign_cp_sat(demands)):
+        assert isinstance(found, Assigned) and found.picks == ((0,), (1,))
+    usual = [Demand(1, (Unit("dr_usual", preferred=True, soft=1), Unit("dr_x"))),
+             Demand(1, (Unit("dr_x"), Unit("dr_y")))]
+    found = assign_cp_sat(usual)
+    assert isinstance(found, Assigned) and found.picks[0] == (0,), "the usual clinician, approval and all"
+
+
 def test_cp_sat_and_the_exact_search_agree_on_the_cost() -> None:
-    demands = [Demand(2, tuple(Unit(f"u{i}", preferred=i % 3 == 0, slack=7 * i % 5) for i in range(6))),
+    demands = [Demand(2, tuple(Unit(f"u{i}", preferred=i % 3 == 0, slack=7 * i % 5, soft=i % 2)
+                               for i in range(6))),
                Demand(2, tuple(Unit(f"u{i}", slack=i) for i in (0, 3, 4))),
                Demand(1, (Unit("u3", preferred=True), Unit("u5")))]
     exact = assign(demands, steps=10_000)

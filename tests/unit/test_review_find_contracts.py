@@ -33,10 +33,10 @@ from careflow.domain.commands import BookOption, CheckOption
 from careflow.domain.ids import PatientId, ServiceId
 from careflow.domain.occupancy import Busy, Occupancy
 from careflow.domain.options import FindRequest, Option
-from careflow.domain.resources import ContractLimits
+from careflow.domain.resources import ContractLimits, Resource
 from careflow.domain.timespans import covers, from_ts
 from careflow.domain.violations import ViolationCode
-from careflow.planning.feasibility import contract_starts, local_bounds
+from careflow.planning.feasibility import calm_starts, contract_starts, local_bounds
 from careflow.services.booking import BookingDeps, book_option, check
 from careflow.services.finding import find
 
@@ -97,6 +97,21 @@ def test_a_surgeon_whose_day_is_full_is_offered_the_next_day(
     assert local_days(found.options) == [date(2026, 6, 4)]
 
 
+def random_fortnight(rng: random.Random, doctor: Resource, first: date,
+                     zone: ZoneInfo) -> tuple[tuple[int, int], Occupancy]:
+    """A 14-day window from local midnight of ``first`` and the doctor's random bookings
+    around it (a week either side)."""
+    lo = int(datetime.combine(first, datetime.min.time(), tzinfo=zone).timestamp())
+    window = (lo, lo + 14 * 86400)
+    busy, t = [], window[0] - 8 * 86400
+    while t < window[1] + 9 * 86400:
+        t += 900 * rng.randrange(1, 80)
+        length = 900 * rng.randrange(1, 12)
+        busy.append(Busy(t, t + length, 0, f"bk_{t}"))
+        t += length
+    return window, Occupancy(doctor, (window[0] - 9 * 86400, window[1] + 9 * 86400), [], busy)
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_the_contract_start_set_is_exactly_where_the_hours_check_passes(seed: int) -> None:
     rng = random.Random(seed)
@@ -108,15 +123,7 @@ def test_the_contract_start_set_is_exactly_where_the_hours_check_passes(seed: in
     # Two weeks around a daylight-saving change: a day of 23 or 25 hours is in the window.
     first = rng.choice([date(2026, 3, 5) if zone.key == NEW_YORK else date(2026, 3, 26),
                         date(2026, 10, 22)])
-    lo = int(datetime.combine(first, datetime.min.time(), tzinfo=zone).timestamp())
-    window = (lo, lo + 14 * 86400)
-    busy, t = [], window[0] - 8 * 86400
-    while t < window[1] + 9 * 86400:
-        t += 900 * rng.randrange(1, 80)
-        length = 900 * rng.randrange(1, 12)
-        busy.append(Busy(t, t + length, 0, f"bk_{t}"))
-        t += length
-    occ = Occupancy(doctor, (window[0] - 9 * 86400, window[1] + 9 * 86400), [], busy)
+    window, occ = random_fortnight(rng, doctor, first, zone)
     need = next(n for n in consult().needs(None) if n.role == "clinician")
     duration = 900 * rng.randrange(2, 16)
 
@@ -126,6 +133,31 @@ def test_the_contract_start_set_is_exactly_where_the_hours_check_passes(seed: in
         alloc = Allocation(doctor.id, "clinician", from_ts(start), from_ts(start + duration))
         refused = [v for v in check_clinician_hours(occ, alloc, zone) if v.is_hard]
         assert covers(allowed, (start, start + 1)) == (not refused), (from_ts(start), refused)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_calm_start_set_is_exactly_where_the_hours_check_asks_no_overtime_approval(seed: int) -> None:
+    rng = random.Random(seed)
+    zone = ZoneInfo(BERLIN if seed % 2 else NEW_YORK)
+    doctor = clinician("dr_night", blocks=(block("00:00", "12:00"), block("12:00", "00:00")),
+                       contract=ContractLimits(max_hours_day=24, max_hours_week=80,
+                                               overtime_threshold_week=rng.choice([10, 20, 30])))
+    first = rng.choice([date(2026, 3, 5) if zone.key == NEW_YORK else date(2026, 3, 26), date(2026, 10, 22)])
+    window, occ = random_fortnight(rng, doctor, first, zone)
+    duration = 900 * rng.randrange(2, 16)
+
+    calm = calm_starts(occ, local_bounds(window, zone), duration)
+
+    asked_somewhere = False
+    for start in range(window[0], window[1], 900):
+        alloc = Allocation(doctor.id, "clinician", from_ts(start), from_ts(start + duration))
+        found = check_clinician_hours(occ, alloc, zone)
+        if any(v.is_hard for v in found) or occ.conflicts((start, start + duration)):
+            continue  # refused outright, or the doctor is busy then: never offered
+        asked = [v.code for v in found] == [ViolationCode.CLINICIAN_OVERTIME_NEEDS_APPROVAL]
+        asked_somewhere |= asked
+        assert (calm is None or covers(calm, (start, start + 1))) == (not asked), (from_ts(start), found)
+    assert asked_somewhere == (calm is not None)
 
 
 def test_a_surgeon_past_the_weekly_maximum_all_window_long_is_named_as_the_blocker(

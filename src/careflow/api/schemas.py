@@ -256,6 +256,8 @@ class FindOut(BaseModel):
     considered: int
     proven: bool = Field(description="no slot that could rank in the top `limit` went unchecked, and each "
                                      "option's people and units are the proven cheapest at its start")
+    cp_sat: bool = Field(False, description="checking slots one by one ran out of its budget, and CP-SAT "
+                                            "ranked every start, room and team that could still rank")
     earliest: datetime
     latest: datetime
 

@@ -117,7 +117,7 @@ def find(
     if as_json:
         emit({"options": [o.model_dump(mode="json") for o in options],
               "blockers": [ViolationOut.of(v).model_dump() for v in result.blockers],
-              "considered": result.considered, "proven": result.proven})
+              "considered": result.considered, "proven": result.proven, "cp_sat": result.cp_sat})
         return
     _print_options(options, zones)
     for v in result.blockers[:10]:

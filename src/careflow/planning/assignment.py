@@ -15,8 +15,9 @@ unit fills one place of one case only: a person or a device once, a pool lane on
    at most once, minimizing the same cost. It runs only in this case, so ``find`` stays fast.
 
 The cost is lexicographic, as the greedy order: every non-preferred unit costs more than the
-slack of all units together, so an assignment keeps as many preferred people as it can, then
-the least idle time.
+soft violations and slack of all units together, and a soft violation (a clinician who would
+need an overtime approval) more than all the slack, so an assignment keeps as many preferred
+people as it can, then needs the fewest approvals, then leaves the least idle time.
 """
 
 from __future__ import annotations
@@ -36,11 +37,13 @@ SEED = 1
 @dataclass(frozen=True, slots=True)
 class Unit:
     """A unit that could fill a need: ``key`` may be used once per case (a person, a device,
-    a pool's lane), ``slack`` is its idle time before the case (lower fits tighter)."""
+    a pool's lane), ``slack`` is its idle time before the case (lower fits tighter) and
+    ``soft`` the soft violations taking it would add (a clinician past the overtime threshold)."""
 
     key: str
     preferred: bool = False
     slack: int = 0
+    soft: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +72,12 @@ class Unsettled:
 
 
 def _costs(demands: Sequence[Demand]) -> list[list[int]]:
-    """Per need and unit: a non-preferred unit costs more than all the slack there can be."""
-    big = 1 + sum(d.count * max((u.slack for u in d.units), default=0) for d in demands)
-    return [[(0 if u.preferred else big) + u.slack for u in d.units] for d in demands]
+    """Per need and unit: a non-preferred unit costs more than all the soft violations and
+    slack there can be, and a soft violation more than all the slack."""
+    places = sum(d.count for d in demands)
+    slack = 1 + places * max((u.slack for d in demands for u in d.units), default=0)
+    soft = slack * (1 + places * max((u.soft for d in demands for u in d.units), default=0))
+    return [[(0 if u.preferred else soft) + u.soft * slack + u.slack for u in d.units] for d in demands]
 
 
 def assign(demands: Sequence[Demand], steps: int = ASSIGN_STEPS,

@@ -20,8 +20,8 @@ from careflow.domain.preference_cards import Anchor, Need
 from careflow.domain.resources import ResourceKind
 from careflow.domain.timespans import Span, intersect, normalize, shrink, subtract
 
-__all__ = ["Candidate", "at_least", "contract_starts", "local_bounds", "need_offsets", "patient_free",
-           "unit_starts"]
+__all__ = ["Candidate", "at_least", "calm_starts", "contract_starts", "local_bounds", "need_offsets",
+           "patient_free", "unit_starts"]
 
 FAR = 2**40
 
@@ -123,7 +123,7 @@ def contract_starts(need: Need, occ: Occupancy, zone: ZoneInfo, days: Sequence[i
     if duration > 20 * 3600 or not occ.busy:
         return allowed
     per_day = _busy_per_period(occ.busy, days)
-    per_week = [sum(per_day[i:i + 7]) for i in range(0, len(per_day), 7)]
+    per_week = _per_week(per_day)
     for bounds, busy, hours in ((days, per_day, contract.max_hours_day),
                                 (days[::7], per_week, contract.max_hours_week)):
         limit = hours * 3600
@@ -132,6 +132,24 @@ def contract_starts(need: Need, occ: Occupancy, zone: ZoneInfo, days: Sequence[i
         spans = _within(bounds, busy, limit, duration)
         allowed = spans if allowed is None else intersect(allowed, spans)
     return allowed
+
+
+def calm_starts(occ: Occupancy, days: Sequence[int], duration: int) -> list[Span] | None:
+    """Starts at which the case keeps the clinician within the contract's weekly overtime
+    threshold in every ISO week it touches, so it needs no approval (as ``check_case``
+    judges it); None when no start can go past it. ``days`` are from ``local_bounds``."""
+    if duration > 20 * 3600:
+        return None
+    per_week = _per_week(_busy_per_period(occ.busy, days))
+    limit = occ.resource.clinician.contract.overtime_threshold_week * 3600
+    if max(per_week) + duration <= limit:
+        return None
+    return _within(days[::7], per_week, limit, duration)
+
+
+def _per_week(per_day: Sequence[int]) -> list[int]:
+    """Seconds per ISO week from seconds per day (``local_bounds`` starts on a Monday)."""
+    return [sum(per_day[i:i + 7]) for i in range(0, len(per_day), 7)]
 
 
 def _busy_per_period(busy: Sequence[Busy], bounds: Sequence[int]) -> list[int]:

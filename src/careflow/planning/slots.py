@@ -8,15 +8,20 @@ last packs against the next case) and the first of the patient's preferred part 
 day, ranks them (``ranking``), assigns concrete resources to the best ones and runs the
 full dependency check on each before proposing it. When that gives fewer options than
 asked, the grid starts inside the gaps are ranked and checked too.
+
+Checking is budgeted (``CHECKS_PER_OPTION``). When the budget runs out while an unchecked
+start could still rank (every option carries a soft warning its slot score does not show,
+say), CP-SAT takes over (``slot_model``): per site, one model holds every grid start in every
+room that could still rank, with the people free at each, and gives the next best start,
+room and team; each is checked in turn until the model proves none left can rank.
 """
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from itertools import combinations
 
 from careflow.domain.bookings import Allocation, ItemReservation
@@ -41,6 +46,7 @@ from careflow.planning.assignment import Assigned, Demand, Unit, Unsettled, assi
 from careflow.planning.feasibility import (
     Candidate,
     at_least,
+    calm_starts,
     contract_starts,
     local_bounds,
     need_offsets,
@@ -49,8 +55,15 @@ from careflow.planning.feasibility import (
 )
 from careflow.planning.prerequisites import prerequisite_days
 from careflow.planning.ranking import DEFAULT_WEIGHTS, RankingWeights, time_of_day
+from careflow.planning.slot_grid import edge_starts, every_start, inner_starts, preferred_starts
+from careflow.planning.slot_model import Best, Exhausted, Fill, Place, Role, SlotModel
+from careflow.planning.slot_model import Unsettled as SlotUnsettled
 
-__all__ = ["FindResult", "SearchInputs", "SiteInputs", "eligible_by_role", "find_options"]
+__all__ = ["CHECKS_PER_OPTION", "FindResult", "SearchInputs", "SiteInputs", "eligible_by_role",
+           "find_options"]
+
+CHECKS_PER_OPTION = 6  # full checks per option asked, by the slot search and again by CP-SAT
+MOST_PLACES = 20_000  # grid starts per site the CP-SAT model holds; past it, not proven
 
 
 @dataclass
@@ -104,6 +117,7 @@ class FindResult:
     # No slot that could still rank in the top ``limit`` went unchecked for want of the check
     # budget, and every option's units are the proven cheapest at its start (False: best found).
     proven: bool = True
+    cp_sat: bool = False  # the slot search ran out of checks and CP-SAT ranked the rest
 
 
 @dataclass
@@ -122,6 +136,9 @@ class _SitePlan:
     units: dict[str, list[Candidate]]  # role -> candidate units (rooms under "room")
     feasible: dict[str, list[Span]]  # role -> start set, for non-room roles
     km: float | None = None  # from the patient's home, when known
+    bounds: list[int] | None = None  # local midnights (``local_bounds``), when a clinician is needed
+    # clinician -> starts that need no overtime approval (None: any), filled as they are asked
+    calm: dict[str, list[Span] | None] = field(default_factory=dict)
 
 
 def find_options(inp: SearchInputs) -> FindResult:
@@ -159,13 +176,18 @@ def find_options(inp: SearchInputs) -> FindResult:
         slots.extend(inner)
         options = search.materialize(inner)
         search.cut |= capped and len(options) < inp.request.limit
+    handed = search.cut
+    if handed:  # some start that could rank went unchecked: CP-SAT ranks every grid start
+        search.cut = not _rank_by_cp_sat(inp, gaps, window[0], search)
+        options = search.top()
     if not options:
         blockers.extend(search.refused)
     if not options and not blockers:
         blockers.append(hard(ViolationCode.RESOURCE_BOOKED, service.id,
                              "every required resource is never free at once in the window"))
     unproven = any((o.site_id, to_ts(o.start)) in search.unproven for o in options)
-    return FindResult(options, _dedupe(blockers), len(slots), proven=not (search.cut or unproven))
+    return FindResult(options, _dedupe(blockers), len(slots), proven=not (search.cut or unproven),
+                      cp_sat=handed)
 
 
 def _dedupe(violations: list[Violation]) -> list[Violation]:
@@ -216,7 +238,7 @@ def _plan_site(inp: SearchInputs, si: SiteInputs, window: Span,
             feasible[need.role] = _need_starts(need, cands)
     feasible.update(_distinct_units(needs, units))
     km = distance_km(patient.home, site.position) if patient.home is not None else None
-    return _SitePlan(si, needs, units, feasible, km)
+    return _SitePlan(si, needs, units, feasible, km, bounds)
 
 
 def _distinct_units(needs: Sequence[Need], units: dict[str, list[Candidate]]) -> dict[str, list[Span]]:
@@ -360,9 +382,9 @@ def _slots_at(inp: SearchInputs, plan: _SitePlan, base: list[Span], window_lo: i
         if not starts:
             continue
         gaps.append(_Gap(plan, room, starts))
-        times = _grid_starts(starts, site, slot_minutes)
+        times = edge_starts(starts, site, slot_minutes)
         if part is not None:
-            times = list(dict.fromkeys(times + _preferred_starts(starts, site, slot_minutes, part)))
+            times = list(dict.fromkeys(times + preferred_starts(starts, site, slot_minutes, part)))
         for t in times:
             score, _ = _score(inp, plan, room, t, window_lo, explain=False)
             slots.append(_Slot(plan.inputs, room, t, score, window_lo))
@@ -378,7 +400,7 @@ def _inner_slots(inp: SearchInputs, gaps: Sequence[_Gap], window_lo: int, most: 
     capped = False
     for gap in gaps:
         site = gap.plan.inputs.site
-        starts = _inner_grid_starts(gap.starts, site, inp.service.slot_minutes, most)
+        starts = inner_starts(gap.starts, site, inp.service.slot_minutes, most)
         capped |= bool(gap.starts) and len(starts) >= most
         for t in starts:
             found.setdefault((site.id, t), gap)
@@ -391,75 +413,6 @@ def _inner_slots(inp: SearchInputs, gaps: Sequence[_Gap], window_lo: int, most: 
         slots.append(_Slot(gap.plan.inputs, gap.room, key[1], score, window_lo))
     slots.sort(key=lambda s: (s.score, s.start, s.site.site.id))
     return slots, capped
-
-
-def _offset(ts: int, site: Site) -> int:
-    delta = datetime.fromtimestamp(ts, site.zone).utcoffset()
-    return int(delta.total_seconds()) if delta is not None else 0
-
-
-def _grid(slot_minutes: int) -> int:
-    """The grid step in seconds: tidy wall-clock times of the slot length, multiples of
-    ``gcd(slot_minutes, 60)`` minutes past each local hour, so every full hour is on it (a
-    45-minute grid counted from midnight would never offer 07:00), it is the same every
-    day, and a daylight-saving change, a whole hour, does not move it."""
-    return math.gcd(slot_minutes, 60) * 60
-
-
-def _ceil_grid(ts: int, site: Site, grid: int) -> int:
-    off = _offset(ts, site)
-    return -(-(ts + off) // grid) * grid - off
-
-
-def _grid_starts(spans: Sequence[Span], site: Site, slot_minutes: int) -> list[int]:
-    """The first and the last start on the site-local slot grid (``_grid``) inside each span."""
-    grid = _grid(slot_minutes)
-    out: list[int] = []
-    for lo, hi in spans:
-        first = _ceil_grid(lo, site, grid)
-        off_hi = _offset(hi - 1, site)
-        last = ((hi - 1 + off_hi) // grid) * grid - off_hi
-        if first < hi:
-            out.append(first)
-        if first < last < hi:
-            out.append(last)
-    return out
-
-
-# Local hours at which each part of the day begins (see ``ranking.time_of_day``).
-PARTS_OF_DAY = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24)}
-
-
-def _preferred_starts(spans: Sequence[Span], site: Site, slot_minutes: int, part: str) -> list[int]:
-    """In each span, the first grid start of each local day's preferred part of the day."""
-    grid, (begins, ends) = _grid(slot_minutes), PARTS_OF_DAY[part]
-    zone = site.zone
-    out: list[int] = []
-    for lo, hi in spans:
-        day = datetime.fromtimestamp(lo, zone).date()
-        while int(datetime.combine(day, time(), tzinfo=zone).timestamp()) < hi:
-            part_lo = int(datetime.combine(day, time(begins), tzinfo=zone).timestamp())
-            part_hi = (int(datetime.combine(day, time(ends), tzinfo=zone).timestamp()) if ends < 24
-                       else int(datetime.combine(day + timedelta(days=1), time(), tzinfo=zone).timestamp()))
-            t = _ceil_grid(max(lo, part_lo), site, grid)
-            if t < min(hi, part_hi):
-                out.append(t)
-            day += timedelta(days=1)
-    return out
-
-
-def _inner_grid_starts(spans: Sequence[Span], site: Site, slot_minutes: int, most: int) -> list[int]:
-    """Grid starts inside each span after its first: at most ``most`` per span."""
-    grid = _grid(slot_minutes)
-    out: list[int] = []
-    for lo, hi in spans:
-        t = _ceil_grid(lo, site, grid)
-        for _ in range(most):
-            t = _ceil_grid(t + grid, site, grid)
-            if t >= hi:
-                break
-            out.append(t)
-    return out
 
 
 def _containing(spans: Sequence[Span], t: int) -> Span | None:
@@ -540,6 +493,7 @@ def _wanted_clinicians(inp: SearchInputs) -> frozenset[ResourceId]:
 
 
 _Chosen = list[tuple[Assignment, int]]  # the unit (and pool lane) for each place of the case
+_Fit = tuple[int, int, int, Candidate]  # not wanted, needs overtime approval, idle before, unit
 
 
 def _assign(inp: SearchInputs, plan: _SitePlan, slot: _Slot) -> tuple[_Chosen, bool] | Unsettled | None:
@@ -553,13 +507,13 @@ def _assign(inp: SearchInputs, plan: _SitePlan, slot: _Slot) -> tuple[_Chosen, b
     """
     t = slot.start
     wanted = _wanted_clinicians(inp)
-    ranked: list[list[tuple[int, int, Candidate]]] = []  # per need: (not wanted, idle before, unit)
+    ranked: list[list[_Fit]] = []  # per need: (not wanted, overtime, idle before, unit)
     for need in plan.needs:
         if need.role == "room":
             assert slot.room is not None
-            ranked.append([(1, 0, slot.room)])
+            ranked.append([(1, 0, 0, slot.room)])
             continue
-        fits: list[tuple[int, int, Candidate]] = []
+        fits: list[_Fit] = []
         for c in plan.units[need.role]:
             if need.equipment_type is not None and slot.room is not None:
                 eq = inp.catalog.resources[ResourceId(c.resource_id)].equipment
@@ -567,20 +521,21 @@ def _assign(inp: SearchInputs, plan: _SitePlan, slot: _Slot) -> tuple[_Chosen, b
                     continue
             span = _containing(c.starts, t)
             if span is not None:
-                fits.append((0 if c.resource_id in wanted else 1, t - span[0], c))
-        fits.sort(key=lambda f: (f[0], f[1], f[2].resource_id, f[2].lane))
+                fits.append((0 if c.resource_id in wanted else 1, _overtime(inp, plan, need, c, t),
+                             t - span[0], c))
+        fits.sort(key=lambda f: (f[0], f[1], f[2], f[3].resource_id, f[3].lane))
         if len(fits) < need.count:
             return None
         ranked.append(fits)
     firsts = _first_choices(plan.needs, ranked)
     if firsts is not None:  # no role wanted another's unit: each has its best (the usual case)
         return firsts, True
-    assigned = assign([Demand(need.count, tuple(Unit(_unit_key(need, c), miss == 0, slack)
-                                                for miss, slack, c in fits))
+    assigned = assign([Demand(need.count, tuple(Unit(_unit_key(need, c), miss == 0, slack, soft)
+                                                for miss, soft, slack, c in fits))
                        for need, fits in zip(plan.needs, ranked, strict=True)])
     if not isinstance(assigned, Assigned):
         return assigned
-    return [(Assignment(need.role, ResourceId(fits[i][2].resource_id)), fits[i][2].lane)
+    return [(Assignment(need.role, ResourceId(fits[i][3].resource_id)), fits[i][3].lane)
             for need, fits, picks in zip(plan.needs, ranked, assigned.picks, strict=True)
             for i in picks], assigned.proven
 
@@ -590,14 +545,30 @@ def _unit_key(need: Need, c: Candidate) -> str:
     return c.resource_id if need.pool_role is None else f"{c.resource_id}#{c.lane}"
 
 
-def _first_choices(needs: Sequence[Need], ranked: Sequence[Sequence[tuple[int, int, Candidate]]]
+def _overtime(inp: SearchInputs, plan: _SitePlan, need: Need, c: Candidate, t: int) -> int:
+    """1 when taking the clinician at ``t`` puts them past their weekly overtime threshold."""
+    calm = _calm(inp, plan, need, c)
+    return 0 if calm is None or _containing(calm, t) is not None else 1
+
+
+def _calm(inp: SearchInputs, plan: _SitePlan, need: Need, c: Candidate) -> list[Span] | None:
+    """The clinician's starts that need no overtime approval (None: any start), memoized."""
+    if need.clinician is None or plan.bounds is None:
+        return None
+    if c.resource_id not in plan.calm:
+        occ = plan.inputs.occupancy[ResourceId(c.resource_id)]
+        plan.calm[c.resource_id] = calm_starts(occ, plan.bounds, inp.service.duration)
+    return plan.calm[c.resource_id]
+
+
+def _first_choices(needs: Sequence[Need], ranked: Sequence[Sequence[_Fit]]
                    ) -> list[tuple[Assignment, int]] | None:
     """Every need's best units, or None when two needs want the same one (``assignment``'s
     greedy pass, without building its inputs)."""
     chosen: list[tuple[Assignment, int]] = []
     used: set[str] = set()
     for need, fits in zip(needs, ranked, strict=True):
-        for _, _, c in fits[:need.count]:
+        for _, _, _, c in fits[:need.count]:
             key = _unit_key(need, c)
             if key in used:
                 return None
@@ -612,10 +583,10 @@ class _Search:
     def __init__(self, inp: SearchInputs, plans: list[_SitePlan]) -> None:
         self.inp = inp
         self.by_site = {id(p.inputs): p for p in plans}
-        self.seen: set[tuple[str, int]] = set()  # (site, start) already proposed
-        self.options: list[Option] = []
+        self.at: dict[tuple[str, int], Option] = {}  # the option proposed at each (site, start)
+        self.checked: set[tuple[str, int, str | None]] = set()  # (site, start, room) checked
         self.refused: list[Violation] = []
-        self.budget = inp.request.limit * 6
+        self.budget = inp.request.limit * CHECKS_PER_OPTION
         self.cut = False  # the budget ran out while a slot could still rank
         self.unproven: set[tuple[str, int]] = set()  # (site, start) of options whose units are the best found
 
@@ -625,40 +596,159 @@ class _Search:
         A slot's score is a lower bound of its option's: the full check may add points for
         soft violations. So once ``limit`` options are in hand, slots keep being checked
         while one could still beat the last option kept (within the budget of checks).
+        Slots come best first, so a start already proposed (in another room) is passed over.
         """
-        inp, options, limit = self.inp, self.options, self.inp.request.limit
         for slot in slots:
-            if len(options) >= limit:
-                options.sort(key=lambda o: (o.score, o.start))
-                del options[limit:]
-                if slot.score > options[-1].score:
-                    break
+            if not self.could_rank(slot.score, slot.start):
+                break
             if self.budget <= 0:
                 self.cut = True
                 break
-            key = (slot.site.site.id, slot.start)
-            if key in self.seen:
-                continue
-            plan = self.by_site[id(slot.site)]
-            assigned = _assign(inp, plan, slot)
-            if isinstance(assigned, Unsettled):  # a slot that may have had an option
-                self.cut = True
-                continue
-            if assigned is None:
-                continue
-            chosen, proven = assigned
-            self.budget -= 1
-            option = _checked_option(inp, plan, slot, chosen, self.refused)
-            if option is not None:
-                self.seen.add(key)
-                options.append(option)
-                if not proven:
-                    self.unproven.add(key)
-        options.sort(key=lambda o: (o.score, o.start))
-        del options[limit:]
-        return list(options)
+            if (slot.site.site.id, slot.start) not in self.at:
+                self.budget -= self.check(slot)
+        return self.top()
+
+    def could_rank(self, score: float, start: int) -> bool:
+        """Whether an option scoring at least ``score`` at ``start`` could enter the top ``limit``."""
+        top = self.top()
+        if len(top) < self.inp.request.limit:
+            return True
+        return (score, start) < (top[-1].score, to_ts(top[-1].start))
+
+    def check(self, slot: _Slot) -> bool:
+        """Propose the slot when its units and the full check allow, in place of the option at
+        its start when it beats it; whether a full check ran."""
+        key = (slot.site.site.id, slot.start)
+        self.checked.add((*key, slot.room.resource_id if slot.room is not None else None))
+        plan = self.by_site[id(slot.site)]
+        assigned = _assign(self.inp, plan, slot)
+        if isinstance(assigned, Unsettled):  # a slot that may have had an option
+            self.cut = True
+            return False
+        if assigned is None:
+            return False
+        chosen, proven = assigned
+        option = _checked_option(self.inp, plan, slot, chosen, self.refused)
+        held = self.at.get(key)
+        if option is not None and (held is None or option.score < held.score):
+            self.at[key] = option
+            if proven:
+                self.unproven.discard(key)
+            else:
+                self.unproven.add(key)
+        return True
+
+    def top(self) -> list[Option]:
+        """The best ``limit`` options so far, best first."""
+        return sorted(self.at.values(), key=lambda o: (o.score, o.start))[:self.inp.request.limit]
 
 
+def _rank_by_cp_sat(inp: SearchInputs, gaps: Sequence[_Gap], window_lo: int, search: _Search) -> bool:
+    """When the check budget ran out: CP-SAT (``slot_model``) gives each site's next best start,
+    room and people over every grid start of its gaps, and the best of them is checked in turn
+    until none could rank (a proof, True) or a second budget of checks is spent (False)."""
+    by_site: dict[str, list[_Gap]] = {}
+    for gap in gaps:
+        by_site.setdefault(gap.plan.inputs.site.id, []).append(gap)
+    proven = True
+    models: dict[str, tuple[SlotModel, list[_Gap]]] = {}
+    frontier: dict[str, Best] = {}
+    for site_id, site_gaps in by_site.items():
+        built = _slot_model(inp, site_gaps, window_lo, search)
+        if built is None:
+            continue
+        model, capped = built
+        proven &= not capped
+        models[site_id] = (model, site_gaps)
+        for (at_site, start), option in search.at.items():  # rooms there that cannot beat it
+            if at_site == site_id:
+                model.exclude_at(start, round(option.score * 100))
+        proven &= _advance(frontier, site_id, model.best())
+    search.cut = False
+    checks = inp.request.limit * CHECKS_PER_OPTION
+    while frontier:
+        proven &= all(b.proven for b in frontier.values())
+        site_id = min(frontier, key=lambda k: (frontier[k].points, _place(models, frontier, k).start, k))
+        model, site_gaps = models[site_id]
+        best = frontier[site_id]
+        place = model.places[best.place]
+        if not search.could_rank(best.points / 100, place.start):
+            break
+        held = search.at.get((site_id, place.start))
+        if held is None or best.points / 100 < held.score:  # else: no better than what is there
+            if checks == 0:
+                proven = False
+                break
+            gap = site_gaps[place.room]
+            checks -= search.check(_Slot(gap.plan.inputs, gap.room, place.start, place.points / 100,
+                                         window_lo))
+            if (now := search.at.get((site_id, place.start))) is not None:
+                model.exclude_at(place.start, round(now.score * 100))
+        model.exclude(best.place)
+        proven &= _advance(frontier, site_id, model.best())
+    return proven and not search.cut
+
+
+def _place(models: dict[str, tuple[SlotModel, list[_Gap]]], frontier: dict[str, Best], site_id: str) -> Place:
+    return models[site_id][0].places[frontier[site_id].place]
+
+
+def _advance(frontier: dict[str, Best], site_id: str, found: Best | Exhausted | SlotUnsettled) -> bool:
+    """Put the site's next best place on the frontier (or take the site off); False when
+    CP-SAT could not settle whether one is left."""
+    if isinstance(found, Best):
+        frontier[site_id] = found
+    else:
+        frontier.pop(site_id, None)
+    return not isinstance(found, SlotUnsettled)
+
+
+def _slot_model(inp: SearchInputs, gaps: Sequence[_Gap], window_lo: int,
+                search: _Search) -> tuple[SlotModel, bool] | None:
+    """One site's model: every grid start of its gaps (rooms) not checked yet that could still
+    rank, scored as ``find`` ranks them (with the site's soft stock warnings), and its roles'
+    units; and whether ``MOST_PLACES`` left starts out. None when no start is left."""
+    plan, service = gaps[0].plan, inp.service
+    site, soft = plan.inputs.site, round(inp.weights.soft_violation * 100)
+    warned = soft * sum(not v.is_hard for v in check_stock(service.items, plan.inputs.stock, site))
+    top = search.top()
+    bar = (top[-1].score, to_ts(top[-1].start)) if len(top) == inp.request.limit else None
+    per_day = inp.weights.wait_per_day[inp.request.urgency]
+    places: list[Place] = []
+    capped = False
+    for index, gap in enumerate(gaps):
+        room_id = gap.room.resource_id if gap.room is not None else None
+        for t in every_start(gap.starts, site, service.slot_minutes):
+            # waiting alone (less a rounding) already ranks below the bar: so do later starts
+            if bar is not None and ((t - window_lo) / 86400 * per_day + warned / 100 - 0.01, t) >= bar:
+                break
+            if (site.id, t, room_id) in search.checked:
+                continue
+            score, _ = _score(inp, plan, gap.room, t, window_lo, explain=False)
+            points = round(score * 100) + warned
+            if bar is not None and (points / 100, t) >= bar:
+                continue
+            if len(places) == MOST_PLACES:
+                capped = True
+                break
+            places.append(Place(index, t, points))
+    if not places:
+        return None
+    roles = [Role(need.count, [Fill(_unit_key(need, c), c.starts, _fixed_rooms(inp, gaps, need, c),
+                                    _calm(inp, plan, need, c)) for c in plan.units[need.role]])
+             for need in plan.needs if need.role != "room"]
+    return SlotModel(places, roles, soft), capped
+
+
+def _fixed_rooms(inp: SearchInputs, gaps: Sequence[_Gap], need: Need, c: Candidate) -> frozenset[int] | None:
+    """For equipment fixed in a room, the gaps (rooms) it can serve (as ``_assign`` judges);
+    None for anything else."""
+    if need.equipment_type is None:
+        return None
+    eq = inp.catalog.resources[ResourceId(c.resource_id)].equipment
+    if eq.mobile:
+        return None
+    return frozenset(i for i, g in enumerate(gaps) if g.room is None or g.room.resource_id == eq.room_id)
 def _checked_option(inp: SearchInputs, plan: _SitePlan, slot: _Slot,
                     chosen: list[tuple[Assignment, int]], refused: list[Violation]) -> Option | None:
     service, si = inp.service, plan.inputs

@@ -109,7 +109,7 @@ def find_options(body: FindBody, app: AppDep, actor: ActorDep) -> FindOut:
                 service_id=request.service_id, options=len(result.options))
     return FindOut(options=[OptionIO.of(o, i + 1) for i, o in enumerate(result.options)],
                    blockers=[ViolationOut.of(v) for v in result.blockers], considered=result.considered,
-                   proven=result.proven,
+                   proven=result.proven, cp_sat=result.cp_sat,
                    earliest=request.earliest, latest=request.latest)
 
 
