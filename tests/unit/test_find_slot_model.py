@@ -4,20 +4,23 @@ and people who would need an overtime approval are taken last."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
-from tests.factories import CASE_DAY, chair, clinician, closed, consult, infusion, local, room, stock
+from tests.factories import CASE_DAY, chair, clinician, closed, consult, infusion, local, patient, room, stock
 from tests.fakes import FakeUnitOfWorkFactory
 
 from careflow.domain.access import Actor
 from careflow.domain.commands import CheckOption
-from careflow.domain.ids import PatientId, ServiceId
+from careflow.domain.ids import PatientId, ResourceId, ServiceId
 from careflow.domain.options import FindRequest, Option
 from careflow.domain.preference_cards import ItemRequirement
 from careflow.domain.resources import ContractLimits
 from careflow.domain.violations import ViolationCode
 from careflow.planning import slots
+from careflow.planning.assignment import Unsettled
 from careflow.services.booking import BookingDeps, check
 from careflow.services.finding import find
 
@@ -84,6 +87,24 @@ def test_cp_sat_ranks_starts_inside_the_gaps_that_checking_slot_by_slot_never_re
     assert found_by_cp_sat
 
 
+@pytest.mark.usefixtures("low_iron_chairs")
+def test_a_start_whose_team_search_settles_nothing_leaves_the_answer_unproven(
+        deps: BookingDeps, monkeypatch: pytest.MonkeyPatch) -> None:
+    best = find(request("svc_infusion"), deps).options[0]
+    assign = slots._assign
+
+    def undecided(inp: slots.SearchInputs, plan: Any, slot: Any) -> Any:
+        if slot.start == int(best.start.timestamp()):
+            return Unsettled()
+        return assign(inp, plan, slot)
+
+    monkeypatch.setattr(slots, "_assign", undecided)
+    result = find(request("svc_infusion"), deps)
+
+    assert best.start not in {o.start for o in result.options}
+    assert not result.proven, "a start that may have had the best option went unsettled"
+
+
 def test_find_takes_a_rested_clinician_before_one_who_would_need_overtime_approval(
         store: FakeUnitOfWorkFactory, deps: BookingDeps) -> None:
     # dr_bone sorts first and fits as tightly, but any case puts them past their threshold.
@@ -92,6 +113,20 @@ def test_find_takes_a_rested_clinician_before_one_who_would_need_overtime_approv
 
     assert [a.resource_id for a in best.allocations if a.role == "clinician"] == ["dr_rest"]
     assert best.warnings == ()
+
+
+def test_a_usual_clinician_in_overtime_is_kept_and_cp_sat_proves_the_ranking(
+        store: FakeUnitOfWorkFactory, deps: BookingDeps) -> None:
+    store.put(consult(duration_minutes=60), clinician("dr_bone", contract=TIRED), clinician("dr_rest"),
+              replace(patient("pt_1"), usual_clinicians=frozenset({ResourceId("dr_bone")})),
+              *[room(f"exam_{i}", room_type="exam", capabilities=frozenset(), exceptions=staggered(i))
+                for i in range(1, 11)])  # type: ignore[arg-type]
+    result = find(request("svc_consult"), deps)
+
+    assert result.cp_sat and result.proven
+    for opt in result.options:
+        assert [a.resource_id for a in opt.allocations if a.role == "clinician"] == ["dr_bone"]
+        assert check(CheckOption(opt, SCHEDULER), deps) == list(opt.warnings)
 
 
 def test_when_every_clinician_is_in_overtime_cp_sat_still_proves_the_ranking(

@@ -117,8 +117,8 @@ def test_the_contract_start_set_is_exactly_where_the_hours_check_passes(seed: in
     rng = random.Random(seed)
     zone = ZoneInfo(BERLIN if seed % 2 else NEW_YORK)
     doctor = clinician("dr_night", blocks=(block("00:00", "12:00"), block("12:00", "00:00")),
-                       contract=ContractLimits(max_hours_day=rng.choice([4, 6, 8]),
-                                               max_hours_week=rng.choice([20, 30]),
+                       contract=ContractLimits(max_hours_day=rng.choice([4, 4.1, 6, 8.2]),
+                                               max_hours_week=rng.choice([20, 30, 35.8]),
                                                overtime_threshold_week=20))
     # Two weeks around a daylight-saving change: a day of 23 or 25 hours is in the window.
     first = rng.choice([date(2026, 3, 5) if zone.key == NEW_YORK else date(2026, 3, 26),
@@ -141,7 +141,7 @@ def test_the_calm_start_set_is_exactly_where_the_hours_check_asks_no_overtime_ap
     zone = ZoneInfo(BERLIN if seed % 2 else NEW_YORK)
     doctor = clinician("dr_night", blocks=(block("00:00", "12:00"), block("12:00", "00:00")),
                        contract=ContractLimits(max_hours_day=24, max_hours_week=80,
-                                               overtime_threshold_week=rng.choice([10, 20, 30])))
+                                               overtime_threshold_week=rng.choice([10, 16.4, 20, 36.3])))
     first = rng.choice([date(2026, 3, 5) if zone.key == NEW_YORK else date(2026, 3, 26), date(2026, 10, 22)])
     window, occ = random_fortnight(rng, doctor, first, zone)
     duration = 900 * rng.randrange(2, 16)

@@ -59,6 +59,21 @@ def test_the_model_takes_a_rested_clinician_before_one_in_overtime() -> None:
     assert best(SlotModel(places, [only_tired], OVERTIME)).points == OVERTIME
 
 
+def test_a_usual_clinician_free_at_the_start_is_taken_overtime_and_all() -> None:
+    places = [Place(0, 100, 0)]
+    usual_tired = Role(1, [Fill("dr_usual", ALWAYS, calm=[], preferred=True), Fill("dr_b", ALWAYS)])
+    assert best(SlotModel(places, [usual_tired], OVERTIME)).points == OVERTIME, "as find assigns"
+    away = Role(1, [Fill("dr_usual", [(500, 600)], calm=[], preferred=True), Fill("dr_b", ALWAYS)])
+    assert best(SlotModel(places, [away], OVERTIME)).points == 0, "not free then: anyone calm"
+
+
+def test_a_usual_clinician_who_could_fill_another_role_is_not_forced_on_either() -> None:
+    places = [Place(0, 100, 0)]
+    lead = Role(1, [Fill("dr_usual", ALWAYS, calm=[], preferred=True), Fill("dr_b", ALWAYS)])
+    assist = Role(1, [Fill("dr_usual", ALWAYS, calm=[], preferred=True), Fill("dr_c", ALWAYS)])
+    assert best(SlotModel(places, [lead, assist], OVERTIME)).points == 0, "a bound, never more"
+
+
 def test_excluding_places_gives_the_next_best_then_none() -> None:
     model = SlotModel([Place(0, 100, 0), Place(1, 100, 30), Place(0, 200, 10)], [], OVERTIME)
     seen = []

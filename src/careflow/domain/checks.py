@@ -318,26 +318,29 @@ def check_clinician_hours(occ: Occupancy, alloc: Allocation, zone: ZoneInfo) -> 
         hi = datetime.combine(start + timedelta(days=days), datetime.min.time(), tzinfo=zone)
         return (to_ts(lo), to_ts(hi))
 
-    def hours_in(window: Span) -> float:
+    def seconds_in(window: Span) -> int:
         seconds = sum(min(b.end, window[1]) - max(b.start, window[0]) for b in occ.conflicts(window))
         case = min(alloc.span[1], window[1]) - max(alloc.span[0], window[0])
-        return (seconds + max(case, 0)) / 3600
+        return seconds + max(case, 0)
+
+    def limit(hours: float) -> int:  # whole seconds: a float limit like 4.1 h is a hair short
+        return round(hours * 3600)
 
     rid = resource.id
     for day in days:
-        day_hours = hours_in(local_span(day, 1))
-        if day_hours > contract.max_hours_day:
-            return [hard(V.CLINICIAN_HOURS_EXCEEDED, rid, f"{rid} would work {day_hours:.1f} h on "
+        day_seconds = seconds_in(local_span(day, 1))
+        if day_seconds > limit(contract.max_hours_day):
+            return [hard(V.CLINICIAN_HOURS_EXCEEDED, rid, f"{rid} would work {day_seconds / 3600:.1f} h on "
                          f"{day.isoformat()} (max {contract.max_hours_day:g})", alloc.role)]
-    week_hours = [(week0, hours_in(local_span(week0, 7))) for week0 in weeks]
-    for week0, hours in week_hours:
-        if hours > contract.max_hours_week:
-            return [hard(V.CLINICIAN_HOURS_EXCEEDED, rid, f"{rid} would work {hours:.1f} h in the "
+    week_seconds = [(week0, seconds_in(local_span(week0, 7))) for week0 in weeks]
+    for week0, seconds in week_seconds:
+        if seconds > limit(contract.max_hours_week):
+            return [hard(V.CLINICIAN_HOURS_EXCEEDED, rid, f"{rid} would work {seconds / 3600:.1f} h in the "
                          f"week of {week0.isoformat()} (max {contract.max_hours_week:g})", alloc.role)]
-    for week0, hours in week_hours:
-        if hours > contract.overtime_threshold_week:
+    for week0, seconds in week_seconds:
+        if seconds > limit(contract.overtime_threshold_week):
             return [soft(V.CLINICIAN_OVERTIME_NEEDS_APPROVAL, rid,
-                         f"{rid} would work {hours:.1f} h in the week of {week0.isoformat()} "
+                         f"{rid} would work {seconds / 3600:.1f} h in the week of {week0.isoformat()} "
                          f"(overtime past {contract.overtime_threshold_week:g})", alloc.role)]
     return []
 

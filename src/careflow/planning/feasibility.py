@@ -126,7 +126,7 @@ def contract_starts(need: Need, occ: Occupancy, zone: ZoneInfo, days: Sequence[i
     per_week = _per_week(per_day)
     for bounds, busy, hours in ((days, per_day, contract.max_hours_day),
                                 (days[::7], per_week, contract.max_hours_week)):
-        limit = hours * 3600
+        limit = round(hours * 3600)  # whole seconds, as ``check_clinician_hours`` compares
         if max(busy) + duration <= limit:
             continue  # no period can go over
         spans = _within(bounds, busy, limit, duration)
@@ -141,7 +141,7 @@ def calm_starts(occ: Occupancy, days: Sequence[int], duration: int) -> list[Span
     if duration > 20 * 3600:
         return None
     per_week = _per_week(_busy_per_period(occ.busy, days))
-    limit = occ.resource.clinician.contract.overtime_threshold_week * 3600
+    limit = round(occ.resource.clinician.contract.overtime_threshold_week * 3600)
     if max(per_week) + duration <= limit:
         return None
     return _within(days[::7], per_week, limit, duration)
@@ -171,7 +171,7 @@ def _busy_per_period(busy: Sequence[Busy], bounds: Sequence[int]) -> list[int]:
     return out
 
 
-def _within(bounds: Sequence[int], busy: Sequence[int], limit: float, duration: int) -> list[Span]:
+def _within(bounds: Sequence[int], busy: Sequence[int], limit: int, duration: int) -> list[Span]:
     """Starts of a case of ``duration`` that keep every period it touches within ``limit``
     seconds (a case shorter than a period touches the one it starts in and perhaps the next)."""
     out: list[Span] = []

@@ -49,12 +49,14 @@ class Place:
 class Fill:
     """A unit that could fill a place of a role: ``key`` is used once per case; ``starts``
     are when it is free; ``rooms`` are the rooms it can serve (None: any); ``calm`` are the
-    starts without an overtime approval (None: every start)."""
+    starts without an overtime approval (None: every start); ``preferred``: ``find`` takes it
+    before anyone else."""
 
     key: str
     starts: Sequence[Span]
     rooms: frozenset[int] | None = None
     calm: Sequence[Span] | None = None
+    preferred: bool = False  # the patient's usual or preferred clinician
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,7 @@ class SlotModel:
             _units_free_at_the_start(model, self.start, role, take)
             _fixed_units_in_their_room(model, room, role, take)
         _each_unit_fills_one_place(model, roles, takes)
+        _a_usual_clinician_free_is_taken(model, self.start, roles, takes)
         soft = [late for role, take in zip(roles, takes, strict=True)
                 for late in _overtime_needs_approval(model, self.start, role, take)]
         # Score first, then the earliest start: ``find``'s order within one site.
@@ -195,6 +198,27 @@ def _each_unit_fills_one_place(model: cp_model.CpModel, roles: Sequence[Role],
             model.add_at_most_one(places)
 
 
+def _a_usual_clinician_free_is_taken(model: cp_model.CpModel, start: cp_model.IntVar, roles: Sequence[Role],
+                                     takes: Sequence[Sequence[cp_model.IntVar]]) -> None:
+    """Hard, as ``find`` assigns people: a role of one place whose preferred units are free
+    takes one of them (overtime and all). Only where those units can fill no other role, so
+    that taking one never costs another role its own: then every team ``find`` could pick is
+    still in the model, and its points stay a lower bound."""
+    elsewhere: dict[str, int] = {}
+    for role in roles:
+        for key in {f.key for f in role.fills}:
+            elsewhere[key] = elsewhere.get(key, 0) + 1
+    for n, (role, take) in enumerate(zip(roles, takes, strict=True)):
+        usual = [(f, x) for f, x in zip(role.fills, take, strict=True) if f.preferred]
+        if role.count != 1 or not usual or any(elsewhere[f.key] > 1 for f, _ in usual):
+            continue
+        free = _domain([span for f, _ in usual for span in f.starts])
+        here = model.new_bool_var(f"usual_free[{n}]")
+        model.add_linear_expression_in_domain(start, free).only_enforce_if(here)
+        model.add_linear_expression_in_domain(start, free.complement()).only_enforce_if(here.Not())
+        model.add(sum(x for _, x in usual) >= 1).only_enforce_if(here)
+
+
 def _overtime_needs_approval(model: cp_model.CpModel, start: cp_model.IntVar, role: Role,
                              take: Sequence[cp_model.IntVar]) -> list[cp_model.IntVar]:
     """Soft: a clinician taken at a start outside their ``calm`` starts (past the weekly
@@ -212,5 +236,6 @@ def _overtime_needs_approval(model: cp_model.CpModel, start: cp_model.IntVar, ro
 
 
 def _domain(spans: Sequence[Span]) -> cp_model.Domain:
-    """Half-open spans as a CP-SAT domain (closed intervals); empty spans give no values."""
+    """Half-open spans (overlapping or not) as a CP-SAT domain of closed intervals; empty spans
+    give no values."""
     return cp_model.Domain.from_intervals([[lo, hi - 1] for lo, hi in spans if hi > lo])

@@ -180,6 +180,7 @@ def find_options(inp: SearchInputs) -> FindResult:
     if handed:  # some start that could rank went unchecked: CP-SAT ranks every grid start
         search.cut = not _rank_by_cp_sat(inp, gaps, window[0], search)
         options = search.top()
+    search.cut |= search.unsettled
     if not options:
         blockers.extend(search.refused)
     if not options and not blockers:
@@ -584,10 +585,12 @@ class _Search:
         self.inp = inp
         self.by_site = {id(p.inputs): p for p in plans}
         self.at: dict[tuple[str, int], Option] = {}  # the option proposed at each (site, start)
+        self.base: dict[tuple[str, int], float] = {}  # and its slot's score (``_score``, no soft points)
         self.checked: set[tuple[str, int, str | None]] = set()  # (site, start, room) checked
         self.refused: list[Violation] = []
         self.budget = inp.request.limit * CHECKS_PER_OPTION
         self.cut = False  # the budget ran out while a slot could still rank
+        self.unsettled = False  # a team search settled nothing at a start that could rank
         self.unproven: set[tuple[str, int]] = set()  # (site, start) of options whose units are the best found
 
     def materialize(self, slots: list[_Slot]) -> list[Option]:
@@ -599,7 +602,7 @@ class _Search:
         Slots come best first, so a start already proposed (in another room) is passed over.
         """
         for slot in slots:
-            if not self.could_rank(slot.score, slot.start):
+            if not self.could_rank(slot.score, slot.start, slot.site.site.id):
                 break
             if self.budget <= 0:
                 self.cut = True
@@ -608,12 +611,13 @@ class _Search:
                 self.budget -= self.check(slot)
         return self.top()
 
-    def could_rank(self, score: float, start: int) -> bool:
+    def could_rank(self, score: float, start: int, site_id: str) -> bool:
         """Whether an option scoring at least ``score`` at ``start`` could enter the top ``limit``."""
         top = self.top()
         if len(top) < self.inp.request.limit:
             return True
-        return (score, start) < (top[-1].score, to_ts(top[-1].start))
+        last = top[-1]
+        return (score, start, site_id) < (last.score, to_ts(last.start), last.site_id)
 
     def check(self, slot: _Slot) -> bool:
         """Propose the slot when its units and the full check allow, in place of the option at
@@ -623,7 +627,7 @@ class _Search:
         plan = self.by_site[id(slot.site)]
         assigned = _assign(self.inp, plan, slot)
         if isinstance(assigned, Unsettled):  # a slot that may have had an option
-            self.cut = True
+            self.unsettled = True
             return False
         if assigned is None:
             return False
@@ -632,6 +636,7 @@ class _Search:
         held = self.at.get(key)
         if option is not None and (held is None or option.score < held.score):
             self.at[key] = option
+            self.base[key] = slot.score
             if proven:
                 self.unproven.discard(key)
             else:
@@ -640,57 +645,67 @@ class _Search:
 
     def top(self) -> list[Option]:
         """The best ``limit`` options so far, best first."""
-        return sorted(self.at.values(), key=lambda o: (o.score, o.start))[:self.inp.request.limit]
+        return sorted(self.at.values(), key=lambda o: (o.score, o.start, o.site_id))[:self.inp.request.limit]
+
+
+@dataclass
+class _SiteModel:
+    """A site's CP-SAT model, its gaps (a place's ``room`` indexes them) and the points of its
+    soft stock warnings, which every place there carries."""
+
+    model: SlotModel
+    gaps: list[_Gap]
+    warned: int
+
+    def held(self, search: _Search, site_id: str, start: int) -> None:
+        """No room at ``start`` whose slot scores no better than the option held there: the soft
+        points at a start do not depend on the room, so it could not beat that option."""
+        if (site_id, start) in search.base:
+            self.model.exclude_at(start, round(search.base[site_id, start] * 100) + self.warned)
 
 
 def _rank_by_cp_sat(inp: SearchInputs, gaps: Sequence[_Gap], window_lo: int, search: _Search) -> bool:
     """When the check budget ran out: CP-SAT (``slot_model``) gives each site's next best start,
     room and people over every grid start of its gaps, and the best of them is checked in turn
-    until none could rank (a proof, True) or a second budget of checks is spent (False)."""
+    until none could rank (a proof, True) or a second budget of checks or of solves is spent."""
     by_site: dict[str, list[_Gap]] = {}
     for gap in gaps:
         by_site.setdefault(gap.plan.inputs.site.id, []).append(gap)
     proven = True
-    models: dict[str, tuple[SlotModel, list[_Gap]]] = {}
+    models: dict[str, _SiteModel] = {}
     frontier: dict[str, Best] = {}
     for site_id, site_gaps in by_site.items():
         built = _slot_model(inp, site_gaps, window_lo, search)
         if built is None:
             continue
-        model, capped = built
+        models[site_id], capped = built
         proven &= not capped
-        models[site_id] = (model, site_gaps)
-        for (at_site, start), option in search.at.items():  # rooms there that cannot beat it
+        for at_site, start in search.base:
             if at_site == site_id:
-                model.exclude_at(start, round(option.score * 100))
-        proven &= _advance(frontier, site_id, model.best())
-    search.cut = False
-    checks = inp.request.limit * CHECKS_PER_OPTION
+                models[site_id].held(search, site_id, start)
+        proven &= _advance(frontier, site_id, models[site_id].model.best())
+    checks = solves = inp.request.limit * CHECKS_PER_OPTION
     while frontier:
         proven &= all(b.proven for b in frontier.values())
         site_id = min(frontier, key=lambda k: (frontier[k].points, _place(models, frontier, k).start, k))
-        model, site_gaps = models[site_id]
-        best = frontier[site_id]
-        place = model.places[best.place]
-        if not search.could_rank(best.points / 100, place.start):
+        site, best = models[site_id], frontier[site_id]
+        place = site.model.places[best.place]
+        if not search.could_rank(best.points / 100, place.start, site_id):
             break
-        held = search.at.get((site_id, place.start))
-        if held is None or best.points / 100 < held.score:  # else: no better than what is there
-            if checks == 0:
-                proven = False
-                break
-            gap = site_gaps[place.room]
-            checks -= search.check(_Slot(gap.plan.inputs, gap.room, place.start, place.points / 100,
-                                         window_lo))
-            if (now := search.at.get((site_id, place.start))) is not None:
-                model.exclude_at(place.start, round(now.score * 100))
-        model.exclude(best.place)
-        proven &= _advance(frontier, site_id, model.best())
-    return proven and not search.cut
+        if checks == 0 or solves == 0:
+            return False
+        gap = site.gaps[place.room]
+        checks -= search.check(_Slot(gap.plan.inputs, gap.room, place.start,
+                                     (place.points - site.warned) / 100, window_lo))
+        site.model.exclude(best.place)
+        site.held(search, site_id, place.start)
+        solves -= 1
+        proven &= _advance(frontier, site_id, site.model.best())
+    return proven
 
 
-def _place(models: dict[str, tuple[SlotModel, list[_Gap]]], frontier: dict[str, Best], site_id: str) -> Place:
-    return models[site_id][0].places[frontier[site_id].place]
+def _place(models: dict[str, _SiteModel], frontier: dict[str, Best], site_id: str) -> Place:
+    return models[site_id].model.places[frontier[site_id].place]
 
 
 def _advance(frontier: dict[str, Best], site_id: str, found: Best | Exhausted | SlotUnsettled) -> bool:
@@ -704,7 +719,7 @@ def _advance(frontier: dict[str, Best], site_id: str, found: Best | Exhausted | 
 
 
 def _slot_model(inp: SearchInputs, gaps: Sequence[_Gap], window_lo: int,
-                search: _Search) -> tuple[SlotModel, bool] | None:
+                search: _Search) -> tuple[_SiteModel, bool] | None:
     """One site's model: every grid start of its gaps (rooms) not checked yet that could still
     rank, scored as ``find`` ranks them (with the site's soft stock warnings), and its roles'
     units; and whether ``MOST_PLACES`` left starts out. None when no start is left."""
@@ -712,7 +727,7 @@ def _slot_model(inp: SearchInputs, gaps: Sequence[_Gap], window_lo: int,
     site, soft = plan.inputs.site, round(inp.weights.soft_violation * 100)
     warned = soft * sum(not v.is_hard for v in check_stock(service.items, plan.inputs.stock, site))
     top = search.top()
-    bar = (top[-1].score, to_ts(top[-1].start)) if len(top) == inp.request.limit else None
+    bar = (top[-1].score, to_ts(top[-1].start), top[-1].site_id) if len(top) == inp.request.limit else None
     per_day = inp.weights.wait_per_day[inp.request.urgency]
     places: list[Place] = []
     capped = False
@@ -720,13 +735,14 @@ def _slot_model(inp: SearchInputs, gaps: Sequence[_Gap], window_lo: int,
         room_id = gap.room.resource_id if gap.room is not None else None
         for t in every_start(gap.starts, site, service.slot_minutes):
             # waiting alone (less a rounding) already ranks below the bar: so do later starts
-            if bar is not None and ((t - window_lo) / 86400 * per_day + warned / 100 - 0.01, t) >= bar:
+            waiting = (t - window_lo) / 86400 * per_day + warned / 100 - 0.01
+            if bar is not None and (waiting, t, site.id) >= bar:
                 break
             if (site.id, t, room_id) in search.checked:
                 continue
             score, _ = _score(inp, plan, gap.room, t, window_lo, explain=False)
             points = round(score * 100) + warned
-            if bar is not None and (points / 100, t) >= bar:
+            if bar is not None and (points / 100, t, site.id) >= bar:
                 continue
             if len(places) == MOST_PLACES:
                 capped = True
@@ -734,10 +750,12 @@ def _slot_model(inp: SearchInputs, gaps: Sequence[_Gap], window_lo: int,
             places.append(Place(index, t, points))
     if not places:
         return None
+    wanted = _wanted_clinicians(inp)
     roles = [Role(need.count, [Fill(_unit_key(need, c), c.starts, _fixed_rooms(inp, gaps, need, c),
-                                    _calm(inp, plan, need, c)) for c in plan.units[need.role]])
+                                    _calm(inp, plan, need, c), c.resource_id in wanted)
+                               for c in plan.units[need.role]])
              for need in plan.needs if need.role != "room"]
-    return SlotModel(places, roles, soft), capped
+    return _SiteModel(SlotModel(places, roles, soft), list(gaps), warned), capped
 
 
 def _fixed_rooms(inp: SearchInputs, gaps: Sequence[_Gap], need: Need, c: Candidate) -> frozenset[int] | None:
