@@ -19,7 +19,7 @@ from careflow.domain.occupancy import Busy, Occupancy
 from careflow.domain.options import equipment_tail
 from careflow.domain.patients import Authorization, AuthorizationStatus, Patient
 from careflow.domain.preference_cards import ItemRequirement, Need, Service
-from careflow.domain.resources import Resource, ResourceKind
+from careflow.domain.resources import Resource, ResourceKind, limit_seconds
 from careflow.domain.sites import Site
 from careflow.domain.stock import StockLevel
 from careflow.domain.timespans import Span, overlaps, to_ts
@@ -323,22 +323,19 @@ def check_clinician_hours(occ: Occupancy, alloc: Allocation, zone: ZoneInfo) -> 
         case = min(alloc.span[1], window[1]) - max(alloc.span[0], window[0])
         return seconds + max(case, 0)
 
-    def limit(hours: float) -> int:  # whole seconds: a float limit like 4.1 h is a hair short
-        return round(hours * 3600)
-
     rid = resource.id
     for day in days:
         day_seconds = seconds_in(local_span(day, 1))
-        if day_seconds > limit(contract.max_hours_day):
+        if day_seconds > limit_seconds(contract.max_hours_day):
             return [hard(V.CLINICIAN_HOURS_EXCEEDED, rid, f"{rid} would work {day_seconds / 3600:.1f} h on "
                          f"{day.isoformat()} (max {contract.max_hours_day:g})", alloc.role)]
     week_seconds = [(week0, seconds_in(local_span(week0, 7))) for week0 in weeks]
     for week0, seconds in week_seconds:
-        if seconds > limit(contract.max_hours_week):
+        if seconds > limit_seconds(contract.max_hours_week):
             return [hard(V.CLINICIAN_HOURS_EXCEEDED, rid, f"{rid} would work {seconds / 3600:.1f} h in the "
                          f"week of {week0.isoformat()} (max {contract.max_hours_week:g})", alloc.role)]
     for week0, seconds in week_seconds:
-        if seconds > limit(contract.overtime_threshold_week):
+        if seconds > limit_seconds(contract.overtime_threshold_week):
             return [soft(V.CLINICIAN_OVERTIME_NEEDS_APPROVAL, rid,
                          f"{rid} would work {seconds / 3600:.1f} h in the week of {week0.isoformat()} "
                          f"(overtime past {contract.overtime_threshold_week:g})", alloc.role)]

@@ -28,6 +28,7 @@ __all__ = [
     "ResourceKind",
     "RoomProfile",
     "StaffPoolProfile",
+    "limit_seconds",
 ]
 
 
@@ -49,6 +50,12 @@ class Credential:
 
     def valid_on(self, day: date) -> bool:
         return day <= self.expires_on
+
+
+def limit_seconds(hours: float) -> int:
+    """A working-time limit in whole seconds: limits are compared in seconds, and as a float
+    ``4.1 * 3600`` is a hair short of 14,760."""
+    return round(hours * 3600)
 
 
 @dataclass(frozen=True, slots=True)

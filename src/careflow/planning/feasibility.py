@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from careflow.domain.occupancy import Busy, Occupancy
 from careflow.domain.options import equipment_tail
 from careflow.domain.preference_cards import Anchor, Need
-from careflow.domain.resources import ResourceKind
+from careflow.domain.resources import ResourceKind, limit_seconds
 from careflow.domain.timespans import Span, intersect, normalize, shrink, subtract
 
 __all__ = ["Candidate", "at_least", "calm_starts", "contract_starts", "local_bounds", "need_offsets",
@@ -126,11 +126,9 @@ def contract_starts(need: Need, occ: Occupancy, zone: ZoneInfo, days: Sequence[i
     per_week = _per_week(per_day)
     for bounds, busy, hours in ((days, per_day, contract.max_hours_day),
                                 (days[::7], per_week, contract.max_hours_week)):
-        limit = round(hours * 3600)  # whole seconds, as ``check_clinician_hours`` compares
-        if max(busy) + duration <= limit:
-            continue  # no period can go over
-        spans = _within(bounds, busy, limit, duration)
-        allowed = spans if allowed is None else intersect(allowed, spans)
+        spans = _starts_within(bounds, busy, hours, duration)
+        if spans is not None:
+            allowed = spans if allowed is None else intersect(allowed, spans)
     return allowed
 
 
@@ -141,10 +139,18 @@ def calm_starts(occ: Occupancy, days: Sequence[int], duration: int) -> list[Span
     if duration > 20 * 3600:
         return None
     per_week = _per_week(_busy_per_period(occ.busy, days))
-    limit = round(occ.resource.clinician.contract.overtime_threshold_week * 3600)
-    if max(per_week) + duration <= limit:
+    return _starts_within(days[::7], per_week, occ.resource.clinician.contract.overtime_threshold_week,
+                          duration)
+
+
+def _starts_within(bounds: Sequence[int], busy: Sequence[int], hours: float,
+                   duration: int) -> list[Span] | None:
+    """Starts that keep every period the case touches within ``hours`` (``_within``); None when
+    no period can go over."""
+    limit = limit_seconds(hours)
+    if max(busy) + duration <= limit:
         return None
-    return _within(days[::7], per_week, limit, duration)
+    return _within(bounds, busy, limit, duration)
 
 
 def _per_week(per_day: Sequence[int]) -> list[int]:

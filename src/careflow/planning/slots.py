@@ -340,11 +340,7 @@ def _room_equipment_starts(plan: _SitePlan, room: Candidate, roles: set[str],
     for need in plan.needs:
         if need.role not in roles:
             continue
-        cands = []
-        for c in plan.units[need.role]:
-            eq = catalog.resources[ResourceId(c.resource_id)].equipment
-            if eq.mobile or eq.room_id == room.resource_id:
-                cands.append(c)
+        cands = [c for c in plan.units[need.role] if _serves(catalog, need, c, room.resource_id)]
         starts = _need_starts(need, cands)
         allowed = starts if allowed is None else intersect(allowed, starts)
     return allowed
@@ -516,10 +512,8 @@ def _assign(inp: SearchInputs, plan: _SitePlan, slot: _Slot) -> tuple[_Chosen, b
             continue
         fits: list[_Fit] = []
         for c in plan.units[need.role]:
-            if need.equipment_type is not None and slot.room is not None:
-                eq = inp.catalog.resources[ResourceId(c.resource_id)].equipment
-                if not eq.mobile and eq.room_id != slot.room.resource_id:
-                    continue
+            if slot.room is not None and not _serves(inp.catalog, need, c, slot.room.resource_id):
+                continue
             span = _containing(c.starts, t)
             if span is not None:
                 fits.append((0 if c.resource_id in wanted else 1, _overtime(inp, plan, need, c, t),
@@ -759,14 +753,22 @@ def _slot_model(inp: SearchInputs, gaps: Sequence[_Gap], window_lo: int,
 
 
 def _fixed_rooms(inp: SearchInputs, gaps: Sequence[_Gap], need: Need, c: Candidate) -> frozenset[int] | None:
-    """For equipment fixed in a room, the gaps (rooms) it can serve (as ``_assign`` judges);
-    None for anything else."""
+    """For equipment fixed in a room, the gaps (rooms) it can serve; None for anything else."""
+    if need.equipment_type is None or inp.catalog.resources[ResourceId(c.resource_id)].equipment.mobile:
+        return None
+    return frozenset(i for i, g in enumerate(gaps)
+                     if g.room is None or _serves(inp.catalog, need, c, g.room.resource_id))
+
+
+def _serves(catalog: Catalog, need: Need, c: Candidate, room_id: str) -> bool:
+    """Whether the unit can fill ``need`` in room ``room_id``: equipment fixed in another room
+    cannot."""
     if need.equipment_type is None:
-        return None
-    eq = inp.catalog.resources[ResourceId(c.resource_id)].equipment
-    if eq.mobile:
-        return None
-    return frozenset(i for i, g in enumerate(gaps) if g.room is None or g.room.resource_id == eq.room_id)
+        return True
+    eq = catalog.resources[ResourceId(c.resource_id)].equipment
+    return eq.mobile or eq.room_id == room_id
+
+
 def _checked_option(inp: SearchInputs, plan: _SitePlan, slot: _Slot,
                     chosen: list[tuple[Assignment, int]], refused: list[Violation]) -> Option | None:
     service, si = inp.service, plan.inputs
