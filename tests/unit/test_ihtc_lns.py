@@ -328,6 +328,18 @@ def test_the_search_keeps_the_plan_feasible_and_never_makes_it_worse() -> None:
 
 
 @pytestmark_data
+def test_two_lanes_keep_the_plan_feasible_and_never_make_it_worse() -> None:
+    c, roster = _start("test/test02")
+    hard, cost = evaluate(c, roster)
+    budget = Budget(work=0.5, deadline=time.monotonic() + 30, call=0.05, threads=2, seed=3)
+    outcome = improve(c, roster, budget)
+    assert (hard, outcome.violations) == (0, 0)
+    assert outcome.calls >= 2
+    assert outcome.cost <= cost
+    assert evaluate(c, outcome.roster) == (0, outcome.cost)  # answers of stale models were scored anew
+
+
+@pytestmark_data
 def test_the_same_seed_and_work_budget_give_the_same_plan() -> None:
     c, roster = _start("test/test02")
     budget = Budget(work=0.3, deadline=time.monotonic() + 60, call=0.05, threads=1, seed=7, wall_per_work=1e6)

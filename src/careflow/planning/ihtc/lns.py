@@ -17,10 +17,10 @@ the result depends only on (seed, work) except when the clock bites first: the `
 the search wherever it is, and each call's wall-clock cap (``wall_per_work`` times its
 deterministic limit, there because CP-SAT's deterministic time runs 2-15 times slower than the
 wall clock on these models, more under load) can end a call early; ``Outcome.clock_stopped``
-says whether either happened. With more than one thread CP-SAT's workers race, so a call can
-return a different (equally hinted, never worse) solution from run to run and the search may
-take another path, unless ``Budget.deterministic``: then they interleave their searches
-(CP-SAT's ``interleave_search``) and repeat as one worker does.
+says whether either happened. With more than one thread the calls run side by side, one CP-SAT
+worker each (``LANES``), and which one finishes first decides the path, so a rerun may differ,
+unless ``Budget.deterministic``: then one call at a time gets all the workers, which interleave
+their searches (CP-SAT's ``interleave_search``) and repeat as one worker does.
 """
 
 from __future__ import annotations
@@ -28,11 +28,13 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from ortools.sat.python import cp_model
 
-from careflow.planning.ihtc.admit_model import build_admission_model
+from careflow.planning.ihtc.admit_model import AdmissionModel, build_admission_model
 from careflow.planning.ihtc.compact import Compact
 from careflow.planning.ihtc.neighbourhoods import (
     ADMISSION_KINDS,
@@ -40,7 +42,7 @@ from careflow.planning.ihtc.neighbourhoods import (
     admission_neighbourhood,
     nurse_neighbourhood,
 )
-from careflow.planning.ihtc.nurse_model import build_nurse_model, cells_of
+from careflow.planning.ihtc.nurse_model import Cell, NurseModel, build_nurse_model, cells_of
 from careflow.planning.ihtc.score import score
 from careflow.planning.ihtc.ward import Roster, Ward, to_solution
 
@@ -54,6 +56,11 @@ MIN_CALL_WORK = 1e-3
 ADMISSION_SIZE, NURSE_SIZE = 800.0, 300.0
 # Wall-clock seconds one CP-SAT call may take per deterministic second of its limit.
 WALL_PER_WORK = 6.0
+# Several threads run that many calls side by side, one CP-SAT worker each, instead of one call with
+# several workers: with 2 workers CP-SAT runs one full search and spends the second on helpers
+# (feasibility jump, local search, RINS) that add little to a hinted model of a few hundred
+# variables. CP-SAT releases the GIL while it solves, so the lanes do run at once.
+LANES = True
 # A changed plan of equal cost is kept too (a sideways move): the search then walks the plateaus
 # where it used to stall for a minute or more. 120 s, 1 thread, seeds 0 and 1, side by side, the
 # equal-cost plan kept vs not: i02 1418/1364 vs 1427/1447, i04 2063/2023 vs 2069/2027, i07 5373/5568
@@ -101,6 +108,12 @@ def _solver(budget: Budget, call: int, remaining: float) -> cp_model.CpSolver:
     solver.parameters.interleave_search = budget.deterministic and budget.threads > 1
     solver.parameters.random_seed = (budget.seed * 7919 + call) % (2**31 - 1)
     solver.parameters.max_deterministic_time = budget.call
+    # The LP relaxation with all of the model's linear constraints (CP-SAT's "max_lp" worker) on
+    # these few-hundred-variable models: on 80 captured neighbourhoods of i16 and i08, 1 worker, the
+    # same limits, it took 40 % and 86 % of the default's wall time and reached the best objective
+    # found by any setting on 76 and 68 of them (the default: 58 and 59). Whole solves, 120 s,
+    # 1 thread, seeds 0 and 1, side by side: better on 8 of 10 (bench/results/ihtc_lns.md).
+    solver.parameters.linearization_level = 2
     # CP-SAT's deterministic time runs 2-15 times slower than the wall clock on these models (more
     # under load), so a wall cap of a few times the deterministic limit keeps one call from eating
     # the search; it only bites on a slow or loaded machine.
@@ -127,70 +140,122 @@ class _Sizes:
         self.rate[kind] = 0.7 * self.rate[kind] + 0.3 * gain / max(work, 0.01)
 
 
+@dataclass(slots=True)
+class _Call:
+    """One neighbourhood on its way through CP-SAT: its model and how to read the answer back."""
+
+    kind: str
+    number: int
+    started: float
+    variables: int
+    model: cp_model.CpModel
+    admissions: AdmissionModel | None = None
+    nurses: NurseModel | None = None
+
+
+def _prepare(c: Compact, best: Outcome, cells: list[dict[int, Cell]], sizes: _Sizes, kind: str,
+             rng: random.Random) -> _Call | None:
+    """The model of a ``kind`` neighbourhood of the best plan, or None when it frees nothing."""
+    started = time.monotonic()
+    plan = best.roster
+    if kind in ADMISSION_KINDS:
+        freed = admission_neighbourhood(c, plan, kind, sizes.size[kind], rng)
+        if not freed.patients:
+            return None
+        ward = Ward.of(c, plan, frozenset(freed.patients))
+        am = build_admission_model(c, ward, freed, [(i, plan.admissions[i]) for i in freed.patients])
+        return _Call(kind, best.calls, started, len(am.x) + len(am.y), am.model, admissions=am)
+    free, nurses = nurse_neighbourhood(c, plan, cells, kind, sizes.size[kind], rng)
+    nm = build_nurse_model(c, plan.admissions, cells, plan.nurse, free, nurses)
+    return _Call(kind, best.calls, started, len(nm.b), nm.model, nurses=nm)
+
+
+def _apply(call: _Call, plan: Roster, values: Callable[[cp_model.IntVar], bool]) -> bool:
+    """Write the call's answer into ``plan``; whether anything changed."""
+    changed = False
+    if call.admissions is not None:
+        for i, a in call.admissions.placements(values).items():
+            changed = changed or plan.admissions[i] != a
+            plan.admissions[i] = a
+    elif call.nurses is not None:
+        for (g, r), n in call.nurses.assignment(values).items():
+            changed = changed or plan.nurse[g][r] != n
+            plan.nurse[g][r] = n
+    return changed
+
+
 def improve(c: Compact, roster: Roster, budget: Budget, log: Callable[[str], None] | None = None) -> Outcome:
     """The best plan the neighbourhood search finds from ``roster`` (every room-shift some nurse
-    works already has a nurse) within ``budget``; ``log`` gets one line per CP-SAT call."""
+    works already has a nurse) within ``budget``; ``log`` gets one line per CP-SAT call.
+
+    With several threads and no ``deterministic``, the calls run side by side in ``threads``
+    lanes of one CP-SAT worker each (see ``LANES``); an answer is written into the plan as it is
+    then, which another lane may have changed since the model was built, and the exact score
+    decides as always."""
     rng = random.Random(budget.seed)
     violations, cost = evaluate(c, roster)
     best = Outcome(roster.copy(), cost, violations)
     sizes = _Sizes(dict.fromkeys(ADMISSION_KINDS, ADMISSION_SIZE) | dict.fromkeys(NURSE_KINDS, NURSE_SIZE))
     cells = cells_of(c, best.roster.admissions)
+    lanes = budget.threads if LANES and budget.threads > 1 and not budget.deterministic else 1
+    per_call = replace(budget, threads=1) if lanes > 1 else budget
     build_seconds = 0.05
-    while best.work < budget.work:
-        remaining = budget.deadline - time.monotonic()
-        if remaining < 2 * build_seconds + 0.02:
-            best.clock_stopped = True
-            break
-        kind = sizes.pick(rng)
-        started = time.monotonic()
-        plan = best.roster.copy()
-        if kind in ADMISSION_KINDS:
-            freed = admission_neighbourhood(c, plan, kind, sizes.size[kind], rng)
-            if not freed.patients:
-                best.work += MIN_CALL_WORK
-                sizes.learn(kind, True, 0, MIN_CALL_WORK)
-                continue
-            ward = Ward.of(c, plan, frozenset(freed.patients))
-            am = build_admission_model(c, ward, freed, [(i, plan.admissions[i]) for i in freed.patients])
-            model, variables = am.model, len(am.x) + len(am.y)
-        else:
-            free, nurses = nurse_neighbourhood(c, plan, cells, kind, sizes.size[kind], rng)
-            nm = build_nurse_model(c, plan.admissions, cells, plan.nurse, free, nurses)
-            model, variables = nm.model, len(nm.b)
-        build_seconds = max(0.02, 0.5 * build_seconds + 0.5 * (time.monotonic() - started))
-        solver = _solver(budget, best.calls, budget.deadline - time.monotonic() - build_seconds)
-        status = solver.solve(model)
-        best.clock_stopped |= solver.wall_time >= solver.parameters.max_time_in_seconds * 0.99
-        best.calls += 1
-        work = max(MIN_CALL_WORK, solver.deterministic_time + variables * BUILD_WORK_PER_VARIABLE)
-        best.work += work
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            sizes.learn(kind, False, 0, work)
-            continue
-        changed = False
-        if kind in ADMISSION_KINDS:
-            for i, a in am.placements(solver.boolean_value).items():
-                changed = changed or plan.admissions[i] != a
-                plan.admissions[i] = a
-        else:
-            for (g, r), n in nm.assignment(solver.boolean_value).items():
-                changed = changed or plan.nurse[g][r] != n
-                plan.nurse[g][r] = n
-        gain = 0
-        if changed:
-            hard, total = evaluate(c, plan)
-            if (hard, total) <= (best.violations, best.cost):  # sideways too (see above)
-                gain = max(0, best.cost - total)
-                if (hard, total) < (best.violations, best.cost):
-                    best.improvements += 1
-                    best.by_kind[kind] = best.by_kind.get(kind, 0) + 1
-                best.roster, best.violations, best.cost = plan, hard, total
-                if kind in ADMISSION_KINDS:
-                    cells = cells_of(c, plan.admissions)
-        sizes.learn(kind, status == cp_model.OPTIMAL, gain, work)
-        if log is not None:
-            log(f"{best.calls} {kind} size={sizes.size[kind]:.0f} vars={variables} "
-                f"{solver.status_name(status)} "
-                f"build={time.monotonic() - started - solver.wall_time:.2f}s solve={solver.wall_time:.2f}s "
-                f"dtime={solver.deterministic_time:.2f} cost={best.cost}")
+    ending = False
+    running: dict[Future[tuple[cp_model.CpSolver, Any]], _Call] = {}
+    with ThreadPoolExecutor(max_workers=lanes) as pool:
+        while True:
+            while len(running) < lanes and best.work < budget.work and not ending:
+                remaining = budget.deadline - time.monotonic()
+                if remaining < 2 * build_seconds + 0.02:
+                    best.clock_stopped = ending = True
+                    break
+                kind = sizes.pick(rng)
+                call = _prepare(c, best, cells, sizes, kind, rng)
+                if call is None:
+                    best.work += MIN_CALL_WORK
+                    sizes.learn(kind, True, 0, MIN_CALL_WORK)
+                    continue
+                build_seconds = max(0.02, 0.5 * build_seconds + 0.5 * (time.monotonic() - call.started))
+                solver = _solver(per_call, best.calls, budget.deadline - time.monotonic() - build_seconds)
+                best.calls += 1
+                running[pool.submit(_solve, solver, call.model)] = call
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: running[f].number):
+                call = running.pop(future)
+                cells = _take(c, best, sizes, call, *future.result(), cells, log)
     return best
+
+
+def _take(c: Compact, best: Outcome, sizes: _Sizes, call: _Call, solver: cp_model.CpSolver, status: Any,
+          cells: list[dict[int, Cell]], log: Callable[[str], None] | None) -> list[dict[int, Cell]]:
+    """Keep the call's answer when it is no worse than the best plan; the occupied cells after."""
+    best.clock_stopped |= solver.wall_time >= solver.parameters.max_time_in_seconds * 0.99
+    work = max(MIN_CALL_WORK, solver.deterministic_time + call.variables * BUILD_WORK_PER_VARIABLE)
+    best.work += work
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        sizes.learn(call.kind, False, 0, work)
+        return cells
+    plan = best.roster.copy()
+    gain = 0
+    if _apply(call, plan, solver.boolean_value):
+        hard, total = evaluate(c, plan)
+        if (hard, total) <= (best.violations, best.cost):  # sideways too (see above)
+            gain = max(0, best.cost - total)
+            if (hard, total) < (best.violations, best.cost):
+                best.improvements += 1
+                best.by_kind[call.kind] = best.by_kind.get(call.kind, 0) + 1
+            best.roster, best.violations, best.cost = plan, hard, total
+            if call.admissions is not None:
+                cells = cells_of(c, plan.admissions)
+    sizes.learn(call.kind, status == cp_model.OPTIMAL, gain, work)
+    if log is not None:
+        log(f"{call.number + 1} {call.kind} size={sizes.size[call.kind]:.0f} vars={call.variables} "
+            f"{solver.status_name(status)} solve={solver.wall_time:.2f}s "
+            f"dtime={solver.deterministic_time:.2f} cost={best.cost}")
+    return cells
+
+
+def _solve(solver: cp_model.CpSolver, model: cp_model.CpModel) -> tuple[cp_model.CpSolver, Any]:
+    return solver, solver.solve(model)
