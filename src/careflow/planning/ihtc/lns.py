@@ -59,7 +59,8 @@ WALL_PER_WORK = 6.0
 # Several threads run that many calls side by side, one CP-SAT worker each, instead of one call with
 # several workers: with 2 workers CP-SAT runs one full search and spends the second on helpers
 # (feasibility jump, local search, RINS) that add little to a hinted model of a few hundred
-# variables. CP-SAT releases the GIL while it solves, so the lanes do run at once.
+# variables. CP-SAT releases the GIL while it solves, so the lanes do run at once: 2.1 times the
+# calls at 120 s, 2 threads, on i04, i08, i16 and i27 (bench/results/ihtc_lns.md).
 LANES = True
 # A changed plan of equal cost is kept too (a sideways move): the search then walks the plateaus
 # where it used to stall for a minute or more. 120 s, 1 thread, seeds 0 and 1, side by side, the
@@ -112,7 +113,7 @@ def _solver(budget: Budget, call: int, remaining: float) -> cp_model.CpSolver:
     # these few-hundred-variable models: on 80 captured neighbourhoods of i16 and i08, 1 worker, the
     # same limits, it took 40 % and 86 % of the default's wall time and reached the best objective
     # found by any setting on 76 and 68 of them (the default: 58 and 59). Whole solves, 120 s,
-    # 1 thread, seeds 0 and 1, side by side: better on 8 of 10 (bench/results/ihtc_lns.md).
+    # 1 thread, seeds 0 and 1, side by side: better on 7 of 9 (bench/results/ihtc_lns.md).
     solver.parameters.linearization_level = 2
     # CP-SAT's deterministic time runs 2-15 times slower than the wall clock on these models (more
     # under load), so a wall cap of a few times the deterministic limit keeps one call from eating
