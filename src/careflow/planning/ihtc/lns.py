@@ -6,7 +6,7 @@ surgeon's cases, with left-out patients who could fit) or nurse room-shifts (a w
 a few rooms over the horizon, a few nurses' shifts). Each is a CP-SAT model
 (``admit_model.py``, ``nurse_model.py``) hinted with the current plan, so it never returns
 anything worse; a changed plan is scored with ``score.py`` and kept only with no more hard
-violations and a lower total. The search adapts each kind's neighbourhood size (grow when CP-SAT
+violations and a total no higher. The search adapts each kind's neighbourhood size (grow when CP-SAT
 proves optimality, shrink when it runs out of work) and picks the kinds that have been saving
 the most cost per unit of work more often (every kind keeps a chance).
 
