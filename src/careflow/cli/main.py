@@ -1,55 +1,106 @@
-"""The Typer application: serve, demo, seed, find, check, hold, book, cancel, show, codes."""
+"""The Typer application: serve, demo, codes here; every other command lives in its own module.
+
+Those modules are imported only when their command runs (or the top-level help lists them):
+``careflow ihtc score`` need not load the HTTP API, and ``careflow users add`` need not load
+OR-Tools. A command's start-up is then what that command imports, not what all of them do.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import importlib
+from collections.abc import Iterator, MutableMapping
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from typer.core import TyperGroup
+from typer.models import CommandInfo
 
-from careflow.cli import booking, relay, security, seeding, worker
-from careflow.cli.beds import beds_app
-from careflow.cli.cases import cases_app
 from careflow.cli.common import AsJson, Db, console, database, emit, fail, settings_for
-from careflow.cli.exceptions import exceptions_app
-from careflow.cli.ihtc import ihtc_app
-from careflow.cli.noshow import noshow_app
-from careflow.cli.orchestration import events_app, recoordination_app, waitlist_app
-from careflow.cli.planning import plan_app
-from careflow.cli.predict import predict_app
-from careflow.cli.referrals import referrals_app
-from careflow.cli.staffing import staffing_app
 from careflow.cli.workers import reuse_port_supported, run_workers
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="careflow: dependency-checked healthcare scheduling.")
+# name -> "module:attribute": a command function or a Typer of sub-commands.
+LAZY: dict[str, str] = {
+    "seed": "careflow.cli.seeding:seed",
+    "find": "careflow.cli.booking:find",
+    "check": "careflow.cli.booking:check",
+    "hold": "careflow.cli.booking:hold",
+    "book": "careflow.cli.booking:book",
+    "cancel": "careflow.cli.booking:cancel",
+    "reschedule": "careflow.cli.booking:reschedule",
+    "show": "careflow.cli.booking:show",
+    "token": "careflow.cli.security:token",
+    "relay": "careflow.cli.relay:relay",
+    "worker": "careflow.cli.worker:worker",
+    "users": "careflow.cli.security:users_app",
+    "audit": "careflow.cli.security:audit_app",
+    "db": "careflow.cli.security:db_app",
+    "exceptions": "careflow.cli.exceptions:exceptions_app",
+    "events": "careflow.cli.orchestration:events_app",
+    "recoordination": "careflow.cli.orchestration:recoordination_app",
+    "waitlist": "careflow.cli.orchestration:waitlist_app",
+    "staffing": "careflow.cli.staffing:staffing_app",
+    "beds": "careflow.cli.beds:beds_app",
+    "cases": "careflow.cli.cases:cases_app",
+    "ihtc": "careflow.cli.ihtc:ihtc_app",
+    "referrals": "careflow.cli.referrals:referrals_app",
+    "predict": "careflow.cli.predict:predict_app",
+    "plan": "careflow.cli.planning:plan_app",
+    "noshow": "careflow.cli.noshow:noshow_app",
+}
 
-app.command()(seeding.seed)
-app.command()(booking.find)
-app.command()(booking.check)
-app.command()(booking.hold)
-app.command()(booking.book)
-app.command()(booking.cancel)
-app.command()(booking.reschedule)
-app.command()(booking.show)
-app.command()(security.token)
-app.command()(relay.relay)
-app.command()(worker.worker)
-app.add_typer(security.users_app, name="users")
-app.add_typer(security.audit_app, name="audit")
-app.add_typer(security.db_app, name="db")
-app.add_typer(exceptions_app, name="exceptions")
-app.add_typer(events_app, name="events")
-app.add_typer(recoordination_app, name="recoordination")
-app.add_typer(waitlist_app, name="waitlist")
-app.add_typer(staffing_app, name="staffing")
-app.add_typer(beds_app, name="beds")
-app.add_typer(cases_app, name="cases")
-app.add_typer(ihtc_app, name="ihtc")
-app.add_typer(referrals_app, name="referrals")
-app.add_typer(predict_app, name="predict")
-app.add_typer(plan_app, name="plan")
-app.add_typer(noshow_app, name="noshow")
+
+class _Commands(MutableMapping[str, Any]):
+    """The group's commands: those built already, and those of ``LAZY``, built on first use."""
+
+    def __init__(self, built: MutableMapping[str, Any]) -> None:
+        self._built = dict(built)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built:
+            if name not in LAZY:
+                raise KeyError(name)
+            self._built[name] = _load(name, LAZY[name])
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from LAZY
+        yield from (name for name in self._built if name not in LAZY)
+
+    def __len__(self) -> int:
+        return len(LAZY.keys() | self._built.keys())
+
+    def __contains__(self, name: object) -> bool:
+        return name in LAZY or name in self._built
+
+
+def _load(name: str, spec: str) -> Any:
+    module, attribute = spec.split(":")
+    target = getattr(importlib.import_module(module), attribute)
+    if isinstance(target, typer.Typer):
+        command: Any = typer.main.get_group(target)
+    else:
+        command = typer.main.get_command_from_info(
+            CommandInfo(name=name, callback=target),
+            pretty_exceptions_short=app.pretty_exceptions_short, rich_markup_mode=app.rich_markup_mode)
+    command.name = name
+    return command
+
+
+class _LazyGroup(TyperGroup):
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _Commands(self.commands)
+
+
+app = typer.Typer(cls=_LazyGroup, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="careflow: dependency-checked healthcare scheduling.")
 
 
 @app.command()
@@ -107,6 +158,7 @@ def demo(
 ) -> None:
     """Seed the demo health system if the database is empty, then serve it."""
     from careflow.bootstrap import bootstrap
+    from careflow.cli import security, seeding
 
     settings = settings_for(db, **({"port": port} if port else {}))
     application = bootstrap(settings)
