@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from ortools.sat.python import cp_model
 
+from careflow.planning.ihtc import solve as solve_module
 from careflow.planning.ihtc.admit_model import AdmissionModel, Freed, build_admission_model
 from careflow.planning.ihtc.compact import Compact, compact
 from careflow.planning.ihtc.construct import Placement, construct_admissions
@@ -387,3 +388,41 @@ def test_an_instance_without_patients_is_searched_without_error() -> None:
     roster = Roster([], full_nurse_grid(c))
     outcome = improve(c, roster, Budget(work=0.05, deadline=time.monotonic() + 10, call=0.01))
     assert (outcome.violations, outcome.cost) == (0, 0)
+
+
+@pytestmark_data
+def test_the_search_stops_once_it_finds_nothing_lower_for_its_patience() -> None:
+    c, roster = _start("test/test02")
+    started = time.monotonic()
+    budget = Budget(work=1e6, deadline=started + 60, call=0.05, threads=1, seed=3, patience=0.5)
+    outcome = improve(c, roster, budget)
+    assert outcome.stalled and outcome.clock_stopped
+    assert time.monotonic() - started < 30  # long before its deadline
+    assert time.monotonic() - outcome.improved_at >= 0.5
+
+
+@pytest.mark.serial
+@pytestmark_data
+@pytest.mark.slow
+def test_a_solve_that_stalls_starts_again_with_another_seed_and_keeps_the_best_plan(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    instance: Instance = load_instance(DATA / "test" / "test01.json")
+    monkeypatch.setattr(solve_module, "RESTARTS",
+                        solve_module.RestartRule(min_seconds=4.0, patience=0.03, round=0.3, min_round=1.5))
+    rounds: list[tuple[int, int, int]] = []
+    once = solve_module._solve_once
+
+    def recorded(c: Compact, budget: float, seed: int, *rest: Any) -> Any:
+        result = once(c, budget, seed, *rest)
+        rounds.append((seed, result.violations, result.cost))
+        return result
+
+    monkeypatch.setattr(solve_module, "_solve_once", recorded)
+    started = time.monotonic()
+    solved = solve(instance, time_limit=10.0, seed=2, threads=2)
+    assert time.monotonic() - started < 10.0 + 1.0
+    assert len(rounds) >= 2 and len({seed for seed, _, _ in rounds}) == len(rounds)
+    scored = score(instance, solved.solution)
+    assert sum(scored["violations"].values()) == 0
+    assert scored["total_cost"] == min(cost for _, hard, cost in rounds if hard == 0)
+    assert not solved.repeatable

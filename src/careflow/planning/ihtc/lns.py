@@ -81,6 +81,7 @@ class Budget:
     seed: int = 0
     wall_per_work: float = WALL_PER_WORK  # a call's wall-clock cap per deterministic second
     deterministic: bool = False  # several workers interleave their searches instead of racing
+    patience: float | None = None  # stop after this many wall-clock seconds without a lower cost
 
 
 @dataclass(slots=True)
@@ -95,6 +96,8 @@ class Outcome:
     work: float = 0.0
     by_kind: dict[str, int] = field(default_factory=dict)
     clock_stopped: bool = False  # the wall clock, not the work budget, cut a call or the search
+    stalled: bool = False  # ``Budget.patience`` ran out: no lower cost for that long
+    improved_at: float = field(default_factory=time.monotonic)  # when the cost last went down
 
 
 def evaluate(c: Compact, roster: Roster) -> tuple[int, int]:
@@ -206,7 +209,11 @@ def improve(c: Compact, roster: Roster, budget: Budget, log: Callable[[str], Non
     with ThreadPoolExecutor(max_workers=lanes) as pool:
         while True:
             while len(running) < lanes and best.work < budget.work and not ending:
-                remaining = budget.deadline - time.monotonic()
+                now = time.monotonic()
+                if budget.patience is not None and now - best.improved_at > budget.patience:
+                    best.stalled = best.clock_stopped = ending = True
+                    break
+                remaining = budget.deadline - now
                 if remaining < 2 * build_seconds + 0.02:
                     best.clock_stopped = ending = True
                     break
@@ -246,6 +253,7 @@ def _take(c: Compact, best: Outcome, sizes: _Sizes, call: _Call, solver: cp_mode
             gain = max(0, best.cost - total)
             if (hard, total) < (best.violations, best.cost):
                 best.improvements += 1
+                best.improved_at = time.monotonic()
                 best.by_kind[call.kind] = best.by_kind.get(call.kind, 0) + 1
             best.roster, best.violations, best.cost = plan, hard, total
             if call.admissions is not None:
