@@ -8,7 +8,9 @@ a few rooms over the horizon, a few nurses' shifts). Each is a CP-SAT model
 anything worse; a changed plan is scored with ``score.py`` and kept only with no more hard
 violations and a total no higher. The search adapts each kind's neighbourhood size (grow when CP-SAT
 proves optimality, shrink when it runs out of work) and picks the kinds that have been saving
-the most cost per unit of work more often (every kind keeps a chance).
+the most cost per unit of work more often (every kind keeps a chance). With ``Budget.patience``
+the search stops once it has found no lower cost for that long (``Outcome.stalled``), so that the
+caller can start again elsewhere (``solve.RESTARTS``).
 
 Determinism: every CP-SAT call gets ``random_seed`` from the seed and the call's number, and a
 deterministic limit (``max_deterministic_time``); the whole search stops when the deterministic
