@@ -145,7 +145,7 @@ def solve(instance: Instance, time_limit: float, seed: int = 0, threads: int = 1
     best = _solve_once(c, budget, seed, threads, deterministic, patience)
     rounds = 0
     length = max(RESTARTS.min_round, RESTARTS.round * budget)
-    restart = restarts and best.stalled
+    restart = best.stalled  # only a search given patience stalls; later rounds run to the limit
     while restart and (remaining := start + budget - time.monotonic()) >= RESTARTS.min_round:
         rounds += 1
         # The last round takes what is left rather than leave less than a round unused.
