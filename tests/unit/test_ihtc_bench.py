@@ -24,6 +24,8 @@ from careflow.planning.ihtc.bench import (
     gap,
     instance_paths,
     markdown_report,
+    rounds_cell,
+    row_cells,
     run_bench,
     summarize,
 )
@@ -95,6 +97,15 @@ def test_summary_counts_gaps_violations_overruns_and_the_worst_rank() -> None:
     assert summary.overran == ("i04", "i05")
     assert summary.crashed == ()
     assert (summary.worst_rank, summary.max_peak_mb) == (31.5, 80)
+
+
+def test_the_rounds_cell_says_how_many_solves_ran_and_after_a_stall_what_each_reached() -> None:
+    once = replace(_row("i01"), rounds=(3950,))
+    assert rounds_cell(once) == "1"
+    assert rounds_cell(_row("i01")) == ""  # a crashed child reports none
+    again = replace(once, rounds=(3950, 3921, 3990), stalled_at=352.4)
+    assert rounds_cell(again) == "3 (stalled at 352 s: 3950, 3921, 3990)"
+    assert row_cells(again)[COLUMNS.index("rounds")] == rounds_cell(again)
 
 
 def test_a_set_lists_its_instances_and_names_pick_some_in_order() -> None:
@@ -215,7 +226,10 @@ def test_cli_bench_writes_json_and_markdown_with_every_column_and_no_violations(
     assert [row["instance"] for row in report["rows"]] == ["test01", "test02"]
     assert set(report["rows"][0]) == {"instance", "status", "cost", "best_known", "gap", "rank",
                                       "hard_violations", "seconds", "process_seconds", "peak_mb", "detail",
-                                      "started"}
+                                      "started", "rounds", "stalled_at"}
+    # 2 s: one whole solve, no search to stall; its cost is the one scored
+    assert [(row["rounds"], row["stalled_at"]) for row in report["rows"]] == [
+        ([row["cost"]], None) for row in report["rows"]]
     assert report["complete"] is True and report["planned"] == ["test01", "test02"]
     assert sorted(p.name for p in out_dir.iterdir()) == ["ihtc_test_2s.json", "ihtc_test_2s.md"]  # no scratch
     assert [row["hard_violations"] for row in report["rows"]] == [0, 0]

@@ -48,6 +48,8 @@ def test_same_seed_gives_the_same_solution() -> None:
 def test_a_default_solve_that_says_it_is_repeatable_repeats() -> None:
     instance = _instance("test/test06")
     first, second = solve(instance, time_limit=2.0, seed=3), solve(instance, time_limit=2.0, seed=3)
+    assert len(first.rounds) == 1 and first.stalled_at is None  # short limits never start again
+    assert first.rounds[0] == score(instance, first.solution)["total_cost"]
     if first.repeatable and second.repeatable:  # neither was cut by the clock
         assert solution_to_json(second.solution, instance) == solution_to_json(first.solution, instance)
 

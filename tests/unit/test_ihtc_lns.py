@@ -426,3 +426,5 @@ def test_a_solve_that_stalls_starts_again_with_another_seed_and_keeps_the_best_p
     assert sum(scored["violations"].values()) == 0
     assert scored["total_cost"] == min(cost for _, hard, cost in rounds if hard == 0)
     assert not solved.repeatable
+    assert solved.rounds == tuple(cost for _, _, cost in rounds)
+    assert solved.stalled_at is not None and 0 < solved.stalled_at < 10.0 - 1.5

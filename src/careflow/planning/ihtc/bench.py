@@ -51,6 +51,7 @@ __all__ = [
     "gap",
     "instance_paths",
     "markdown_report",
+    "rounds_cell",
     "row_cells",
     "run_bench",
     "summarize",
@@ -85,6 +86,8 @@ class BenchRow:
     peak_mb: float
     detail: str = ""
     started: str = ""  # when this instance's child started (ISO 8601, UTC)
+    rounds: tuple[int, ...] = ()  # the cost of each whole solve (``Solved.rounds``); empty if unknown
+    stalled_at: float | None = None  # seconds in when the first solve's search stalled (``Solved``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +132,8 @@ class BenchRun:
         data = asdict(self)
         data["complete"] = self.complete
         for row in data["rows"]:
-            for key, digits in (("gap", 4), ("seconds", 2), ("process_seconds", 2), ("peak_mb", 1)):
+            for key, digits in (("gap", 4), ("seconds", 2), ("process_seconds", 2), ("peak_mb", 1),
+                                ("stalled_at", 1)):
                 row[key] = _rounded(row[key], digits)
         for key, digits in (("mean_gap", 4), ("max_gap", 4), ("max_peak_mb", 1)):
             data["summary"][key] = _rounded(data["summary"][key], digits)
@@ -222,6 +226,8 @@ class _Child:
     seconds: float | None
     peak_mb: float
     detail: str
+    rounds: tuple[int, ...] = ()
+    stalled_at: float | None = None
 
 
 def _high_water_kb(pid: int | str) -> int:
@@ -233,7 +239,7 @@ def _high_water_kb(pid: int | str) -> int:
         return 0
 
 
-def _report(out: Path) -> dict[str, float]:
+def _report(out: Path) -> dict[str, Any]:
     """The child's report: the last line of its output, a JSON object (anything the solver
     printed before it is ignored); empty if there is none."""
     lines = out.read_text(encoding="utf-8", errors="replace").strip().splitlines()
@@ -289,7 +295,11 @@ def _run_child(instance: Path, solution: Path, time_limit: float, seed: int, thr
         return _Child("crashed", process_seconds, None, peak_mb, "exit 0 without its report line")
     seconds = float(report["seconds"])
     late = seconds > time_limit + LATE_TOLERANCE
-    return _Child("late" if late else "ok", process_seconds, seconds, peak_mb, "")
+    rounds = report.get("rounds")
+    stalled_at = report.get("stalled_at")
+    return _Child("late" if late else "ok", process_seconds, seconds, peak_mb, "",
+                  tuple(int(cost) for cost in rounds) if isinstance(rounds, list) else (),
+                  float(stalled_at) if isinstance(stalled_at, int | float) else None)
 
 
 def _bench_one(path: Path, time_limit: float, seed: int, threads: int, grace: float,
@@ -314,7 +324,8 @@ def _bench_one(path: Path, time_limit: float, seed: int, threads: int, grace: fl
         instance=path.stem, status=status, cost=cost, best_known=best,
         gap=gap(feasible, best), rank=competition_rank(feasible, teams) if teams else None,
         hard_violations=violations, seconds=child.seconds, process_seconds=child.process_seconds,
-        peak_mb=child.peak_mb, detail=detail, started=started,
+        peak_mb=child.peak_mb, detail=detail, started=started, rounds=child.rounds,
+        stalled_at=child.stalled_at,
     )
 
 
@@ -371,14 +382,22 @@ def _cell(value: object, fmt: str = "{}") -> str:
 
 
 COLUMNS = ("instance", "cost", "best known", "gap", "rank of 33", "hard violations", "seconds",
-           "process s", "peak MB", "status")
+           "process s", "peak MB", "rounds", "status")
+
+
+def rounds_cell(row: BenchRow) -> str:
+    """How many whole solves ran and, after a stall, when it came and what each solve reached."""
+    if row.stalled_at is None:
+        return _cell(len(row.rounds) or None)
+    costs = ", ".join(f"{cost}" for cost in row.rounds)
+    return f"{len(row.rounds)} (stalled at {row.stalled_at:.0f} s: {costs})"
 
 
 def row_cells(row: BenchRow) -> tuple[str, ...]:
     """The row's cells under ``COLUMNS``, as text (empty where there is no value)."""
     return (row.instance, _cell(row.cost), _cell(row.best_known), _cell(row.gap, "{:.1%}"),
             _cell(row.rank, "{:g}"), _cell(row.hard_violations), _cell(row.seconds, "{:.1f}"),
-            f"{row.process_seconds:.1f}", f"{row.peak_mb:.0f}",
+            f"{row.process_seconds:.1f}", f"{row.peak_mb:.0f}", rounds_cell(row),
             row.status + (f" ({row.detail})" if row.detail else ""))
 
 
@@ -419,7 +438,8 @@ def markdown_report(run: BenchRun, command: str) -> str:
         "Gap = (cost - best at competition end) / best at competition end, for solutions without "
         "hard violations. Rank: where the cost would place among the 32 teams of phase 1 "
         "(ties share the mean place). Seconds: inside the solver; process s: the child process's wall clock, "
-        "Python start and reading the instance included; peak MB: the child's maximum resident set.",
+        "Python start and reading the instance included; peak MB: the child's maximum resident set. "
+        "Rounds: whole solves; after the first one's search stalled, the cost each reached.",
         "",
         *_table(run.rows),
         "",
@@ -443,10 +463,11 @@ def _work(argv: Sequence[str] | None = None) -> int:
         print(exc.message, file=sys.stderr)
         return 2
     start = time.monotonic()
-    solution = solve(instance, args.time_limit, args.seed, threads=args.threads).solution
+    solved = solve(instance, args.time_limit, args.seed, threads=args.threads)
     seconds = time.monotonic() - start
-    write_solution(args.solution, solution, instance)
-    print(json.dumps({"seconds": seconds, "peak_kb": _high_water_kb("self")}))
+    write_solution(args.solution, solved.solution, instance)
+    print(json.dumps({"seconds": seconds, "peak_kb": _high_water_kb("self"), "rounds": list(solved.rounds),
+                      "stalled_at": solved.stalled_at}))
     return 0
 
 

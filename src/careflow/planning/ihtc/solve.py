@@ -105,10 +105,15 @@ def _reserve(time_limit: float) -> float:
 @dataclass(frozen=True, slots=True)
 class Solved:
     """A solution and whether the same call repeats it: no phase was cut by the clock, and the
-    search's CP-SAT calls were deterministic (one worker, or ``deterministic``)."""
+    search's CP-SAT calls were deterministic (one worker, or ``deterministic``). ``rounds`` is the
+    cost of each whole solve in turn (more than one when the search stalled and started again,
+    ``RESTARTS``); ``stalled_at``, the seconds into the solve when the first one's search stopped
+    for finding nothing lower."""
 
     solution: Solution
     repeatable: bool
+    rounds: tuple[int, ...] = ()
+    stalled_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +148,8 @@ def solve(instance: Instance, time_limit: float, seed: int = 0, threads: int = 1
     restarts = not deterministic and budget >= RESTARTS.min_seconds
     patience = RESTARTS.patience * budget if restarts else None
     best = _solve_once(c, budget, seed, threads, deterministic, patience)
+    stalled_at = time.monotonic() - start if best.stalled else None
+    costs = [best.cost]
     rounds = 0
     length = max(RESTARTS.min_round, RESTARTS.round * budget)
     restart = best.stalled  # only a search given patience stalls; later rounds run to the limit
@@ -152,9 +159,11 @@ def solve(instance: Instance, time_limit: float, seed: int = 0, threads: int = 1
         again = _solve_once(c, remaining if remaining < length + RESTARTS.min_round else length,
                             seed + 104729 * rounds, threads, False, patience)
         _log.debug("ihtc restart %d: cost %d (best %d)", rounds, again.cost, best.cost)
+        costs.append(again.cost)
         if (again.violations, again.cost) < (best.violations, best.cost):
             best = again
-    return Solved(to_solution(c, best.roster), repeatable=best.repeatable and rounds == 0)
+    return Solved(to_solution(c, best.roster), repeatable=best.repeatable and rounds == 0,
+                  rounds=tuple(costs), stalled_at=stalled_at)
 
 
 @dataclass(frozen=True, slots=True)
