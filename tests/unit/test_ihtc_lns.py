@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from ortools.sat.python import cp_model
 
+from careflow.planning.ihtc import lns
 from careflow.planning.ihtc import solve as solve_module
 from careflow.planning.ihtc.admit_model import AdmissionModel, Freed, build_admission_model
 from careflow.planning.ihtc.compact import Compact, compact
 from careflow.planning.ihtc.construct import Placement, construct_admissions
 from careflow.planning.ihtc.instance import Instance, load_instance, parse_instance
-from careflow.planning.ihtc.lns import Budget, evaluate, improve
+from careflow.planning.ihtc.lns import Budget, Outcome, Patience, evaluate, improve
 from careflow.planning.ihtc.neighbourhoods import (
     ADMISSION_KINDS,
     NURSE_KINDS,
@@ -318,6 +319,62 @@ def test_a_nurse_model_prices_a_change_as_the_official_scorer_does(kind: str) ->
     assert evaluate(c, changed)[1] - evaluate(c, roster)[1] == round(solver.objective_value - at_hint)
 
 
+def _only(monkeypatch: pytest.MonkeyPatch, *kinds: str) -> None:
+    """Let the search pick only these kinds."""
+    monkeypatch.setattr(lns, "SEARCHED", kinds)
+
+
+def _moved_to_day_0(c: Compact, roster: Roster) -> Outcome:
+    outcome = improve(c, roster, Budget(work=0.2, deadline=time.monotonic() + 20, call=0.05, seed=1))
+    assert outcome.calls > 0 and outcome.violations == 0
+    assert evaluate(c, outcome.roster) == (0, outcome.cost)
+    return outcome
+
+
+def test_a_replan_moves_a_patient_whom_the_fixed_nurse_plan_holds_back_and_its_nurses_with_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # p0 stays two days from day 1 with n1 throughout (continuity 5, delay 1). Admitted on day 0 it
+    # would meet n0 on day 0 as the nurses stand (continuity 10): only with n1 on day 0 too does it pay.
+    c = tiny([patient("p0", stay=2, due=1)], days=3, rooms=1, patient_delay=1, continuity_of_care=5,
+             nurses=[nurse("n0", days=3), nurse("n1", days=3)])
+    roster = Roster([Placement(1, 0, 0)], full_nurse_grid(c, {0: [0, 0, 0] + [1] * 6}))
+    assert evaluate(c, roster) == (0, 6)
+    _only(monkeypatch, "days", "rooms")
+    assert _moved_to_day_0(c, roster).roster.admissions == [Placement(1, 0, 0)]  # the plain kinds stay put
+    _only(monkeypatch, "replan")
+    outcome = _moved_to_day_0(c, roster)
+    assert outcome.roster.admissions == [Placement(0, 0, 0)] and outcome.cost == 5
+    assert [outcome.roster.nurse[g][0] for g in range(6)] == [1] * 6
+    assert outcome.by_kind == {"replan": 1}
+
+
+def test_a_replan_moves_a_patient_to_a_day_whose_nurse_lacks_the_skill_and_brings_one_who_has_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # p0 (skill 2) waits a day for n1 (skill 2); on day 0, n0 (skill 0) has the room: 60 of shortfall.
+    c = tiny([patient("p0", due=1, skill=2)], rooms=1, nurses=[nurse("n0", skill=0), nurse("n1", skill=2)],
+             patient_delay=1, room_nurse_skill=10)
+    roster = Roster([Placement(1, 0, 0)], full_nurse_grid(c, {0: [0, 0, 0, 1, 1, 1]}))
+    assert evaluate(c, roster) == (0, 1)
+    _only(monkeypatch, "days", "rooms")
+    assert _moved_to_day_0(c, roster).roster.admissions == [Placement(1, 0, 0)]
+    _only(monkeypatch, "replan")
+    outcome = _moved_to_day_0(c, roster)
+    assert outcome.roster.admissions == [Placement(0, 0, 0)] and outcome.cost == 0
+    assert [outcome.roster.nurse[g][0] for g in range(3)] == [1, 1, 1]
+
+
+@pytestmark_data
+def test_a_search_of_replans_alone_keeps_a_real_plan_feasible_and_lowers_its_cost(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    c, roster = _start("test/test03")
+    hard, cost = evaluate(c, roster)
+    _only(monkeypatch, "replan")
+    outcome = improve(c, roster, Budget(work=0.5, deadline=time.monotonic() + 30, call=0.1, seed=2))
+    assert (hard, outcome.violations) == (0, 0)
+    assert outcome.cost < cost and set(outcome.by_kind) == {"replan"}
+    assert evaluate(c, outcome.roster) == (0, outcome.cost)
+
+
 @pytestmark_data
 def test_the_search_keeps_the_plan_feasible_and_never_makes_it_worse() -> None:
     c, roster = _start("small/small05")
@@ -394,11 +451,21 @@ def test_an_instance_without_patients_is_searched_without_error() -> None:
 def test_the_search_stops_once_it_finds_nothing_lower_for_its_patience() -> None:
     c, roster = _start("test/test02")
     started = time.monotonic()
-    budget = Budget(work=1e6, deadline=started + 60, call=0.05, threads=1, seed=3, patience=0.5)
+    budget = Budget(work=1e6, deadline=started + 60, call=0.05, threads=1, seed=3, patience=Patience(0.5))
     outcome = improve(c, roster, budget)
     assert outcome.stalled and outcome.clock_stopped
     assert time.monotonic() - started < 30  # long before its deadline
     assert time.monotonic() - outcome.improved_at >= 0.5
+
+
+def test_a_search_has_stalled_once_its_last_stretch_gained_less_than_its_patience_asks() -> None:
+    outcome = Outcome(Roster([], []), 994, 0, history=[(0.0, 1000), (50.0, 995), (90.0, 994)])
+    assert not outcome.stalled_by(Patience(60.0), 50.0)  # it has not run 60 s yet
+    assert not outcome.stalled_by(Patience(60.0), 100.0)  # 1000 -> 994 in the last 60 s
+    assert not outcome.stalled_by(Patience(60.0, gain=0.001), 100.0)  # 6 is more than 0.1 % of 994
+    assert outcome.stalled_by(Patience(60.0, gain=0.01), 100.0)  # but not more than 1 %
+    assert not outcome.stalled_by(Patience(60.0), 149.0)  # 995 -> 994 since 89 s
+    assert outcome.stalled_by(Patience(60.0), 151.0)  # nothing lower since 91 s
 
 
 @pytest.mark.serial
@@ -408,7 +475,8 @@ def test_a_solve_that_stalls_starts_again_with_another_seed_and_keeps_the_best_p
         monkeypatch: pytest.MonkeyPatch) -> None:
     instance: Instance = load_instance(DATA / "test" / "test01.json")
     monkeypatch.setattr(solve_module, "RESTARTS",
-                        solve_module.RestartRule(min_seconds=4.0, patience=0.03, round=0.3, min_round=1.5))
+                        solve_module.RestartRule(min_seconds=4.0, patience=0.03, gain=0.0, round=0.3,
+                                                                 min_round=1.5))
     rounds: list[tuple[int, int, int]] = []
     once = solve_module._solve_once
 

@@ -6,7 +6,9 @@ surgeon's cases, with left-out patients who could fit) or nurse room-shifts (a w
 a few rooms over the horizon, a few nurses' shifts). Each is a CP-SAT model
 (``admit_model.py``, ``nurse_model.py``) hinted with the current plan, so it never returns
 anything worse; a changed plan is scored with ``score.py`` and kept only with no more hard
-violations and a total no higher. The search adapts each kind's neighbourhood size (grow when CP-SAT
+violations and a total no higher. The ``replan`` kind (``REPLAN``) moves patients and their
+nurses together: the patients by the admission costs alone, then the nurses of the room-shifts
+they left or entered, scored as one change. The search adapts each kind's neighbourhood size (grow when CP-SAT
 proves optimality, shrink when it runs out of work) and picks the kinds that have been saving
 the most cost per unit of work more often (every kind keeps a chance). With ``Budget.patience``
 the search stops once it has found no lower cost for that long (``Outcome.stalled``), so that the
@@ -36,7 +38,12 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from careflow.planning.ihtc.admit_model import AdmissionModel, build_admission_model
+from careflow.planning.ihtc.admit_model import (
+    ADMISSION_COSTS,
+    SOFT_RULES,
+    AdmissionModel,
+    build_admission_model,
+)
 from careflow.planning.ihtc.compact import Compact
 from careflow.planning.ihtc.neighbourhoods import (
     ADMISSION_KINDS,
@@ -48,7 +55,8 @@ from careflow.planning.ihtc.nurse_model import Cell, NurseModel, build_nurse_mod
 from careflow.planning.ihtc.score import score
 from careflow.planning.ihtc.ward import Roster, Ward, to_solution
 
-__all__ = ["BUILD_WORK_PER_VARIABLE", "WALL_PER_WORK", "Budget", "Outcome", "evaluate", "improve"]
+__all__ = ["BUILD_WORK_PER_VARIABLE", "REPLAN", "SEARCHED", "WALL_PER_WORK", "Budget", "Outcome", "Patience",
+           "evaluate", "improve"]
 
 # Deterministic seconds charged per model variable, for the Python time spent building it.
 BUILD_WORK_PER_VARIABLE = 2e-5
@@ -56,6 +64,16 @@ BUILD_WORK_PER_VARIABLE = 2e-5
 MIN_CALL_WORK = 1e-3
 # Starting neighbourhood sizes (model variables); each adapts to what CP-SAT can solve in a call.
 ADMISSION_SIZE, NURSE_SIZE = 800.0, 300.0
+# A compound kind: a ``days`` or ``rooms`` admission neighbourhood re-placed by the admission costs
+# alone, then the nurses of every room-shift the moved patients leave or enter chosen again, both
+# kept together or not at all. Against the fixed nurse plan any patient who moves looks costly (new
+# nurses, so worse continuity; a nurse whose skill or spare load suited the old room), so the
+# admission kinds alone rarely move anyone. 120 s, 1 thread, seeds 0-3, with vs without: i12 -1.0 %,
+# i16 -0.6 %, i04 -0.2 %, i08 +0.2 %, i01 +0.3 % (mean of four each; bench/results/ihtc_lns.md).
+# Also leaving only the continuity of care out, or both kinds together, did no better.
+REPLAN = "replan"
+# The kinds the search picks from.
+SEARCHED = (*ADMISSION_KINDS, REPLAN, *NURSE_KINDS)
 # Wall-clock seconds one CP-SAT call may take per deterministic second of its limit.
 WALL_PER_WORK = 6.0
 # Several threads run that many calls side by side, one CP-SAT worker each, instead of one call with
@@ -71,6 +89,15 @@ LANES = True
 
 
 @dataclass(frozen=True, slots=True)
+class Patience:
+    """When the search has stopped paying: its last ``seconds`` (wall clock) lowered the cost by no
+    more than ``gain`` of it (0: found nothing lower at all)."""
+
+    seconds: float
+    gain: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Budget:
     """How long the search may run: ``work`` deterministic seconds in all, ``call`` per CP-SAT
     call (and at most ``wall_per_work * call`` wall-clock seconds), never past ``deadline``
@@ -83,7 +110,7 @@ class Budget:
     seed: int = 0
     wall_per_work: float = WALL_PER_WORK  # a call's wall-clock cap per deterministic second
     deterministic: bool = False  # several workers interleave their searches instead of racing
-    patience: float | None = None  # stop after this many wall-clock seconds without a lower cost
+    patience: Patience | None = None  # stop once the search stops paying (``Outcome.stalled``)
 
 
 @dataclass(slots=True)
@@ -98,8 +125,18 @@ class Outcome:
     work: float = 0.0
     by_kind: dict[str, int] = field(default_factory=dict)
     clock_stopped: bool = False  # the wall clock, not the work budget, cut a call or the search
-    stalled: bool = False  # ``Budget.patience`` ran out: no lower cost for that long
+    stalled: bool = False  # ``Budget.patience`` ran out: the search had stopped paying
     improved_at: float = field(default_factory=time.monotonic)  # when the cost last went down
+    history: list[tuple[float, int]] = field(default_factory=list)  # (when, cost): start, each lower cost
+
+    def stalled_by(self, patience: Patience, now: float) -> bool:
+        """Whether the last ``patience.seconds`` before ``now`` lowered the cost by at most
+        ``patience.gain`` of it (never before the search has run that long)."""
+        since = now - patience.seconds
+        if not self.history or self.history[0][0] > since:
+            return False
+        then = next(cost for at, cost in reversed(self.history) if at <= since)
+        return then - self.cost <= patience.gain * self.cost
 
 
 def evaluate(c: Compact, roster: Roster) -> tuple[int, int]:
@@ -157,6 +194,7 @@ class _Call:
     model: cp_model.CpModel
     admissions: AdmissionModel | None = None
     nurses: NurseModel | None = None
+    then_nurses: bool = False  # ``REPLAN``: the nurses of the moved patients' stays next
 
 
 def _prepare(c: Compact, best: Outcome, cells: list[dict[int, Cell]], sizes: _Sizes, kind: str,
@@ -164,13 +202,17 @@ def _prepare(c: Compact, best: Outcome, cells: list[dict[int, Cell]], sizes: _Si
     """The model of a ``kind`` neighbourhood of the best plan, or None when it frees nothing."""
     started = time.monotonic()
     plan = best.roster
-    if kind in ADMISSION_KINDS:
-        freed = admission_neighbourhood(c, plan, kind, sizes.size[kind], rng)
+    if kind in ADMISSION_KINDS or kind == REPLAN:
+        replan = kind == REPLAN
+        freed = admission_neighbourhood(c, plan, rng.choice(("days", "rooms")) if replan else kind,
+                                        sizes.size[kind], rng)
         if not freed.patients:
             return None
         ward = Ward.of(c, plan, frozenset(freed.patients))
-        am = build_admission_model(c, ward, freed, [(i, plan.admissions[i]) for i in freed.patients])
-        return _Call(kind, best.calls, started, len(am.x) + len(am.y), am.model, admissions=am)
+        am = build_admission_model(c, ward, freed, [(i, plan.admissions[i]) for i in freed.patients],
+                                   ADMISSION_COSTS if replan else SOFT_RULES)
+        return _Call(kind, best.calls, started, len(am.x) + len(am.y), am.model, admissions=am,
+                     then_nurses=replan)
     free, nurses = nurse_neighbourhood(c, plan, cells, kind, sizes.size[kind], rng)
     nm = build_nurse_model(c, plan.admissions, cells, plan.nurse, free, nurses)
     return _Call(kind, best.calls, started, len(nm.b), nm.model, nurses=nm)
@@ -201,7 +243,8 @@ def improve(c: Compact, roster: Roster, budget: Budget, log: Callable[[str], Non
     rng = random.Random(budget.seed)
     violations, cost = evaluate(c, roster)
     best = Outcome(roster.copy(), cost, violations)
-    sizes = _Sizes(dict.fromkeys(ADMISSION_KINDS, ADMISSION_SIZE) | dict.fromkeys(NURSE_KINDS, NURSE_SIZE))
+    best.history.append((best.improved_at, cost))
+    sizes = _Sizes({kind: NURSE_SIZE if kind in NURSE_KINDS else ADMISSION_SIZE for kind in SEARCHED})
     cells = cells_of(c, best.roster.admissions)
     lanes = budget.threads if LANES and budget.threads > 1 and not budget.deterministic else 1
     per_call = replace(budget, threads=1) if lanes > 1 else budget
@@ -212,7 +255,7 @@ def improve(c: Compact, roster: Roster, budget: Budget, log: Callable[[str], Non
         while True:
             while len(running) < lanes and best.work < budget.work and not ending:
                 now = time.monotonic()
-                if budget.patience is not None and now - best.improved_at > budget.patience:
+                if budget.patience is not None and best.stalled_by(budget.patience, now):
                     best.stalled = best.clock_stopped = ending = True
                     break
                 remaining = budget.deadline - now
@@ -234,12 +277,13 @@ def improve(c: Compact, roster: Roster, budget: Budget, log: Callable[[str], Non
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in sorted(done, key=lambda f: running[f].number):
                 call = running.pop(future)
-                cells = _take(c, best, sizes, call, *future.result(), cells, log)
+                cells = _take(c, best, sizes, call, budget.deadline, *future.result(), cells, log)
     return best
 
 
-def _take(c: Compact, best: Outcome, sizes: _Sizes, call: _Call, solver: cp_model.CpSolver, status: Any,
-          cells: list[dict[int, Cell]], log: Callable[[str], None] | None) -> list[dict[int, Cell]]:
+def _take(c: Compact, best: Outcome, sizes: _Sizes, call: _Call, deadline: float, solver: cp_model.CpSolver,
+          status: Any, cells: list[dict[int, Cell]],
+          log: Callable[[str], None] | None) -> list[dict[int, Cell]]:
     """Keep the call's answer when it is no worse than the best plan; the occupied cells after."""
     best.clock_stopped |= solver.wall_time >= solver.parameters.max_time_in_seconds * 0.99
     work = max(MIN_CALL_WORK, solver.deterministic_time + call.variables * BUILD_WORK_PER_VARIABLE)
@@ -250,12 +294,17 @@ def _take(c: Compact, best: Outcome, sizes: _Sizes, call: _Call, solver: cp_mode
     plan = best.roster.copy()
     gain = 0
     if _apply(call, plan, solver.boolean_value):
+        if call.then_nurses:
+            extra = _replan_nurses(c, best, call, plan, solver.parameters, deadline)
+            work += extra
+            best.work += extra
         hard, total = evaluate(c, plan)
         if (hard, total) <= (best.violations, best.cost):  # sideways too (see above)
             gain = max(0, best.cost - total)
             if (hard, total) < (best.violations, best.cost):
                 best.improvements += 1
                 best.improved_at = time.monotonic()
+                best.history.append((best.improved_at, total))
                 best.by_kind[call.kind] = best.by_kind.get(call.kind, 0) + 1
             best.roster, best.violations, best.cost = plan, hard, total
             if call.admissions is not None:
@@ -266,6 +315,38 @@ def _take(c: Compact, best: Outcome, sizes: _Sizes, call: _Call, solver: cp_mode
             f"{solver.status_name(status)} solve={solver.wall_time:.2f}s "
             f"dtime={solver.deterministic_time:.2f} cost={best.cost}")
     return cells
+
+
+def _replan_nurses(c: Compact, best: Outcome, call: _Call, plan: Roster, like: Any, deadline: float) -> float:
+    """After a ``REPLAN`` call moved patients in ``plan``: choose again the nurses of every room-shift
+    their old or new stays touch, in place, with the seed and limits of ``like`` (the admission
+    call's solver parameters), one worker and never past ``deadline``; the work it took."""
+    before = best.roster.admissions
+    spd = c.shifts_per_day
+    free: set[tuple[int, int]] = set()
+    for i in call.admissions.freed.patients if call.admissions is not None else ():
+        if plan.admissions[i] == before[i]:
+            continue
+        for a in (before[i], plan.admissions[i]):
+            if a is not None:
+                first = a.day * spd
+                last = min(first + len(c.patients[i].workload), c.shifts)
+                free.update((g, a.room) for g in range(first, last))
+    cells = cells_of(c, plan.admissions)
+    nm = build_nurse_model(c, plan.admissions, cells, plan.nurse, free, range(len(c.nurse_skill)))
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = like.random_seed
+    solver.parameters.max_deterministic_time = like.max_deterministic_time
+    solver.parameters.linearization_level = like.linearization_level
+    solver.parameters.max_time_in_seconds = max(0.01, min(like.max_time_in_seconds,
+                                                          deadline - time.monotonic()))
+    status = solver.solve(nm.model)
+    best.clock_stopped |= solver.wall_time >= solver.parameters.max_time_in_seconds * 0.99
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        for (g, r), n in nm.assignment(solver.boolean_value).items():
+            plan.nurse[g][r] = n
+    return solver.deterministic_time + len(nm.b) * BUILD_WORK_PER_VARIABLE
 
 
 def _solve(solver: cp_model.CpSolver, model: cp_model.CpModel) -> tuple[cp_model.CpSolver, Any]:
