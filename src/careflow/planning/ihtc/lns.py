@@ -69,7 +69,8 @@ ADMISSION_SIZE, NURSE_SIZE = 800.0, 300.0
 # kept together or not at all. Against the fixed nurse plan any patient who moves looks costly (new
 # nurses, so worse continuity; a nurse whose skill or spare load suited the old room), so the
 # admission kinds alone rarely move anyone. 120 s, 1 thread, seeds 0-3, with vs without: i12 -1.0 %,
-# i16 -0.6 %, i04 -0.2 %, i08 +0.2 %, i01 +0.3 % (mean of four each; bench/results/ihtc_lns.md).
+# i16 -0.6 %, i04 +0.1 %, i08 +0.2 %, i01 +0.3 % (mean of four each; bench/results/ihtc_lns.md), a
+# gain where the nurse costs weigh most and within the spread between seeds elsewhere.
 # Also leaving only the continuity of care out, or both kinds together, did no better.
 REPLAN = "replan"
 # The kinds the search picks from.
