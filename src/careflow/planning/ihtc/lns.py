@@ -8,11 +8,11 @@ a few rooms over the horizon, a few nurses' shifts). Each is a CP-SAT model
 anything worse; a changed plan is scored with ``score.py`` and kept only with no more hard
 violations and a total no higher. The ``replan`` kind (``REPLAN``) moves patients and their
 nurses together: the patients by the admission costs alone, then the nurses of the room-shifts
-they left or entered, scored as one change. The search adapts each kind's neighbourhood size (grow when CP-SAT
-proves optimality, shrink when it runs out of work) and picks the kinds that have been saving
-the most cost per unit of work more often (every kind keeps a chance). With ``Budget.patience``
-the search stops once it has found no lower cost for that long (``Outcome.stalled``), so that the
-caller can start again elsewhere (``solve.RESTARTS``).
+they left or entered, scored as one change. The search adapts each kind's neighbourhood size
+(grow when CP-SAT proves optimality, shrink when it runs out of work) and picks the kinds that
+have been saving the most cost per unit of work more often (every kind keeps a chance). With
+``Budget.patience`` the search stops once its last stretch lowered the cost too little (``Patience``,
+``Outcome.stalled``), so that the caller can start again elsewhere (``solve.RESTARTS``).
 
 Determinism: every CP-SAT call gets ``random_seed`` from the seed and the call's number, and a
 deterministic limit (``max_deterministic_time``); the whole search stops when the deterministic

@@ -108,7 +108,7 @@ class Solved:
     search's CP-SAT calls were deterministic (one worker, or ``deterministic``). ``rounds`` is the
     cost of each whole solve in turn (more than one when the search stalled and started again,
     ``RESTARTS``); ``stalled_at``, the seconds into the solve when the first one's search stopped
-    for finding nothing lower."""
+    for gaining too little."""
 
     solution: Solution
     repeatable: bool
