@@ -476,7 +476,7 @@ def test_a_solve_that_stalls_starts_again_with_another_seed_and_keeps_the_best_p
     instance: Instance = load_instance(DATA / "test" / "test01.json")
     monkeypatch.setattr(solve_module, "RESTARTS",
                         solve_module.RestartRule(min_seconds=4.0, patience=0.03, gain=0.0, round=0.3,
-                                                                 min_round=1.5))
+                                                 min_round=1.5))
     rounds: list[tuple[int, int, int]] = []
     once = solve_module._solve_once
 
