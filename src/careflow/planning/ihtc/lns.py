@@ -43,6 +43,7 @@ from careflow.planning.ihtc.admit_model import (
     SOFT_RULES,
     AdmissionModel,
     build_admission_model,
+    stay_shifts,
 )
 from careflow.planning.ihtc.compact import Compact
 from careflow.planning.ihtc.neighbourhoods import (
@@ -127,8 +128,12 @@ class Outcome:
     by_kind: dict[str, int] = field(default_factory=dict)
     clock_stopped: bool = False  # the wall clock, not the work budget, cut a call or the search
     stalled: bool = False  # ``Budget.patience`` ran out: the search had stopped paying
-    improved_at: float = field(default_factory=time.monotonic)  # when the cost last went down
     history: list[tuple[float, int]] = field(default_factory=list)  # (when, cost): start, each lower cost
+
+    @property
+    def improved_at(self) -> float:
+        """When the cost last went down (when the search started, if it never did)."""
+        return self.history[-1][0]
 
     def stalled_by(self, patience: Patience, now: float) -> bool:
         """Whether the last ``patience.seconds`` before ``now`` lowered the cost by at most
@@ -243,8 +248,7 @@ def improve(c: Compact, roster: Roster, budget: Budget, log: Callable[[str], Non
     decides as always."""
     rng = random.Random(budget.seed)
     violations, cost = evaluate(c, roster)
-    best = Outcome(roster.copy(), cost, violations)
-    best.history.append((best.improved_at, cost))
+    best = Outcome(roster.copy(), cost, violations, history=[(time.monotonic(), cost)])
     sizes = _Sizes({kind: NURSE_SIZE if kind in NURSE_KINDS else ADMISSION_SIZE for kind in SEARCHED})
     cells = cells_of(c, best.roster.admissions)
     lanes = budget.threads if LANES and budget.threads > 1 and not budget.deterministic else 1
@@ -286,7 +290,7 @@ def _take(c: Compact, best: Outcome, sizes: _Sizes, call: _Call, deadline: float
           status: Any, cells: list[dict[int, Cell]],
           log: Callable[[str], None] | None) -> list[dict[int, Cell]]:
     """Keep the call's answer when it is no worse than the best plan; the occupied cells after."""
-    best.clock_stopped |= solver.wall_time >= solver.parameters.max_time_in_seconds * 0.99
+    best.clock_stopped |= _cut_by_clock(solver)
     work = max(MIN_CALL_WORK, solver.deterministic_time + call.variables * BUILD_WORK_PER_VARIABLE)
     best.work += work
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -294,9 +298,11 @@ def _take(c: Compact, best: Outcome, sizes: _Sizes, call: _Call, deadline: float
         return cells
     plan = best.roster.copy()
     gain = 0
+    moved: list[dict[int, Cell]] | None = None  # the occupied cells after a replan's patients moved
     if _apply(call, plan, solver.boolean_value):
         if call.then_nurses:
-            extra = _replan_nurses(c, best, call, plan, solver.parameters, deadline)
+            moved = cells_of(c, plan.admissions)
+            extra = _replan_nurses(c, best, call, plan, moved, solver.parameters, deadline)
             work += extra
             best.work += extra
         hard, total = evaluate(c, plan)
@@ -304,12 +310,11 @@ def _take(c: Compact, best: Outcome, sizes: _Sizes, call: _Call, deadline: float
             gain = max(0, best.cost - total)
             if (hard, total) < (best.violations, best.cost):
                 best.improvements += 1
-                best.improved_at = time.monotonic()
-                best.history.append((best.improved_at, total))
+                best.history.append((time.monotonic(), total))
                 best.by_kind[call.kind] = best.by_kind.get(call.kind, 0) + 1
             best.roster, best.violations, best.cost = plan, hard, total
             if call.admissions is not None:
-                cells = cells_of(c, plan.admissions)
+                cells = moved if moved is not None else cells_of(c, plan.admissions)
     sizes.learn(call.kind, status == cp_model.OPTIMAL, gain, work)
     if log is not None:
         log(f"{call.number + 1} {call.kind} size={sizes.size[call.kind]:.0f} vars={call.variables} "
@@ -318,22 +323,20 @@ def _take(c: Compact, best: Outcome, sizes: _Sizes, call: _Call, deadline: float
     return cells
 
 
-def _replan_nurses(c: Compact, best: Outcome, call: _Call, plan: Roster, like: Any, deadline: float) -> float:
-    """After a ``REPLAN`` call moved patients in ``plan``: choose again the nurses of every room-shift
-    their old or new stays touch, in place, with the seed and limits of ``like`` (the admission
-    call's solver parameters), one worker and never past ``deadline``; the work it took."""
+def _replan_nurses(c: Compact, best: Outcome, call: _Call, plan: Roster, cells: list[dict[int, Cell]],
+                   like: Any, deadline: float) -> float:
+    """After a ``REPLAN`` call moved patients in ``plan`` (whose occupied cells are ``cells``): choose
+    again the nurses of every room-shift their old or new stays touch, in place, with the seed and
+    limits of ``like`` (the admission call's solver parameters), one worker and never past
+    ``deadline``; the work it took."""
     before = best.roster.admissions
-    spd = c.shifts_per_day
     free: set[tuple[int, int]] = set()
     for i in call.admissions.freed.patients if call.admissions is not None else ():
         if plan.admissions[i] == before[i]:
             continue
         for a in (before[i], plan.admissions[i]):
             if a is not None:
-                first = a.day * spd
-                last = min(first + len(c.patients[i].workload), c.shifts)
-                free.update((g, a.room) for g in range(first, last))
-    cells = cells_of(c, plan.admissions)
+                free.update((g, a.room) for g in stay_shifts(c, c.patients[i], a.day))
     nm = build_nurse_model(c, plan.admissions, cells, plan.nurse, free, range(len(c.nurse_skill)))
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
@@ -343,11 +346,16 @@ def _replan_nurses(c: Compact, best: Outcome, call: _Call, plan: Roster, like: A
     solver.parameters.max_time_in_seconds = max(0.01, min(like.max_time_in_seconds,
                                                           deadline - time.monotonic()))
     status = solver.solve(nm.model)
-    best.clock_stopped |= solver.wall_time >= solver.parameters.max_time_in_seconds * 0.99
+    best.clock_stopped |= _cut_by_clock(solver)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         for (g, r), n in nm.assignment(solver.boolean_value).items():
             plan.nurse[g][r] = n
     return solver.deterministic_time + len(nm.b) * BUILD_WORK_PER_VARIABLE
+
+
+def _cut_by_clock(solver: cp_model.CpSolver) -> bool:
+    """Whether the solver's last solve ran into its wall-clock cap."""
+    return bool(solver.wall_time >= solver.parameters.max_time_in_seconds * 0.99)
 
 
 def _solve(solver: cp_model.CpSolver, model: cp_model.CpModel) -> tuple[cp_model.CpSolver, Any]:

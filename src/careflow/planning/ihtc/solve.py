@@ -4,7 +4,7 @@ simulated annealing of the admissions, on long limits the whole admission plan i
 model (``master.py``) when optional patients are left out and the model is small, a nurse plan by
 annealing and descent, then
 CP-SAT large-neighbourhood search (``lns.py``) for the rest of the time. On long limits a search
-that finds nothing lower for a while stops, and the whole solve runs again with another seed in
+that gains too little for a while stops, and the whole solve runs again with another seed in
 the time left (``RESTARTS``); the best plan is kept.
 
 Every phase has a work budget derived from the time limit (annealing moves, CP-SAT deterministic
@@ -155,20 +155,18 @@ def solve(instance: Instance, time_limit: float, seed: int = 0, threads: int = 1
     patience = Patience(RESTARTS.patience * budget, RESTARTS.gain) if restarts else None
     best = _solve_once(c, budget, seed, threads, deterministic, patience)
     stalled_at = time.monotonic() - start if best.stalled else None
-    costs = [best.cost]
-    rounds = 0
+    costs = [best.cost]  # each round's
     length = max(RESTARTS.min_round, RESTARTS.round * budget)
     restart = best.stalled  # only a search given patience stalls; later rounds run to the limit
     while restart and (remaining := start + budget - time.monotonic()) >= RESTARTS.min_round:
-        rounds += 1
         # The last round takes what is left rather than leave less than a round unused.
         again = _solve_once(c, remaining if remaining < length + RESTARTS.min_round else length,
-                            seed + 104729 * rounds, threads, False, patience)
-        _log.debug("ihtc restart %d: cost %d (best %d)", rounds, again.cost, best.cost)
+                            seed + 104729 * len(costs), threads, False, patience)
+        _log.debug("ihtc restart %d: cost %d (best %d)", len(costs), again.cost, best.cost)
         costs.append(again.cost)
         if (again.violations, again.cost) < (best.violations, best.cost):
             best = again
-    return Solved(to_solution(c, best.roster), repeatable=best.repeatable and rounds == 0,
+    return Solved(to_solution(c, best.roster), repeatable=best.repeatable and len(costs) == 1,
                   rounds=tuple(costs), stalled_at=stalled_at)
 
 
