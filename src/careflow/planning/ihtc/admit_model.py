@@ -22,8 +22,7 @@ from careflow.planning.ihtc.compact import Compact, Person
 from careflow.planning.ihtc.construct import Placement
 from careflow.planning.ihtc.ward import Ward
 
-__all__ = ["ADMISSION_COSTS", "HARD_RULES", "SOFT_RULES", "AdmissionModel", "Freed", "build_admission_model",
-           "stay_shifts"]
+__all__ = ["ADMISSION_COSTS", "HARD_RULES", "SOFT_RULES", "AdmissionModel", "Freed", "build_admission_model"]
 
 Expr = cp_model.LinearExprT
 
@@ -64,12 +63,6 @@ def _stay_days(c: Compact, p: Person, day: int) -> range:
     return range(day, min(day + p.length_of_stay, c.days))
 
 
-def stay_shifts(c: Compact, p: Person, day: int) -> range:
-    """The global shifts of ``p``'s stay when admitted on ``day``, within the horizon."""
-    first = day * c.shifts_per_day
-    return range(first, min(first + len(p.workload), c.shifts))
-
-
 # Hard rules
 
 
@@ -88,7 +81,7 @@ def admission_window(m: AdmissionModel) -> None:
                        for t, a in enumerate(c.theater_availability)):
                 continue
             for r in sorted(m.freed.rooms):
-                if r in p.incompatible_rooms or any(w.nurse[g][r] < 0 for g in stay_shifts(c, p, day)):
+                if r in p.incompatible_rooms or any(w.nurse[g][r] < 0 for g in c.stay_shifts(p, day)):
                     continue
                 if all(w.occupancy[r][d] < c.room_capacity[r]
                        and w.genders[r][d][p.gender] == w.occupancy[r][d] for d in _stay_days(c, p, day)):
@@ -249,7 +242,7 @@ def room_skill_level(m: AdmissionModel) -> Expr:
     for (i, d, r), v in m.x.items():
         p = c.patients[i]
         first = d * c.shifts_per_day
-        shortfall = sum(max(0, p.skill[g - first] - c.nurse_skill[nurse[g][r]]) for g in stay_shifts(c, p, d))
+        shortfall = sum(max(0, p.skill[g - first] - c.nurse_skill[nurse[g][r]]) for g in c.stay_shifts(p, d))
         if shortfall:
             terms.append(shortfall * v)
     return c.weights.room_nurse_skill * sum(terms)
@@ -259,7 +252,7 @@ def continuity_of_care(m: AdmissionModel) -> Expr:
     """Per admitted freed patient, the distinct nurses of its room during its stay."""
     c, nurse = m.c, m.ward.nurse
     return c.weights.continuity_of_care * sum(
-        len({nurse[g][r] for g in stay_shifts(c, c.patients[i], d)}) * v for (i, d, r), v in m.x.items())
+        len({nurse[g][r] for g in c.stay_shifts(c.patients[i], d)}) * v for (i, d, r), v in m.x.items())
 
 
 def excessive_nurse_workload(m: AdmissionModel) -> Expr:
@@ -269,7 +262,7 @@ def excessive_nurse_workload(m: AdmissionModel) -> Expr:
     for (i, d, r), v in m.x.items():
         p = c.patients[i]
         first = d * c.shifts_per_day
-        for g in stay_shifts(c, p, d):
+        for g in c.stay_shifts(p, d):
             if p.workload[g - first]:
                 added[g, w.nurse[g][r]].append((p.workload[g - first], v))
     terms = []

@@ -54,6 +54,12 @@ class Compact:
         """The days ``p`` may be admitted on within the horizon (empty when none)."""
         return range(p.release_day, min(p.due_day, self.days - 1) + 1)
 
+    def stay_shifts(self, p: Person, day: int) -> range:
+        """The global shifts of ``p``'s stay when admitted on ``day`` (an occupant: day 0), within
+        the horizon."""
+        first = day * self.shifts_per_day
+        return range(first, min(first + len(p.workload), self.shifts))
+
 
 def compact(instance: Instance) -> Compact:
     """The index-based view of ``instance``."""

@@ -43,7 +43,6 @@ from careflow.planning.ihtc.admit_model import (
     SOFT_RULES,
     AdmissionModel,
     build_admission_model,
-    stay_shifts,
 )
 from careflow.planning.ihtc.compact import Compact
 from careflow.planning.ihtc.neighbourhoods import (
@@ -336,7 +335,7 @@ def _replan_nurses(c: Compact, best: Outcome, call: _Call, plan: Roster, cells: 
             continue
         for a in (before[i], plan.admissions[i]):
             if a is not None:
-                free.update((g, a.room) for g in stay_shifts(c, c.patients[i], a.day))
+                free.update((g, a.room) for g in c.stay_shifts(c.patients[i], a.day))
     nm = build_nurse_model(c, plan.admissions, cells, plan.nurse, free, range(len(c.nurse_skill)))
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1

@@ -38,13 +38,12 @@ class Cell:
 
 def cells_of(c: Compact, admissions: list[Placement | None]) -> list[dict[int, Cell]]:
     """Per shift, the occupied rooms and who is in them."""
-    spd, shifts = c.shifts_per_day, c.shifts
-    raw: list[dict[int, list[tuple[int, int, int]]]] = [{} for _ in range(shifts)]
+    raw: list[dict[int, list[tuple[int, int, int]]]] = [{} for _ in range(c.shifts)]
     stays = [(i, a.room, a.day, c.patients[i]) for i, a in enumerate(admissions) if a is not None]
     stays += [(len(c.patients) + j, o.room, 0, o) for j, o in enumerate(c.occupants)]
     for q, room, day, p in stays:
-        first = day * spd
-        for g in range(first, min(first + len(p.workload), shifts)):
+        first = day * c.shifts_per_day
+        for g in c.stay_shifts(p, day):
             raw[g].setdefault(room, []).append((q, p.workload[g - first], p.skill[g - first]))
     return [{r: Cell(*(tuple(col) for col in zip(*people, strict=True))) for r, people in row.items()}
             for row in raw]
@@ -145,11 +144,10 @@ def continuity_of_care(m: NurseModel) -> Expr:
 def _stay_shifts(m: NurseModel, q: int) -> range:
     c = m.c
     if q >= len(c.patients):
-        return range(min(len(c.occupants[q - len(c.patients)].workload), c.shifts))
+        return c.stay_shifts(c.occupants[q - len(c.patients)], 0)
     a = m.admissions[q]
     assert a is not None
-    first = a.day * c.shifts_per_day
-    return range(first, min(first + len(c.patients[q].workload), c.shifts))
+    return c.stay_shifts(c.patients[q], a.day)
 
 
 HARD_RULES: tuple[Callable[[NurseModel], None], ...] = (uncovered_room,)
