@@ -14,6 +14,7 @@ from careflow.planning.ihtc.compact import Compact, compact
 from careflow.planning.ihtc.construct import Placement, construct_admissions
 from careflow.planning.ihtc.instance import load_instance
 from careflow.planning.ihtc.local import Ledger, improve_admissions
+from careflow.planning.ihtc.nurses import assign_nurses
 from careflow.planning.ihtc.score import score
 from careflow.planning.ihtc.ward import Roster, to_solution
 
@@ -137,3 +138,15 @@ def test_the_same_seed_and_moves_give_the_same_plan(c: Compact) -> None:
     assert runs[0] == runs[1]
     other = improve_admissions(c, start, seed=6, moves=5000, deadline=time.monotonic() + 60)
     assert other != runs[0]
+
+
+def test_a_nurse_plan_past_its_deadline_still_covers_every_occupied_room_shift(c: Compact) -> None:
+    admissions = start_plan(c)
+    late = assign_nurses(c, admissions, deadline=time.monotonic() - 1.0, seed=0, moves=1000)
+    on_time = assign_nurses(c, admissions, deadline=time.monotonic() + 60, seed=0, moves=0)
+    scores = [score(c.instance, to_solution(c, Roster(admissions, plan.nurse))) for plan in (late, on_time)]
+    assert late.uncovered == on_time.uncovered == 0
+    assert [s["violations"]["UncoveredRoom"] for s in scores] == [0, 0]
+    assert [s["violations"]["NursePresence"] for s in scores] == [0, 0]
+    # the least-loaded choice is feasible but dearer than choosing by cost
+    assert scores[0]["total_cost"] > scores[1]["total_cost"]

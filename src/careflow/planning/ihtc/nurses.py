@@ -99,16 +99,23 @@ class _Search:
             else:
                 del self.seen[person][n]
 
-    def greedy(self) -> int:
+    def greedy(self, deadline: float) -> int:
+        """Cover every occupied cell, shift by shift, with the nurse it costs least to add (past
+        ``deadline``: the least loaded, a choice that costs nothing to make); the cells left
+        uncovered (nobody works their shift)."""
         uncovered = 0
         for g, row in enumerate(self.cells):
+            late = time.monotonic() >= deadline
             occupied = sorted(((r, cell) for r, cell in enumerate(row) if cell is not None),
                               key=lambda rc: (-rc[1].load, rc[0]))
             for r, cell in occupied:
                 if not self.working[g]:
                     uncovered += 1
                     continue
-                n = min(self.working[g], key=lambda n: (self.gain_cost(g, cell, n), self.load[g][n], n))
+                if late:
+                    n = min(self.working[g], key=lambda n: (self.load[g][n], n))
+                else:
+                    n = min(self.working[g], key=lambda n: (self.gain_cost(g, cell, n), self.load[g][n], n))
                 self.put(g, r, cell, n)
         return uncovered
 
@@ -193,7 +200,7 @@ def assign_nurses(c: Compact, admissions: list[Placement | None], deadline: floa
     """Cover every occupied room-shift with a working nurse, then improve: ``moves`` annealing
     moves, then descent by single moves and swaps to a local optimum."""
     search = _Search(c, admissions)
-    uncovered = search.greedy()
+    uncovered = search.greedy(deadline)
     search.anneal(random.Random(seed), moves, deadline)
     search.descend(deadline)
     return NursePlan(search.nurse, uncovered)
